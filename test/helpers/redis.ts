@@ -44,7 +44,7 @@ export async function freePort(): Promise<number> {
 }
 
 async function waitForPing(port: number, deadlineMs: number): Promise<void> {
-  const { default: Redis } = await import('ioredis');
+  const { Redis } = await import('ioredis');
   const until = Date.now() + deadlineMs;
   for (;;) {
     const client = new Redis({
