@@ -1,0 +1,72 @@
+/**
+ * Merge requests and their notes: `Project.mergeRequest`, `MergeRequest.notes`,
+ * `mergeRequestNoteCreate`. The iid is always resolved inside the target project.
+ */
+import type { Owned } from '../directives/requires-job-token-permission.js';
+import { badUserInputError } from '../src/errors/codes.js';
+import type { GatewayContext } from '../src/server/context.js';
+import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
+import type { RestMergeRequest, RestNote } from '../src/upstream/types.js';
+import { mutationTarget, toMergeRequest, toNote } from './models.js';
+
+/** Largest note body accepted, in characters (the forge's own limit is 1 000 000). */
+const MAX_NOTE_LENGTH = 1_000_000;
+
+function parseIid(iid: string): number | undefined {
+  return /^\d{1,9}$/.test(iid) ? Number(iid) : undefined;
+}
+
+/** Resolvers of the merge request notes domain. */
+export const mergeRequestNoteResolvers = {
+  Project: {
+    mergeRequest: async (p: Owned, { iid }: { iid: string }, ctx: GatewayContext) => {
+      const n = parseIid(iid);
+      if (n === undefined) return null;
+      const mr = await ctx.upstream.find<RestMergeRequest>(
+        `projects/${p.ownerProjectId}/merge_requests/${n}`,
+        ctx.callOptions,
+      );
+      return mr ? toMergeRequest(p.ownerProjectId, mr) : null;
+    },
+  },
+  MergeRequest: {
+    notes: (m: Owned & { mergeRequestIid: number }, args: ConnectionArgs, ctx: GatewayContext) =>
+      paginate(
+        args,
+        (page, perPage) =>
+          ctx.upstream.list<RestNote>(
+            `projects/${m.ownerProjectId}/merge_requests/${m.mergeRequestIid}/notes`,
+            { page, per_page: perPage, sort: 'asc', order_by: 'created_at' },
+            ctx.callOptions,
+          ),
+        (n) => toNote(m.ownerProjectId, n),
+      ),
+  },
+  Mutation: {
+    mergeRequestNoteCreate: async (
+      _: unknown,
+      { input }: { input: { projectPath: string; iid: string; body: string } },
+      ctx: GatewayContext,
+    ) => {
+      const iid = parseIid(input.iid);
+      if (iid === undefined) throw badUserInputError('"iid" must be a merge request iid');
+      if (input.body.trim().length === 0 || input.body.length > MAX_NOTE_LENGTH) {
+        throw badUserInputError(`"body" must be 1 to ${MAX_NOTE_LENGTH} characters`);
+      }
+      const id = await mutationTarget(ctx, input.projectPath);
+      const opts = { ...ctx.callOptions, what: `merge request !${iid}` };
+      await ctx.upstream.get<RestMergeRequest>(
+        `projects/${id}/merge_requests/${iid}`,
+        undefined,
+        opts,
+      );
+      const note = await ctx.upstream.send<RestNote>(
+        'POST',
+        `projects/${id}/merge_requests/${iid}/notes`,
+        { body: input.body },
+        opts,
+      );
+      return { note: note ? toNote(id, note) : null, errors: [] };
+    },
+  },
+};

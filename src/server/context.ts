@@ -1,0 +1,32 @@
+/**
+ * The per-request context every resolver and the directive receive.
+ */
+import type { Principal } from '../auth/principal.js';
+import type { RequestAuthorizer, TargetDecision } from '../cache/request-authorizer.js';
+import type { CallOptions, UpstreamClient } from '../upstream/client.js';
+import type { UpstreamLoaders } from '../upstream/loaders.js';
+
+/** A requirement as the directive reports it to observers. */
+export interface CheckedRequirement {
+  readonly resource: string;
+  readonly level: string;
+}
+
+/** Context of one GraphQL request. */
+export interface GatewayContext {
+  /** Correlates logs, audit events and upstream calls (`X-Request-Id`). */
+  readonly requestId: string;
+  readonly principal: Principal;
+  readonly authz: RequestAuthorizer;
+  readonly loaders: UpstreamLoaders;
+  readonly upstream: UpstreamClient;
+  /** Options passed on every upstream call of this request (request id). */
+  readonly callOptions: CallOptions;
+  /** Observer of denials (authorization log, metrics); must not throw. */
+  readonly onDenied?: (decision: TargetDecision, requirement: CheckedRequirement) => void;
+  /** Observer of allowed root-field checks (writes); must not throw. */
+  readonly onAllowed?: (
+    decision: TargetDecision,
+    requirements: readonly CheckedRequirement[],
+  ) => void;
+}

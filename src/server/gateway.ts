@@ -1,0 +1,233 @@
+/**
+ * The gateway's HTTP server: `/graphql` through Apollo Server, `/healthz`, `/readyz` and
+ * `/hooks/job-events`. Authentication happens before Apollo, so a bad token is a clean 401 with
+ * `WWW-Authenticate`, and a request never reaches execution without a principal.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Authenticator } from '../auth/authenticate.js';
+import { handleJobEvent } from '../auth/job-events-webhook.js';
+import type { RevocationList } from '../auth/revocation.js';
+import { createRequestAuthorizer } from '../cache/request-authorizer.js';
+import { GatewayError } from '../errors/codes.js';
+import { DEFAULT_INSTANCE_SETTINGS } from '../policy/engine.js';
+import type { InstanceSettings } from '../policy/types.js';
+import type { ProfileStore } from '../store/profile-store.js';
+import { createUpstreamClient, type UpstreamClientOptions } from '../upstream/client.js';
+import { createUpstreamLoaders } from '../upstream/loaders.js';
+import type { GatewayContext } from './context.js';
+import {
+  BodyTooLargeError,
+  readBody,
+  requestIdOf,
+  sendGraphQLError,
+  sendJson,
+} from './http-utils.js';
+import { maskError } from './mask-errors.js';
+import { buildGatewaySchema } from './schema.js';
+
+/** A plain route handler for extra GET endpoints (the demo's JWKS). */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Everything the gateway needs; built from configuration by the CLI, or directly by tests. */
+export interface GatewayOptions {
+  readonly upstream: UpstreamClientOptions;
+  readonly authenticator: Authenticator;
+  readonly revocations: RevocationList;
+  readonly store: ProfileStore;
+  /** Default: allowlist not enforced everywhere, projects with no profile ENFORCED. */
+  readonly instance?: InstanceSettings;
+  /** `POST /hooks/job-events`: the shared secret (absent: the hook answers 404). */
+  readonly webhookSecret?: string | undefined;
+  /** Longest token lifetime, seconds; a finished job's tokens are revoked for this long. Default 86 400. */
+  readonly maxTokenLifetimeSeconds?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Port; 0 picks a free one. Default 0. */
+  readonly port?: number;
+  /** Largest request body, bytes. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Allow introspection. Default true. */
+  readonly introspection?: boolean;
+  /** Serve Apollo's landing page on `GET /graphql` from a browser. Default true. */
+  readonly landingPage?: boolean;
+  /** Extra GET routes by exact path. */
+  readonly extraRoutes?: Readonly<Record<string, RouteHandler>>;
+  /** Benchmark baseline only: build the schema without the permission directive. */
+  readonly authorization?: boolean;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** `http://host:port` */
+  readonly url: string;
+  /** `http://host:port/graphql` */
+  readonly graphqlUrl: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+function isJsonContentType(value: string | undefined): boolean {
+  return !!value && /^application\/(json|graphql-response\+json)\b/i.test(value.trim());
+}
+
+/** Starts the gateway and resolves once it listens. */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const upstream = createUpstreamClient(options.upstream);
+  const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const apollo = new ApolloServer<GatewayContext>({
+    schema: buildGatewaySchema({ authorization: options.authorization ?? true }),
+    formatError: maskError,
+    includeStacktraceInErrorResponses: false,
+    introspection: options.introspection ?? true,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    plugins: [
+      options.landingPage === false
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+    ],
+  });
+  await apollo.start();
+
+  async function graphql(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> {
+    let principal;
+    try {
+      principal = await options.authenticator.authenticate(req.headers);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      const { http, ...ext } = err.extensions as {
+        http?: { status: number; headers?: Map<string, string> };
+      };
+      const headers = Object.fromEntries(http?.headers ?? []);
+      sendGraphQLError(res, http?.status ?? 401, err.message, ext, {
+        ...headers,
+        'x-request-id': requestId,
+      });
+      return;
+    }
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const text = await readBody(req, maxBodyBytes);
+      if (isJsonContentType(req.headers['content-type'])) {
+        try {
+          body = text.length > 0 ? JSON.parse(text) : undefined;
+        } catch {
+          sendGraphQLError(res, 400, 'the request body is not valid JSON', { code: 'BAD_REQUEST' });
+          return;
+        }
+      } else {
+        body = text;
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const callOptions = { requestId };
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => {
+        const loaders = createUpstreamLoaders(upstream, callOptions);
+        return {
+          requestId,
+          principal,
+          loaders,
+          upstream,
+          callOptions,
+          authz: createRequestAuthorizer(principal, loaders, { store: options.store, instance }),
+        };
+      },
+    });
+    const outHeaders: Record<string, string> = { 'x-request-id': requestId };
+    for (const [k, v] of result.headers) outHeaders[k] = v;
+    res.writeHead(result.status ?? 200, outHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  async function jobEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readBody(req, 64 * 1024);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      sendJson(res, 400, { ok: false, error: 'the body is not valid JSON' });
+      return;
+    }
+    const secretHeader = req.headers['x-gitlab-token'];
+    const result = await handleJobEvent(
+      { secretHeader: typeof secretHeader === 'string' ? secretHeader : undefined, body },
+      {
+        secret: options.webhookSecret,
+        revocations: options.revocations,
+        maxLifetimeSeconds: options.maxTokenLifetimeSeconds ?? 86_400,
+      },
+    );
+    sendJson(res, result.status, result.body);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = requestIdOf(req);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    try {
+      if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
+        return await graphql(req, res, requestId);
+      if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+      if (path === '/readyz' && req.method === 'GET')
+        return sendJson(res, 200, { status: 'ready' });
+      if (path === '/hooks/job-events' && req.method === 'POST') return await jobEvents(req, res);
+      const extra = req.method === 'GET' ? options.extraRoutes?.[path] : undefined;
+      if (extra) return extra(req, res);
+      if (path === '/graphql')
+        return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, POST' });
+      return sendJson(res, 404, { error: 'not found' });
+    } catch (err) {
+      if (res.headersSent) return void res.destroy();
+      if (err instanceof BodyTooLargeError) {
+        return sendGraphQLError(res, 413, 'the request body is too large', { code: 'BAD_REQUEST' });
+      }
+      const ext = err instanceof GraphQLError ? {} : {};
+      return sendGraphQLError(res, 500, 'internal server error', {
+        code: 'INTERNAL_SERVER_ERROR',
+        ...ext,
+      });
+    }
+  }
+
+  const server = createServer((req, res) => void route(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  return {
+    url,
+    graphqlUrl: `${url}/graphql`,
+    server,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await apollo.stop();
+    },
+  };
+}
