@@ -156,6 +156,16 @@ export interface ResourceDecision {
   readonly auditWouldDeny: boolean;
 }
 
+/** The allowlist entry that decided a job token's access, as explanations need it. */
+export interface MatchedEntry {
+  readonly sourceId: number;
+  readonly sourceKind: SourceKind;
+  readonly sourcePath: string;
+  readonly defaultPermissions: boolean;
+  readonly boundToUserRole: boolean;
+  readonly protectedRefsOnly: boolean;
+}
+
 /**
  * The whole decision for (principal, target): a level and a reason for every resource.
  * Computed once per principal and target, cached, and consulted synchronously by every field.
@@ -165,4 +175,13 @@ export interface PermissionSet {
   readonly resources: Readonly<Record<JobTokenResource, ResourceDecision>>;
   /** True when any resource's decision is marked `auditWouldDeny`. */
   readonly auditWouldDeny: boolean;
+  /** The kind of principal the decision is for (explanations word themselves by it). */
+  readonly principalKind?: 'job' | 'user' | 'anonymous' | undefined;
+  /**
+   * Job tokens from another project only: the effective enforcement mode (the profile's, or
+   * the instance default, after `enforceAllowlistEverywhere`).
+   */
+  readonly enforcement?: JobTokenEnforcement | undefined;
+  /** Job tokens from another project, when not `DISABLED`: the nearest entry, if any matched. */
+  readonly matchedEntry?: MatchedEntry | undefined;
 }
