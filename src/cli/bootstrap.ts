@@ -1,0 +1,131 @@
+/**
+ * Builds a running scopegate from a `ResolvedConfig`: in `--demo`, the embedded upstream, an
+ * in-memory store, a dev signing key served as JWKS, and the seed's policy; otherwise the
+ * configured upstream, issuers and Redis.
+ */
+import { readFileSync } from 'node:fs';
+import { createAuthenticator } from '../auth/authenticate.js';
+import { createDevSigner, type DevSigner } from '../auth/dev-keys.js';
+import type { IssuerOptions } from '../auth/issuers.js';
+import { createMemoryRevocationList } from '../auth/revocation.js';
+import { createJwtVerifier } from '../auth/verifier.js';
+import type { ResolvedConfig } from '../config/config.js';
+import { ConfigError } from '../config/config.js';
+import { startDemoUpstream, type DemoUpstream } from '../demo/http-server.js';
+import { defaultSeedPath, loadSeedFile, type DemoSeed } from '../demo/seed.js';
+import { parsePolicyFile } from '../policy/policy-file.js';
+import { startGateway, type Gateway } from '../server/gateway.js';
+import { resolvePolicyFile } from '../store/policy-loader.js';
+import { createMemoryProfileStore } from '../store/profile-store.js';
+import { createUpstreamClient } from '../upstream/client.js';
+
+/** What to start besides the configuration. */
+export interface BootstrapOptions {
+  /** `--seed FILE` (demo): a seed or a scenarios file. Default: `demo/seed.json`. */
+  readonly seedPath?: string | undefined;
+  /** `--policy FILE`: profiles to load at start (demo: overrides the seed's `policy`). */
+  readonly policyPath?: string | undefined;
+}
+
+/** A started scopegate. */
+export interface Running {
+  readonly gateway: Gateway;
+  readonly config: ResolvedConfig;
+  /** Demo only. */
+  readonly demoUpstream?: DemoUpstream;
+  readonly devSigner?: DevSigner;
+  readonly seed?: DemoSeed;
+  close(): Promise<void>;
+}
+
+/** The path the demo serves its dev JWKS on. */
+export const DEV_JWKS_PATH = '/-/jwks.json';
+
+function readPolicy(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ConfigError(`"--policy" names a file that cannot be read as JSON: ${path}`);
+  }
+}
+
+/** Starts scopegate as configured. */
+export async function bootstrap(
+  config: ResolvedConfig,
+  options: BootstrapOptions = {},
+): Promise<Running> {
+  if (!config.demo) {
+    // TODO(issue 5): the Redis profile store and revocation list replace the memory ones here.
+    throw new ConfigError(
+      'only --demo is available in this build: the Redis store is not wired yet',
+    );
+  }
+  const seed = loadSeedFile(options.seedPath ?? defaultSeedPath());
+  const demoUpstream = await startDemoUpstream({ seed });
+  const upstreamOptions = {
+    baseUrl: demoUpstream.url,
+    token: demoUpstream.token,
+    timeoutMs: config.upstream.timeoutMs,
+  };
+  const devSigner = await createDevSigner();
+  const issuers: IssuerOptions[] = [
+    ...config.issuers,
+    { issuer: devSigner.issuer, kind: 'any', audience: devSigner.audience, jwks: devSigner.jwks },
+  ];
+  const store = createMemoryProfileStore();
+  const rawPolicy = options.policyPath ? readPolicy(options.policyPath) : seed.policy;
+  if (rawPolicy !== undefined) {
+    await store.replaceAll(
+      await resolvePolicyFile(parsePolicyFile(rawPolicy), createUpstreamClient(upstreamOptions)),
+    );
+  }
+  const revocations = createMemoryRevocationList();
+  await revocations.start();
+  const verifier = createJwtVerifier({
+    issuers,
+    adminUserIds: config.adminUsers,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+  });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      upstream: upstreamOptions,
+      authenticator: createAuthenticator({ verifier, revocations }),
+      revocations,
+      store,
+      instance: {
+        enforceAllowlistEverywhere: config.enforceAllowlistEverywhere,
+        defaultEnforcement: config.defaultEnforcement,
+      },
+      webhookSecret: config.webhookSecret,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      host: config.host,
+      port: config.port,
+      maxBodyBytes: config.maxBodyBytes,
+      introspection: config.introspection,
+      extraRoutes: {
+        [DEV_JWKS_PATH]: (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(devSigner.jwks));
+        },
+      },
+    });
+  } catch (err) {
+    await demoUpstream.close();
+    throw err;
+  }
+  return {
+    gateway,
+    config,
+    demoUpstream,
+    devSigner,
+    seed,
+    async close() {
+      await gateway.close();
+      await revocations.close();
+      await store.close();
+      await demoUpstream.close();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * The `scopegate` command: `serve`, `demo-upstream`, `token mint`.
+ * Configuration mistakes print one line naming the setting and exit 2.
+ */
+import { runDemoUpstreamCommand } from '../demo/cli.js';
+import { ConfigError } from '../config/config.js';
+import { runServe } from './serve.js';
+import { runTokenMint } from './token.js';
+
+const USAGE = `usage:
+  scopegate serve [--demo] [--seed FILE] [--policy FILE] [--config FILE] [--print-config]
+  scopegate demo-upstream [--seed FILE] [--port N]
+  scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...]`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest);
+    case 'demo-upstream':
+      return runDemoUpstreamCommand(rest);
+    case 'token':
+      if (rest[0] === 'mint') return runTokenMint(rest.slice(1));
+      break;
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+  }
+  process.stderr.write(`scopegate: unknown command "${argv.join(' ')}"\n${USAGE}\n`);
+  process.exitCode = 2;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError || (err instanceof Error && err.name === 'PolicyFileError')) {
+    process.stderr.write(`scopegate: ${err.message}\n`);
+  } else if (
+    err instanceof Error &&
+    'code' in err &&
+    typeof err.code === 'string' &&
+    err.code.startsWith('ERR_PARSE_ARGS')
+  ) {
+    process.stderr.write(`scopegate: ${err.message}\n${USAGE}\n`);
+  } else {
+    process.stderr.write(`scopegate: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exitCode = process.exitCode || 2;
+});

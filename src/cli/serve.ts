@@ -1,0 +1,61 @@
+/**
+ * `scopegate serve`: starts the gateway from the environment and optional config file. In
+ * `--demo` it prints the GraphQL URL and ready-to-paste example tokens for the seed.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, redactConfig } from '../config/config.js';
+import { bootstrap, type Running } from './bootstrap.js';
+import { exampleTokens, writeDevKeyFile } from './dev-tokens.js';
+
+/** Runs `scopegate serve`; resolves when the server has stopped after SIGTERM/SIGINT. */
+export async function runServe(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      demo: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      policy: { type: 'string' },
+      config: { type: 'string' },
+      'print-config': { type: 'boolean', default: false },
+    },
+  });
+  const config = loadConfig(process.env, { file: values.config, demo: values.demo });
+  if (values['print-config']) {
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+    return;
+  }
+  const running = await bootstrap(config, { seedPath: values.seed, policyPath: values.policy });
+  await printBanner(running);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void running.close().then(resolve, resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+async function printBanner(running: Running): Promise<void> {
+  const out: string[] = [`scopegate listening: ${running.gateway.graphqlUrl}`];
+  if (running.demoUpstream && running.devSigner && running.seed) {
+    const keyFile = await writeDevKeyFile(running.devSigner);
+    out.push(
+      `demo upstream (GitLab REST v4 subset): ${running.demoUpstream.url}`,
+      `dev signing key: JWKS at ${running.gateway.url}/-/jwks.json, private key in ${keyFile} (for "scopegate token mint")`,
+      '',
+      'Example tokens (send as "Authorization: Bearer <token>"):',
+    );
+    for (const t of await exampleTokens(running.devSigner, running.seed))
+      out.push('', `# ${t.label}`, t.token);
+    out.push(
+      '',
+      'Try, in the page above or with curl:',
+      `  curl -s ${running.gateway.graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
+      `    -d '{"query":"{ project(fullPath: \\"acme/platform/registry\\") { jobTokenPermissions { resource level reason explanation } releases { nodes { tagName name } } } }"}'`,
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
