@@ -378,3 +378,7 @@ export function decide(input: DecisionInput): PermissionSet {
       throw new UnreachableCaseError(principal);
   }
 }
+
+// The cache codec lives in codec.ts; re-exported here because callers think of it as part of
+// the decision's contract.
+export { decodePermissionSet, encodePermissionSet } from './codec.js';
