@@ -1,0 +1,118 @@
+/**
+ * A signing key generated at start for `--demo` and `scopegate token mint` (DESIGN.md section 7):
+ * an ES256 key pair that lives only in memory, its public half served as an in-memory JWKS, and
+ * helpers that mint job and user tokens the verifier accepts. Never used outside dev mode.
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
+import type { JobTokenClaims } from './claims.js';
+import type { IssuerOptions } from './issuers.js';
+
+/** The claims a caller must give to mint a job token; the rest get defaults. */
+export type JobTokenClaimsInput = Partial<JobTokenClaims> &
+  Pick<JobTokenClaims, 'project_id' | 'project_path' | 'user_id'>;
+
+/** Mints tokens with the dev key. */
+export interface DevSigner {
+  /** `iss` of every token minted here. */
+  issuer: string;
+  /** `aud` of every token minted here. */
+  audience: string;
+  /** The public key, as a JWKS with one key (for `IssuerOptions.jwks`). */
+  jwks: JSONWebKeySet;
+  /** `kid` of the key. */
+  kid: string;
+  /** This signer as an issuer of kind `any`, ready for `createJwtVerifier`. */
+  options: IssuerOptions;
+  /** Mints a job token; missing claims get the defaults of {@link completeJobClaims}. Lifetime default 3600 s. */
+  signJobToken(claims: JobTokenClaimsInput, opts?: { expiresInSeconds?: number }): Promise<string>;
+  /** Mints a user token for forge user `userId` (`sub`). Lifetime default 3600 s. */
+  signUserToken(
+    userId: number | string,
+    opts?: { username?: string; expiresInSeconds?: number },
+  ): Promise<string>;
+}
+
+/** Options of {@link createDevSigner}. */
+export interface DevSignerOptions {
+  /** `iss`. Default `https://scopegate.dev.local`. */
+  issuer?: string;
+  /** `aud`. Default `scopegate`. */
+  audience?: string;
+}
+
+/**
+ * Fills in the job claims a caller left out, the way the forge would: a fresh `jti`, random
+ * pipeline and job ids (so revoking one minted job never hits another), `ref` `main` on a
+ * branch, unprotected unless told otherwise, the namespace derived from the project path
+ * (`namespace_id` 0 when unknown), and the forge's `sub` format.
+ */
+export function completeJobClaims(input: JobTokenClaimsInput): JobTokenClaims {
+  const projectPath = input.project_path;
+  const slash = projectPath.lastIndexOf('/');
+  const ref = input.ref ?? 'main';
+  const refType = input.ref_type ?? 'branch';
+  return {
+    jti: randomUUID(),
+    sub: `project_path:${projectPath}:ref_type:${refType}:ref:${ref}`,
+    namespace_id: 0,
+    namespace_path: slash > 0 ? projectPath.slice(0, slash) : projectPath,
+    user_login: `user${String(input.user_id)}`,
+    pipeline_id: randomInt(1, 2 ** 31),
+    pipeline_source: 'push',
+    job_id: randomInt(1, 2 ** 31),
+    ref_protected: 'false',
+    ...input,
+    ref,
+    ref_type: refType,
+  };
+}
+
+const DEFAULT_LIFETIME_SECONDS = 3600;
+
+/** Generates the dev key pair (ES256, `kid` = its JWK thumbprint) and returns its signer. */
+export async function createDevSigner(opts: DevSignerOptions = {}): Promise<DevSigner> {
+  const issuer = opts.issuer ?? 'https://scopegate.dev.local';
+  const audience = opts.audience ?? 'scopegate';
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const jwks: JSONWebKeySet = { keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] };
+
+  const sign = (payload: JWTPayload, expiresInSeconds: number): Promise<string> => {
+    const iat = Math.floor(Date.now() / 1000);
+    return new SignJWT(payload)
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + expiresInSeconds)
+      .sign(privateKey);
+  };
+
+  return {
+    issuer,
+    audience,
+    jwks,
+    kid,
+    options: { issuer, kind: 'any', audience, jwks },
+    signJobToken: (claims, o) =>
+      sign({ ...completeJobClaims(claims) }, o?.expiresInSeconds ?? DEFAULT_LIFETIME_SECONDS),
+    signUserToken: (userId, o) =>
+      sign(
+        {
+          sub: String(userId),
+          jti: randomUUID(),
+          ...(o?.username !== undefined ? { preferred_username: o.username } : {}),
+        },
+        o?.expiresInSeconds ?? DEFAULT_LIFETIME_SECONDS,
+      ),
+  };
+}

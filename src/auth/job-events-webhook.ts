@@ -1,0 +1,98 @@
+/**
+ * The forge's job-event webhook (`POST /hooks/job-events`, DESIGN.md section 3): when a job
+ * finishes, every token of that job is revoked, so a job token stops working when its job ends.
+ *
+ * The HTTP layer passes the `X-Gitlab-Token` header and the parsed JSON body; this module holds
+ * the rules and returns the status and body to send. The secret is compared in constant time
+ * and never echoed.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { RevocationList } from './revocation.js';
+
+/** What the HTTP layer sends back. */
+export interface JobEventResult {
+  /** 200 handled, 400 malformed payload, 401 bad or missing secret, 404 hook not configured. */
+  status: number;
+  body: { ok: boolean; action?: 'revoked' | 'ignored'; error?: string };
+}
+
+/** The request as the HTTP layer received it. */
+export interface JobEventInput {
+  /** The `X-Gitlab-Token` header. */
+  secretHeader: string | undefined;
+  /** The JSON-parsed body. */
+  body: unknown;
+}
+
+/** What the handler needs. */
+export interface JobEventDeps {
+  /** The configured shared secret; `undefined` or empty turns the hook off (404). */
+  secret: string | undefined;
+  revocations: RevocationList;
+  /** Longest token lifetime (the verifier's `maxLifetimeSeconds`): how long a job stays revoked. */
+  maxLifetimeSeconds: number;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Job statuses after which no token of the job may be used again. */
+export const FINAL_JOB_STATUSES: ReadonlySet<string> = new Set([
+  'success',
+  'failed',
+  'canceled',
+  'skipped',
+]);
+
+const jobEvent = z.object({
+  object_kind: z.string(),
+  build_id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  build_status: z.string().optional(),
+});
+
+/** Constant-time comparison; hashing first makes both sides 32 bytes, so lengths never leak. */
+function secretMatches(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/**
+ * Handles one job event. A `build` event whose `build_status` is final
+ * ({@link FINAL_JOB_STATUSES}) revokes `build_id` until `now + maxLifetimeSeconds`, which
+ * outlives every token the job can have been issued. Other statuses, and other event kinds (a
+ * hook may be subscribed to more than job events), are acknowledged and ignored so the forge
+ * does not disable the hook. A rejection of the revocation store propagates (the forge retries).
+ */
+export async function handleJobEvent(
+  input: JobEventInput,
+  deps: JobEventDeps,
+): Promise<JobEventResult> {
+  if (deps.secret === undefined || deps.secret.length === 0) {
+    return { status: 404, body: { ok: false, error: 'not found' } };
+  }
+  const given = input.secretHeader;
+  if (typeof given !== 'string' || !secretMatches(given, deps.secret)) {
+    return { status: 401, body: { ok: false, error: 'invalid or missing webhook secret' } };
+  }
+  const parsed = jobEvent.safeParse(input.body);
+  if (!parsed.success) {
+    return { status: 400, body: { ok: false, error: 'malformed job event' } };
+  }
+  const event = parsed.data;
+  if (event.object_kind !== 'build') {
+    return { status: 200, body: { ok: true, action: 'ignored' } };
+  }
+  if (event.build_id === undefined || event.build_status === undefined) {
+    return {
+      status: 400,
+      body: { ok: false, error: 'a build event needs a numeric build_id and a build_status' },
+    };
+  }
+  if (!FINAL_JOB_STATUSES.has(event.build_status)) {
+    return { status: 200, body: { ok: true, action: 'ignored' } };
+  }
+  const nowSeconds = Math.ceil((deps.now ?? Date.now)() / 1000);
+  await deps.revocations.revokeJob(event.build_id, nowSeconds + deps.maxLifetimeSeconds);
+  return { status: 200, body: { ok: true, action: 'revoked' } };
+}

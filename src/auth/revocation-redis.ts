@@ -1,0 +1,186 @@
+/**
+ * The revocation list shared through Redis (DESIGN.md sections 3 and 6).
+ *
+ * Storage: one sorted set per kind, member = jti or job id, score = expiry in ms since the
+ * epoch: `<prefix>:{rev}:jti` and `<prefix>:{rev}:job`. The `{rev}` hash tag puts both in one
+ * slot so the same code runs on Redis Cluster. Expired members are trimmed with
+ * ZREMRANGEBYSCORE on every write.
+ *
+ * Propagation: every revocation is published on `<prefix>:rev` as `jti:<id>:<expMs>` or
+ * `job:<id>:<untilMs>`; each instance applies messages to its local set, so `isRevoked` never
+ * costs a round trip. Pub/sub is fire-and-forget, so each instance also reloads the whole set
+ * when its subscriber reconnects (a message sent while it was away is recovered) and every
+ * `resyncIntervalMs` as the outer bound on a lost message.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import {
+  LocalRevocationSet,
+  checkRevocationArgs,
+  startPruning,
+  type RevocationList,
+} from './revocation.js';
+
+/** Options of {@link createRedisRevocationList}. */
+export interface RedisRevocationListOptions {
+  /** Command connection (shared with the rest of the gateway; not closed by `close()`). */
+  redis: Redis | Cluster;
+  /** Makes the dedicated subscriber connection; called once by `start()`, closed by `close()`. */
+  createSubscriber: () => Redis | Cluster;
+  /** Key and channel prefix. Default `sg`. */
+  keyPrefix?: string;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Full reload interval, ms, bounding how long a lost message can go unnoticed. Default 60 000. */
+  resyncIntervalMs?: number;
+  /** Told about background failures (reload after reconnect, periodic reload). Default: ignored. */
+  onError?: (err: unknown) => void;
+}
+
+/** Redis key names and channel for a prefix. */
+export function revocationKeys(prefix = 'sg'): { jti: string; job: string; channel: string } {
+  return { jti: `${prefix}:{rev}:jti`, job: `${prefix}:{rev}:job`, channel: `${prefix}:rev` };
+}
+
+/** A parsed pub/sub message. */
+type RevocationMessage =
+  { kind: 'jti'; id: string; untilMs: number } | { kind: 'job'; id: number; untilMs: number };
+
+/** Parses `jti:<id>:<ms>` / `job:<id>:<ms>`; a jti may itself contain colons. */
+export function parseRevocationMessage(message: string): RevocationMessage | undefined {
+  const first = message.indexOf(':');
+  const last = message.lastIndexOf(':');
+  if (first < 0 || last <= first + 1) return undefined;
+  const kind = message.slice(0, first);
+  const id = message.slice(first + 1, last);
+  const untilMs = Number(message.slice(last + 1));
+  if (!Number.isFinite(untilMs)) return undefined;
+  if (kind === 'jti') return { kind, id, untilMs };
+  if (kind === 'job' && /^[0-9]{1,16}$/.test(id)) return { kind, id: Number(id), untilMs };
+  return undefined;
+}
+
+/** Feeds `[member, score, member, score, ...]` (ZRANGEBYSCORE WITHSCORES) into `add`. */
+function addPairs(pairs: readonly string[], add: (member: string, untilMs: number) => void): void {
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const until = Number(pairs[i + 1]);
+    if (Number.isFinite(until)) add(pairs[i] as string, until);
+  }
+}
+
+/**
+ * Creates the Redis-backed revocation list. Call `start()` before serving: it subscribes first
+ * and then loads the stored set, so a revocation published in between is not missed.
+ */
+export function createRedisRevocationList(opts: RedisRevocationListOptions): RevocationList {
+  const { redis } = opts;
+  const now = opts.now ?? Date.now;
+  const keys = revocationKeys(opts.keyPrefix ?? 'sg');
+  const resyncIntervalMs = opts.resyncIntervalMs ?? 60_000;
+  const onError = opts.onError ?? (() => undefined);
+  const set = new LocalRevocationSet(now);
+  let subscriber: Redis | Cluster | undefined;
+  let started = false;
+  const stoppers: (() => void)[] = [];
+
+  async function load(): Promise<void> {
+    const from = `(${now()}`;
+    const [jtis, jobs] = await Promise.all([
+      redis.zrangebyscore(keys.jti, from, '+inf', 'WITHSCORES'),
+      redis.zrangebyscore(keys.job, from, '+inf', 'WITHSCORES'),
+    ]);
+    addPairs(jtis, (jti, until) => set.addJti(jti, until));
+    addPairs(jobs, (job, until) => {
+      if (/^[0-9]{1,16}$/.test(job)) set.addJob(Number(job), until);
+    });
+  }
+
+  /** Re-subscribes (idempotent) before reloading, so nothing falls between the two. */
+  async function resync(): Promise<void> {
+    if (!started || subscriber === undefined) return;
+    try {
+      await subscriber.subscribe(keys.channel);
+      await load();
+    } catch (err) {
+      onError(err);
+    }
+  }
+
+  function onMessage(channel: string, message: string): void {
+    if (channel !== keys.channel) return;
+    const parsed = parseRevocationMessage(message);
+    if (parsed?.kind === 'jti') set.addJti(parsed.id, parsed.untilMs);
+    else if (parsed?.kind === 'job') set.addJob(parsed.id, parsed.untilMs);
+  }
+
+  async function store(
+    key: string,
+    member: string,
+    untilMs: number,
+    message: string,
+  ): Promise<void> {
+    // GT keeps the later expiry when the member is already there; a new member is added.
+    await redis.zadd(key, 'GT', untilMs, member);
+    await redis.publish(keys.channel, message);
+    await redis.zremrangebyscore(key, '-inf', now());
+  }
+
+  const onReconnect = (): void => void resync();
+
+  return {
+    isRevoked: (principal) => set.has(principal),
+
+    async revokeJti(jti, expiresAtSeconds) {
+      checkRevocationArgs('jti', jti, expiresAtSeconds);
+      const untilMs = Math.ceil(expiresAtSeconds * 1000);
+      set.addJti(jti, untilMs);
+      await store(keys.jti, jti, untilMs, `jti:${jti}:${untilMs}`);
+    },
+
+    async revokeJob(jobId, untilSeconds) {
+      checkRevocationArgs('job', jobId, untilSeconds);
+      const untilMs = Math.ceil(untilSeconds * 1000);
+      set.addJob(jobId, untilMs);
+      await store(keys.job, String(jobId), untilMs, `job:${jobId}:${untilMs}`);
+    },
+
+    async start() {
+      if (subscriber !== undefined) return;
+      const sub = opts.createSubscriber();
+      subscriber = sub;
+      sub.on('message', onMessage);
+      // 'ready' follows every reconnect of a single node; a Cluster announces a new subscriber
+      // node with '+subscriber'. The first 'ready' (initial connect) is skipped by `started`.
+      sub.on('ready', onReconnect);
+      sub.on('+subscriber', onReconnect);
+      try {
+        await sub.subscribe(keys.channel);
+        await load();
+      } catch (err) {
+        // Leave nothing half-started: a later start() begins again from scratch.
+        subscriber = undefined;
+        sub.removeAllListeners('message');
+        sub.off('ready', onReconnect);
+        sub.off('+subscriber', onReconnect);
+        sub.disconnect();
+        throw err;
+      }
+      started = true;
+      stoppers.push(startPruning(set));
+      const timer = setInterval(onReconnect, resyncIntervalMs);
+      timer.unref();
+      stoppers.push(() => clearInterval(timer));
+    },
+
+    async close() {
+      started = false;
+      for (const stop of stoppers.splice(0)) stop();
+      const sub = subscriber;
+      subscriber = undefined;
+      if (sub === undefined) return;
+      sub.off('message', onMessage);
+      sub.off('ready', onReconnect);
+      sub.off('+subscriber', onReconnect);
+      sub.disconnect();
+    },
+  };
+}
