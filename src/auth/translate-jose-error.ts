@@ -65,7 +65,6 @@ export function translateJoseError(err: unknown): GatewayError {
     case 'ERR_JWKS_NO_MATCHING_KEY':
       return authFailure('UNKNOWN_KEY');
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
-    case 'ERR_JOSE_NOT_SUPPORTED':
       return authFailure('ALGORITHM_NOT_ALLOWED');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
       const claim = err instanceof errors.JWTClaimValidationFailed ? err.claim : undefined;
@@ -92,6 +91,9 @@ export function translateJoseError(err: unknown): GatewayError {
       return authFailure('KEYS_UNAVAILABLE');
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
+    // Raised for an unrecognised `crit` header and the like: the algorithm allowlist has
+    // already refused unknown algorithms by then, so what is left is a token we cannot read.
+    case 'ERR_JOSE_NOT_SUPPORTED':
       return authFailure('MALFORMED');
     default:
       return authFailure('BAD_SIGNATURE');
