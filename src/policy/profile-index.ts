@@ -18,16 +18,20 @@ const cache = new WeakMap<JobTokenProfile, ProfileIndex>();
 
 /**
  * A stable key for choosing between duplicate entries for one source. Writers reject
- * duplicates; if one slips through, the choice must still not depend on the entries' order.
+ * duplicates; if one slips through, the choice must still not depend on the entries' order,
+ * and it leans restrictive: the smallest key wins, and each flag sorts its narrower value
+ * first (per-resource levels before default permissions, protected refs only before all
+ * refs, user-bound before project identity), then by the levels as text.
  */
 function entryKey(entry: AllowlistEntry): string {
   const levels = Object.entries(entry.permissions)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([resource, level]) => `${resource}=${String(level)}`)
+    .map(([resource, level]) => `${resource}=${level === 'WRITE' ? 2 : level === 'READ' ? 1 : 0}`)
     .join(',');
-  return [entry.defaultPermissions, entry.protectedRefsOnly, entry.boundToUserRole, levels].join(
-    '|',
-  );
+  const flags = [!entry.defaultPermissions, entry.protectedRefsOnly, entry.boundToUserRole]
+    .map((narrow) => (narrow ? '0' : '1'))
+    .join('');
+  return `${flags}|${levels}`;
 }
 
 function put(map: Map<number, AllowlistEntry>, entry: AllowlistEntry): void {

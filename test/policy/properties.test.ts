@@ -65,7 +65,11 @@ const inputArb: fc.Arbitrary<DecisionInput> = fc
     }),
     role: fc.constantFrom(0, 10, 20, 30, 40, 50),
     ancestors: fc.shuffledSubarray(GROUP_IDS, { maxLength: 6 }),
-    entries: fc.option(fc.array(entryArb, { maxLength: 8 }), { nil: undefined }),
+    // One entry per source, as every writer guarantees; duplicates get their own property.
+    entries: fc.option(
+      fc.uniqueArray(entryArb, { maxLength: 8, selector: (e) => `${e.sourceKind}:${e.sourceId}` }),
+      { nil: undefined },
+    ),
     enforcement: fc.constantFrom(...ENFORCEMENT_MODES),
     everywhere: fc.boolean(),
     defaultEnforcement: fc.constantFrom(...ENFORCEMENT_MODES),
@@ -175,9 +179,9 @@ describe('engine properties over random worlds', () => {
     );
   });
 
-  it('does not depend on the order of the entries', () => {
-    const arb = inputArb.chain((i) => {
-      const entries = i.profile?.entries ?? [];
+  it('does not depend on the order of the entries, even with duplicate sources', () => {
+    const arb = fc.tuple(inputArb, fc.array(entryArb, { maxLength: 4 })).chain(([i, extra]) => {
+      const entries = [...(i.profile?.entries ?? []), ...extra];
       return fc.tuple(
         fc.constant(i),
         fc.shuffledSubarray([...entries], { minLength: entries.length, maxLength: entries.length }),
@@ -185,9 +189,10 @@ describe('engine properties over random worlds', () => {
     });
     fc.assert(
       fc.property(arb, ([i, shuffled]) => {
-        const reordered =
-          i.profile === undefined ? i : { ...i, profile: { ...i.profile, entries: shuffled } };
-        expect(decide(reordered)).toEqual(decide(i));
+        const original = i.profile ?? profile([]);
+        const a = decide({ ...i, profile: { ...original, entries: shuffled } });
+        const b = decide({ ...i, profile: { ...original, entries: [...shuffled].reverse() } });
+        expect(a).toEqual(b);
       }),
       RUNS,
     );
