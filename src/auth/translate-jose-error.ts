@@ -89,10 +89,10 @@ export function translateJoseError(err: unknown): GatewayError {
     case 'ERR_JWKS_INVALID':
     case 'ERR_JWK_INVALID':
       return authFailure('KEYS_UNAVAILABLE');
+    // ERR_JOSE_NOT_SUPPORTED is raised for an unrecognised `crit` header and the like: the
+    // algorithm allowlist has refused unknown algorithms before, so it is a token we cannot read.
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
-    // Raised for an unrecognised `crit` header and the like: the algorithm allowlist has
-    // already refused unknown algorithms by then, so what is left is a token we cannot read.
     case 'ERR_JOSE_NOT_SUPPORTED':
       return authFailure('MALFORMED');
     default:

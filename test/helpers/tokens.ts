@@ -22,7 +22,7 @@ import type { IssuerKind, IssuerOptions } from '../../src/auth/issuers.js';
 export type TestAlg = 'ES256' | 'ES384' | 'RS256' | 'PS256' | 'EdDSA';
 
 /** A claims object where `undefined` means "leave this claim out". */
-export type ClaimOverrides = { [claim: string]: unknown };
+export type ClaimOverrides = Partial<JobTokenClaims> | { readonly [claim: string]: unknown };
 
 /** A generated key pair with its public JWK (carrying `kid`, `alg`, `use`). */
 export interface TestKey {
