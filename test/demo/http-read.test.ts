@@ -192,7 +192,9 @@ describe('releases, tags, registry and merge requests', () => {
         .sort();
     expect(await names('.1.')).toEqual(['v0.1.0', 'v1.1.0']);
     expect(await names('^v0')).toEqual(['v0.1.0', 'v0.2.0', 'v0.3.0']);
-    expect(await names('2.0$')).toEqual(['v1.2.0']);
+    expect(await names('1.2.0$')).toEqual(['v1.2.0']);
+    expect(await names('^v1.2.0$')).toEqual(['v1.2.0']);
+    expect(await names('^1')).toEqual([]);
     expect(asObject(await call(world, `${web}/repository/tags/v0.2.0`)).name).toBe('v0.2.0');
     expect((await call(world, `${web}/repository/tags/nope`)).json).toEqual({
       message: '404 Tag Not Found',
