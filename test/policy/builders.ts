@@ -7,13 +7,15 @@ import type {
   UserPrincipal,
 } from '../../src/auth/principal.js';
 import { DEFAULT_INSTANCE_SETTINGS, type DecisionInput } from '../../src/policy/engine.js';
-import type {
-  AllowlistEntry,
-  FeatureAccessLevel,
-  JobTokenEnforcement,
-  JobTokenProfile,
-  JobTokenResource,
-  TargetProject,
+import {
+  RESOURCES,
+  type AllowlistEntry,
+  type FeatureAccessLevel,
+  type JobTokenEnforcement,
+  type JobTokenProfile,
+  type JobTokenResource,
+  type PermissionSet,
+  type TargetProject,
 } from '../../src/policy/types.js';
 
 /** Ids of the default world: the job runs in project 100, in group 12 ⊂ 11 ⊂ 10. */
@@ -123,3 +125,24 @@ export function input(overrides: Partial<DecisionInput> = {}): DecisionInput {
     ...overrides,
   };
 }
+
+/** Levels of a set by resource, for whole-set assertions. */
+export const levels = (set: PermissionSet) =>
+  Object.fromEntries(RESOURCES.map((r) => [r, set.resources[r].level]));
+/** Reasons of a set by resource. */
+export const reasons = (set: PermissionSet) =>
+  Object.fromEntries(RESOURCES.map((r) => [r, set.resources[r].reason]));
+/** The same value for every resource. */
+export const all = <T>(value: T) => ({
+  RELEASES: value,
+  TAGS: value,
+  CONTAINERS: value,
+  MERGE_REQUEST_NOTES: value,
+});
+/** WRITE on every resource. */
+export const ALL_WRITE = all('WRITE');
+/** Instance settings with the allowlist enforced everywhere. */
+export const everywhere = {
+  enforceAllowlistEverywhere: true,
+  defaultEnforcement: 'ENFORCED',
+} as const;
