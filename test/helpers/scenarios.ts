@@ -9,7 +9,11 @@ import { z } from 'zod';
 import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 import { DEFAULT_INSTANCE_SETTINGS, type DecisionInput } from '../../src/policy/engine.js';
 import { parseJobPermissionsClaim } from '../../src/policy/levels.js';
-import { parsePolicyFile, toAllowlistEntry } from '../../src/policy/policy-file.js';
+import {
+  parsePolicyFile,
+  toAllowlistEntry,
+  type PolicyFile,
+} from '../../src/policy/policy-file.js';
 import {
   ENFORCEMENT_MODES,
   FEATURE_OF,
@@ -61,7 +65,23 @@ const worldSchema = z.object({
 /** The scenario world: groups, projects, users and memberships (forge REST field names). */
 export type ScenarioWorld = z.infer<typeof worldSchema>;
 
-const reasonCode = z.string().transform((s) => s as ReasonCode);
+const reasonCode = z.enum([
+  'FEATURE_DISABLED',
+  'PUBLIC_FEATURE',
+  'SAME_PROJECT',
+  'ENFORCEMENT_DISABLED',
+  'AUDIT_WOULD_DENY',
+  'DEFAULT_PERMISSIONS',
+  'ENTRY_GRANTS',
+  'PROJECT_IDENTITY',
+  'NOT_IN_ALLOWLIST',
+  'UNPROTECTED_REF',
+  'ENTRY_LEVEL_TOO_LOW',
+  'JOB_SCOPE',
+  'ROLE_TOO_LOW',
+  'USER_ROLE',
+  'ANONYMOUS',
+] as const satisfies readonly ReasonCode[]);
 // A profile stays in the policy file's shape; `parsePolicyFile` validates it with the defaults.
 const profileSpec = z.unknown();
 
@@ -122,7 +142,7 @@ const fileSchema = z.object({
 /** The whole table, validated. */
 export interface Scenarios {
   readonly world: ScenarioWorld;
-  readonly cases: readonly ScenarioCase[];
+  readonly cases: ScenarioCase[];
   /** The table's own copy of the role-cap table, to check against `ROLE_CAPS`. */
   readonly roleCaps: Readonly<Record<JobTokenResource, { READ: number; WRITE: number }>>;
   /** The table's own copy of the feature of each resource, to check against `FEATURE_OF`. */
@@ -276,4 +296,15 @@ export function scenarioDecisionInput(world: ScenarioWorld, c: ScenarioCase): De
     source: worldSource(world, c.token.project),
     instance: scenarioInstance(c),
   };
+}
+
+/**
+ * The case's profiles (the target's and `otherProfiles`) as a policy file, e.g. for
+ * `serve --policy` in end-to-end tests. Sources stay paths; the gateway resolves them.
+ */
+export function scenarioPolicyFile(c: ScenarioCase): PolicyFile {
+  return parsePolicyFile({
+    version: 1,
+    projects: { ...c.otherProfiles, [c.target]: c.profile },
+  });
 }
