@@ -1,6 +1,6 @@
 /**
  * A signing key generated at start for `--demo` and `scopegate token mint` (DESIGN.md section 7):
- * an ES256 key pair that lives only in memory, its public half served as an in-memory JWKS, and
+ * an ES256 key pair (written to a private file only so `token mint` can reuse it), its public half served as an in-memory JWKS, and
  * helpers that mint job and user tokens the verifier accepts. Never used outside dev mode.
  */
 import { randomInt, randomUUID } from 'node:crypto';
@@ -9,7 +9,10 @@ import {
   calculateJwkThumbprint,
   exportJWK,
   generateKeyPair,
+  importJWK,
+  type CryptoKey,
   type JSONWebKeySet,
+  type JWK,
   type JWTPayload,
 } from 'jose';
 import type { JobTokenClaims } from './claims.js';
@@ -33,6 +36,8 @@ export interface DevSigner {
   options: IssuerOptions;
   /** Mints a job token; missing claims get the defaults of {@link completeJobClaims}. Lifetime default 3600 s. */
   signJobToken(claims: JobTokenClaimsInput, opts?: { expiresInSeconds?: number }): Promise<string>;
+  /** The private key as a JWK, so `scopegate token mint` in another process can sign with it. Dev only. */
+  exportPrivateJwk(): Promise<JWK>;
   /** Mints a user token for forge user `userId` (`sub`). Lifetime default 3600 s. */
   signUserToken(
     userId: number | string,
@@ -46,6 +51,8 @@ export interface DevSignerOptions {
   issuer?: string;
   /** `aud`. Default `scopegate`. */
   audience?: string;
+  /** Reuse this private key (ES256 JWK, as {@link DevSigner.exportPrivateJwk} wrote it) instead of generating one. */
+  privateJwk?: JWK;
 }
 
 /**
@@ -81,7 +88,9 @@ const DEFAULT_LIFETIME_SECONDS = 3600;
 export async function createDevSigner(opts: DevSignerOptions = {}): Promise<DevSigner> {
   const issuer = opts.issuer ?? 'https://scopegate.dev.local';
   const audience = opts.audience ?? 'scopegate';
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const { publicKey, privateKey } = opts.privateJwk
+    ? await importDevKey(opts.privateJwk)
+    : await generateKeyPair('ES256', { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const jwks: JSONWebKeySet = { keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] };
@@ -103,6 +112,7 @@ export async function createDevSigner(opts: DevSignerOptions = {}): Promise<DevS
     jwks,
     kid,
     options: { issuer, kind: 'any', audience, jwks },
+    exportPrivateJwk: async () => ({ ...(await exportJWK(privateKey)), kid, alg: 'ES256' }),
     signJobToken: (claims, o) =>
       sign({ ...completeJobClaims(claims) }, o?.expiresInSeconds ?? DEFAULT_LIFETIME_SECONDS),
     signUserToken: (userId, o) =>
@@ -115,4 +125,14 @@ export async function createDevSigner(opts: DevSignerOptions = {}): Promise<DevS
         o?.expiresInSeconds ?? DEFAULT_LIFETIME_SECONDS,
       ),
   };
+}
+
+async function importDevKey(jwk: JWK): Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }> {
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') {
+    throw new Error('the dev key file does not hold an ES256 private key');
+  }
+  const privateKey = (await importJWK(jwk, 'ES256', { extractable: true })) as CryptoKey;
+  const { d: _d, ...pub } = jwk;
+  const publicKey = (await importJWK({ ...pub, key_ops: ['verify'] }, 'ES256')) as CryptoKey;
+  return { publicKey, privateKey };
 }

@@ -202,11 +202,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (err instanceof BodyTooLargeError) {
         return sendGraphQLError(res, 413, 'the request body is too large', { code: 'BAD_REQUEST' });
       }
-      const ext = err instanceof GraphQLError ? {} : {};
-      return sendGraphQLError(res, 500, 'internal server error', {
-        code: 'INTERNAL_SERVER_ERROR',
-        ...ext,
-      });
+      return sendGraphQLError(res, 500, 'internal server error', { code: 'INTERNAL_SERVER_ERROR' });
     }
   }
 

@@ -1,0 +1,78 @@
+/**
+ * `scopegate token mint`: a job token signed with the running demo's dev key, for the seed's
+ * projects and users. Refuses to run when production settings are present.
+ */
+import { parseArgs } from 'node:util';
+import { createDevSigner } from '../auth/dev-keys.js';
+import { ConfigError } from '../config/config.js';
+import { defaultSeedPath, loadSeedFile } from '../demo/seed.js';
+import { JOB_PERMISSION_RESOURCES } from '../auth/claims.js';
+import { devKeyFilePath, readDevKeyFile, seedJobClaims } from './dev-tokens.js';
+
+const PRODUCTION_SETTINGS = [
+  'SCOPEGATE_UPSTREAM_URL',
+  'SCOPEGATE_ISSUERS',
+  'SCOPEGATE_JWKS_URL',
+  'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
+];
+
+/** Parses `releases=write,tags=read` into the claim's object form. */
+export function parsePermissionsFlag(text: string): Record<string, string> {
+  const claim: Record<string, string> = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const [k, v, extra] = part.split('=');
+    if (!k || !v || extra !== undefined)
+      throw new ConfigError(`"--permissions" expects resource=level pairs, got "${part}"`);
+    claim[k.trim()] = v.trim();
+  }
+  for (const [k, v] of Object.entries(claim)) {
+    if (!(k in JOB_PERMISSION_RESOURCES)) {
+      throw new ConfigError(
+        `"--permissions": unknown resource "${k}" (${Object.keys(JOB_PERMISSION_RESOURCES).join(', ')})`,
+      );
+    }
+    if (v !== 'none' && v !== 'read' && v !== 'write')
+      throw new ConfigError(`"--permissions": ${k} must be none, read or write`);
+  }
+  return claim;
+}
+
+/** Runs `scopegate token mint`. */
+export async function runTokenMint(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      project: { type: 'string' },
+      user: { type: 'string' },
+      protected: { type: 'boolean', default: false },
+      permissions: { type: 'string' },
+      seed: { type: 'string' },
+      'expires-in': { type: 'string', default: '3600' },
+    },
+  });
+  const production = PRODUCTION_SETTINGS.filter((n) => process.env[n]);
+  if (production.length > 0) {
+    throw new ConfigError(
+      `"token mint" signs with the dev key only and refuses to run with production settings (${production.join(', ')})`,
+    );
+  }
+  if (!values.project || !values.user)
+    throw new ConfigError('"token mint" needs --project SOURCE and --user U');
+  const expiresIn = Number(values['expires-in']);
+  if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > 86_400) {
+    throw new ConfigError('"--expires-in" must be 60 to 86400 seconds');
+  }
+  const seed = loadSeedFile(values.seed ?? defaultSeedPath());
+  const claims = seedJobClaims(seed, values.project, values.user, values.protected);
+  const { issuer, audience, key } = readDevKeyFile(devKeyFilePath());
+  const signer = await createDevSigner({ issuer, audience, privateJwk: key });
+  const permissions =
+    values.permissions === undefined ? undefined : parsePermissionsFlag(values.permissions);
+  const token = await signer.signJobToken(
+    { ...claims, ...(permissions ? { job_token_permissions: permissions } : {}) },
+    { expiresInSeconds: expiresIn },
+  );
+  process.stdout.write(`${token}\n`);
+}
