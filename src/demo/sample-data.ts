@@ -24,7 +24,10 @@ import {
 import {
   DEFAULT_SAMPLE_COUNTS,
   type DemoSeed,
+  type DemoSeedContainerRepository,
   type DemoSeedMembers,
+  type DemoSeedMergeRequest,
+  type DemoSeedRelease,
   type FeatureAccessLevels,
   type SampleCounts,
 } from './seed.js';
@@ -59,7 +62,7 @@ export function makeContainerTag(
   };
 }
 
-/** A deterministic tag record for `name` of a project, pointing at `ref`'s commit. */
+/** A tag record for `name` of a project, pointing at the commit `target`. */
 export function makeTag(
   projectPath: string,
   name: string,
@@ -196,16 +199,15 @@ export function buildWorld(seed: DemoSeed): WorldData {
         });
 
     const explicitReleases = seed.releases?.[path];
-    const releases: ReleaseRecord[] = (
+    const releaseSeeds: DemoSeedRelease[] =
       explicitReleases ??
       Array.from({ length: counts.releases }, (_, i) => ({
         tag_name: `v1.${i}.0`,
         name: `${path} release v1.${i}.0`,
         description: `Release notes for v1.${i}.0 of ${path}.`,
-        author: undefined,
-      }))
-    ).map((r, i) => {
-      const createdAt = ('created_at' in r ? r.created_at : undefined) ?? fixedTime(i);
+      }));
+    const releases: ReleaseRecord[] = releaseSeeds.map((r, i) => {
+      const createdAt = r.created_at ?? fixedTime(i);
       let tag = tags.find((t) => t.name === r.tag_name);
       if (!tag) {
         // A release always has a tag; create the missing one.
@@ -223,7 +225,7 @@ export function buildWorld(seed: DemoSeed): WorldData {
         name: r.name ?? r.tag_name,
         description: r.description ?? '',
         created_at: createdAt,
-        released_at: ('released_at' in r ? r.released_at : undefined) ?? createdAt,
+        released_at: r.released_at ?? createdAt,
         author_id: authorId(r.author),
         commit: tag.commit,
       };
@@ -231,17 +233,16 @@ export function buildWorld(seed: DemoSeed): WorldData {
 
     const repoNames = ['app', 'worker'];
     const explicitRepos = seed.containerRepositories?.[path];
-    const containerRepositories: ContainerRepositoryRecord[] = (
+    const repoSeeds: DemoSeedContainerRepository[] =
       explicitRepos ??
       Array.from({ length: counts.containerRepositories }, (_, i) => ({
-        id: undefined,
         name: `${path}/${repoNames[i] ?? `image-${i + 1}`}`,
         tags: [
           'latest',
           ...Array.from({ length: Math.max(0, counts.containerTags - 1) }, (_, k) => `v${k + 1}`),
         ].slice(0, counts.containerTags),
-      }))
-    ).map((r, i) => {
+      }));
+    const containerRepositories: ContainerRepositoryRecord[] = repoSeeds.map((r, i) => {
       const repoPath = containerRepositoryPath(path, r.name);
       return {
         id: r.id ?? nextRepoId(),
@@ -254,17 +255,13 @@ export function buildWorld(seed: DemoSeed): WorldData {
     });
 
     const explicitMrs = seed.mergeRequests?.[path];
-    const mrSeeds = explicitMrs ?? [
+    const mrSeeds: DemoSeedMergeRequest[] = explicitMrs ?? [
       {
         iid: 1,
         title: `Sample change in ${path}`,
         description: `Merge request !1 of ${path}.`,
-        state: 'opened' as const,
-        author: undefined,
         notes: Array.from({ length: counts.notes }, (_, k) => ({
           body: `note ${k + 1} on ${path}`,
-          author: undefined as string | undefined,
-          system: false,
         })),
       },
     ];
