@@ -91,9 +91,10 @@ export function createRequestAuthorizer(
     ]);
     let source: SourceProject | undefined;
     if (principal.kind === 'job' && principal.projectId !== project.id) {
+      // Without the walk, the job's own namespace is still its nearest group.
       const ancestors = needsSourceAncestors(principal, target, profile, deps.instance)
         ? await groupAncestors(loaders, principal.namespaceId)
-        : [];
+        : [principal.namespaceId];
       source = {
         id: principal.projectId,
         fullPath: principal.projectPath,
