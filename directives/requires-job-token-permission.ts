@@ -13,7 +13,7 @@ import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import {
   defaultFieldResolver,
   getNamedType,
-  GraphQLSchema,
+  type GraphQLSchema,
   isInputObjectType,
   isObjectType,
   type GraphQLFieldConfig,

@@ -132,7 +132,7 @@ async function importDevKey(jwk: JWK): Promise<{ publicKey: CryptoKey; privateKe
     throw new Error('the dev key file does not hold an ES256 private key');
   }
   const privateKey = (await importJWK(jwk, 'ES256', { extractable: true })) as CryptoKey;
-  const { d: _d, ...pub } = jwk;
-  const publicKey = (await importJWK({ ...pub, key_ops: ['verify'] }, 'ES256')) as CryptoKey;
+  const pub: JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, key_ops: ['verify'] };
+  const publicKey = (await importJWK(pub, 'ES256')) as CryptoKey;
   return { publicKey, privateKey };
 }
