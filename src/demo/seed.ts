@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { packageRoot } from './package-root.js';
+import { packageRoot } from '../config/package-root.js';
 import { crossReferenceIssues } from './seed-checks.js';
 
 /** A forge feature access level: everyone with access, project members only, or off. */

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/demo/package-root.js';
+import { packageRoot } from '../../src/config/package-root.js';
 import { defaultSeedPath, loadSeedFile, parseSeed, type DemoSeed } from '../../src/demo/seed.js';
 import { DemoStore } from '../../src/demo/store.js';
 import { parsePolicyFile } from '../../src/policy/policy-file.js';
