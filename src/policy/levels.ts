@@ -1,6 +1,7 @@
 /**
  * Small helpers over {@link JobTokenAccessLevel}: ordering, parsing, the role-cap lookup and
- * the `job_token_permissions` claim (DESIGN.md section 2, items 1 and 4). Pure, no I/O.
+ * the claim key of each resource (DESIGN.md section 2, items 1 and 4). Pure, no I/O; the
+ * claim itself is parsed, strictly, by `src/auth/claims.ts`.
  */
 import {
   LEVEL_RANK,
@@ -9,7 +10,6 @@ import {
   ROLE_CAPS,
   type JobTokenAccessLevel,
   type JobTokenResource,
-  type PermissionMap,
 } from './types.js';
 
 /** The level with the given rank (0 NONE, 1 READ, 2 WRITE). */
@@ -80,34 +80,3 @@ export const CLAIM_KEY_OF: Readonly<Record<JobTokenResource, string>> = Object.f
   CONTAINERS: 'containers',
   MERGE_REQUEST_NOTES: 'merge_request_notes',
 });
-
-/** Result of {@link parseJobPermissionsClaim}. */
-export type ClaimParseResult =
-  | { readonly ok: true; readonly value: PermissionMap | undefined }
-  | { readonly ok: false; readonly error: string };
-
-/**
- * Parses the `job_token_permissions` claim (`{ releases: 'read', ... }`) into a permission map.
- * `undefined`/`null` means the claim is absent (no narrowing). Keys that name no known resource
- * are ignored: a present claim already makes every unlisted resource NONE, so ignoring them can
- * only narrow. A value that is not a level is an error (the token is malformed). Error messages
- * name the key, never the claim's content beyond it.
- */
-export function parseJobPermissionsClaim(claim: unknown): ClaimParseResult {
-  if (claim === undefined || claim === null) return { ok: true, value: undefined };
-  if (typeof claim !== 'object' || Array.isArray(claim)) {
-    return { ok: false, error: 'job_token_permissions must be an object' };
-  }
-  const record = claim as Readonly<Record<string, unknown>>;
-  const value: Partial<Record<JobTokenResource, JobTokenAccessLevel>> = {};
-  for (const resource of RESOURCES) {
-    const key = CLAIM_KEY_OF[resource];
-    if (!Object.hasOwn(record, key)) continue;
-    const level = parseLevel(record[key]);
-    if (level === undefined) {
-      return { ok: false, error: `job_token_permissions.${key} must be none, read or write` };
-    }
-    value[resource] = level;
-  }
-  return { ok: true, value };
-}

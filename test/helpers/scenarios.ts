@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 import { DEFAULT_INSTANCE_SETTINGS, type DecisionInput } from '../../src/policy/engine.js';
-import { parseJobPermissionsClaim } from '../../src/policy/levels.js';
+import { parseJobTokenClaims } from '../../src/auth/claims.js';
 import {
   parsePolicyFile,
   toAllowlistEntry,
@@ -257,27 +257,31 @@ export function scenarioPrincipal(world: ScenarioWorld, c: ScenarioCase): JobTok
     `group ${source.namespace_id}`,
   );
   const user = worldUser(world, c.token.user);
-  const claim = parseJobPermissionsClaim(c.token.jobPermissions);
-  if (!claim.ok) throw new Error(`case "${c.name}": ${claim.error}`);
   const refProtected = c.token.refProtected === true || c.token.refProtected === 'true';
-  return {
-    kind: 'job',
-    issuer: 'https://forge.scenario.test',
-    jti: `scenario-${c.name}`,
-    expiresAt: 4_102_444_800,
-    projectId: source.id,
-    projectPath: source.path_with_namespace,
-    namespaceId: namespace.id,
-    namespacePath: namespace.full_path,
-    userId: user.id,
-    userLogin: c.token.userLoginOverride ?? user.username,
-    jobId: 1000,
-    pipelineId: 100,
-    ref: refProtected ? 'main' : 'feature',
-    refType: 'branch',
-    refProtected,
-    jobPermissions: claim.value,
-  };
+  // Built by the auth layer's own claims parser, exactly as a verified token would be.
+  return parseJobTokenClaims(
+    {
+      jti: `scenario-${c.name}`,
+      sub: `project_path:${source.path_with_namespace}`,
+      exp: 4_102_444_800,
+      project_id: String(source.id),
+      project_path: source.path_with_namespace,
+      namespace_id: String(namespace.id),
+      namespace_path: namespace.full_path,
+      user_id: String(user.id),
+      user_login: c.token.userLoginOverride ?? user.username,
+      job_id: '1000',
+      pipeline_id: '100',
+      ref: refProtected ? 'main' : 'feature',
+      ref_type: 'branch',
+      ref_protected:
+        typeof c.token.refProtected === 'string' ? c.token.refProtected : String(refProtected),
+      ...(c.token.jobPermissions !== undefined
+        ? { job_token_permissions: c.token.jobPermissions }
+        : {}),
+    },
+    'https://forge.scenario.test',
+  );
 }
 
 /** The instance settings of a case (defaults where it names none). */

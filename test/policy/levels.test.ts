@@ -4,7 +4,6 @@ import {
   levelCovers,
   maxLevel,
   minLevel,
-  parseJobPermissionsClaim,
   parseLevel,
   roleCapFor,
 } from '../../src/policy/levels.js';
@@ -30,29 +29,5 @@ describe('level helpers', () => {
     expect(roleCapFor('TAGS', 10)).toBe('NONE');
     expect(roleCapFor('MERGE_REQUEST_NOTES', 20)).toBe('WRITE');
     expect(roleCapFor('CONTAINERS', 0)).toBe('NONE');
-  });
-});
-
-describe('parseJobPermissionsClaim', () => {
-  it('treats an absent claim as no narrowing', () => {
-    expect(parseJobPermissionsClaim(undefined)).toEqual({ ok: true, value: undefined });
-  });
-
-  it('maps the YAML keys to resources and ignores unknown keys, which can only narrow', () => {
-    expect(
-      parseJobPermissionsClaim({ releases: 'write', merge_request_notes: 'none', pages: 'write' }),
-    ).toEqual({
-      ok: true,
-      value: { RELEASES: 'WRITE', MERGE_REQUEST_NOTES: 'NONE' },
-    });
-    expect(parseJobPermissionsClaim({})).toEqual({ ok: true, value: {} });
-  });
-
-  it('refuses a value that is not a level, naming only the key', () => {
-    expect(parseJobPermissionsClaim({ tags: 'admin' })).toEqual({
-      ok: false,
-      error: 'job_token_permissions.tags must be none, read or write',
-    });
-    expect(parseJobPermissionsClaim('releases=write')).toMatchObject({ ok: false });
   });
 });
