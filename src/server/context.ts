@@ -2,6 +2,7 @@
  * The per-request context every resolver and the directive receive.
  */
 import type { Principal } from '../auth/principal.js';
+import type { RevocationList } from '../auth/revocation.js';
 import type { RequestAuthorizer, TargetDecision } from '../cache/request-authorizer.js';
 import type { CallOptions, UpstreamClient } from '../upstream/client.js';
 import type { UpstreamLoaders } from '../upstream/loaders.js';
@@ -22,6 +23,10 @@ export interface GatewayContext {
   readonly upstream: UpstreamClient;
   /** Options passed on every upstream call of this request (request id). */
   readonly callOptions: CallOptions;
+  /** The shared revocation list (`jobTokenRevoke` writes to it). */
+  readonly revocations: RevocationList;
+  /** Longest accepted token lifetime, seconds: how long a revoked job stays revoked. */
+  readonly maxTokenLifetimeSeconds: number;
   /** Observer of denials (authorization log, metrics); must not throw. */
   readonly onDenied?: (decision: TargetDecision, requirement: CheckedRequirement) => void;
   /** Observer of allowed root-field checks (writes); must not throw. */

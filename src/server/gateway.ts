@@ -81,6 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstream = createUpstreamClient(options.upstream);
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema({ authorization: options.authorization ?? true }),
     formatError: maskError,
@@ -146,6 +147,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           loaders,
           upstream,
           callOptions,
+          revocations: options.revocations,
+          maxTokenLifetimeSeconds,
           authz: createRequestAuthorizer(principal, loaders, { store: options.store, instance }),
         };
       },
@@ -176,7 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       {
         secret: options.webhookSecret,
         revocations: options.revocations,
-        maxLifetimeSeconds: options.maxTokenLifetimeSeconds ?? 86_400,
+        maxLifetimeSeconds: maxTokenLifetimeSeconds,
       },
     );
     sendJson(res, result.status, result.body);

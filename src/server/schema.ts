@@ -13,6 +13,7 @@ import { mergeRequestNoteResolvers } from '../../resolvers/merge-request-notes.j
 import { permissionResolvers } from '../../resolvers/permissions.js';
 import { projectResolvers } from '../../resolvers/projects.js';
 import { releaseResolvers } from '../../resolvers/releases.js';
+import { revocationResolvers } from '../../resolvers/revocations.js';
 import { tagResolvers } from '../../resolvers/tags.js';
 import { packageRoot } from '../config/package-root.js';
 
@@ -68,6 +69,7 @@ export function buildGatewaySchema(options: BuildSchemaOptions = {}): GraphQLSch
     tagResolvers,
     containerResolvers,
     mergeRequestNoteResolvers,
+    revocationResolvers,
   );
   const schema = makeExecutableSchema({
     typeDefs: readSchemaSdl(),

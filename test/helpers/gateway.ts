@@ -8,7 +8,7 @@ import { createAuthenticator } from '../../src/auth/authenticate.js';
 import type { IssuerOptions } from '../../src/auth/issuers.js';
 import { createMemoryRevocationList } from '../../src/auth/revocation.js';
 import type { RevocationList } from '../../src/auth/revocation.js';
-import { createJwtVerifier } from '../../src/auth/verifier.js';
+import { createJwtVerifier, type JwtVerifierOptions } from '../../src/auth/verifier.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile, type DemoSeed } from '../../src/demo/seed.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../../src/policy/engine.js';
@@ -40,6 +40,8 @@ export interface TestGatewayOptions {
   readonly extraIssuers?: readonly IssuerOptions[];
   /** Reuse an upstream (several gateways in front of one forge). */
   readonly upstream?: DemoUpstream;
+  /** Verifier options besides `issuers` and `adminUserIds` (JWKS cache timings, lifetime, ...). */
+  readonly verifier?: Partial<Omit<JwtVerifierOptions, 'issuers' | 'adminUserIds'>>;
   /** Anything else `startGateway` takes. */
   readonly gateway?: Partial<GatewayOptions>;
 }
@@ -114,6 +116,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
   };
   if (options.policy !== undefined) await setPolicy(options.policy);
   const verifier = createJwtVerifier({
+    ...options.verifier,
     issuers: [issuer.options, ...(options.extraIssuers ?? [])],
     adminUserIds: options.adminUserIds ?? [],
   });
