@@ -130,6 +130,7 @@ function guard(
       const missing = unmet(decision, reqs);
       if (missing) throw deny(ctx, decision, missing);
       ctx.onAllowed?.(decision, reqs);
+      if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
       return resolve(source, args, ctx, info);
     };
   }
@@ -141,12 +142,14 @@ function guard(
     if (held) {
       const missing = unmet(held, reqs);
       if (missing) throw deny(ctx, held, missing);
+      if (held.set.auditWouldDeny) ctx.onAuditWouldDeny?.(held, reqs);
       return resolve(source, args, ctx, info);
     }
     return ctx.authz.forProjectRef(owner).then((decision) => {
       if (!decision) throw notFoundError('the project was not found');
       const missing = unmet(decision, reqs);
       if (missing) throw deny(ctx, decision, missing);
+      if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
       return resolve(source, args, ctx, info);
     });
   };

@@ -29,6 +29,11 @@ export interface GatewayContext {
   readonly maxTokenLifetimeSeconds: number;
   /** Observer of denials (authorization log, metrics); must not throw. */
   readonly onDenied?: (decision: TargetDecision, requirement: CheckedRequirement) => void;
+  /** Observer of checks allowed only because the target is in AUDIT mode; must not throw. */
+  readonly onAuditWouldDeny?: (
+    decision: TargetDecision,
+    requirements: readonly CheckedRequirement[],
+  ) => void;
   /** Observer of allowed root-field checks (writes); must not throw. */
   readonly onAllowed?: (
     decision: TargetDecision,
