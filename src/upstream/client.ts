@@ -197,7 +197,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       opts?: CallOptions,
     ) {
       const r = await call(method, path, undefined, body, opts);
-      return r.json === undefined ? undefined : expectJson<T>(r.json);
+      // A write's answer may carry no representation: 204 with no body, or a bare JSON
+      // scalar (the forge's container tag DELETE answers 200 with the number 200). The write
+      // happened either way, so that is "no object", not a malformed response.
+      return r.json !== null && typeof r.json === 'object' ? (r.json as T) : undefined;
     },
   };
 }
