@@ -4,6 +4,7 @@
  * configured upstream, issuers and Redis.
  */
 import { readFileSync } from 'node:fs';
+import { createLogger } from '../audit/logger.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import { createDevSigner, type DevSigner } from '../auth/dev-keys.js';
 import type { IssuerOptions } from '../auth/issuers.js';
@@ -104,6 +105,7 @@ export async function bootstrap(
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       introspection: config.introspection,
+      logger: createLogger({ level: config.logLevel }),
       extraRoutes: {
         [DEV_JWKS_PATH]: (_req, res) => {
           res.writeHead(200, { 'content-type': 'application/json' });

@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Logger } from 'pino';
+import { createDecisionHooks } from '../audit/decision-log.js';
+import { silentLogger } from '../audit/logger.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import { handleJobEvent } from '../auth/job-events-webhook.js';
 import type { RevocationList } from '../auth/revocation.js';
@@ -58,6 +61,8 @@ export interface GatewayOptions {
   readonly extraRoutes?: Readonly<Record<string, RouteHandler>>;
   /** Benchmark baseline only: build the schema without the permission directive. */
   readonly authorization?: boolean;
+  /** JSON logger for access lines and decision events. Default: silent. */
+  readonly logger?: Logger;
 }
 
 /** A running gateway. */
@@ -81,6 +86,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstream = createUpstreamClient(options.upstream);
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const logger = options.logger ?? silentLogger();
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema({ authorization: options.authorization ?? true }),
@@ -150,6 +156,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           revocations: options.revocations,
           maxTokenLifetimeSeconds,
           authz: createRequestAuthorizer(principal, loaders, { store: options.store, instance }),
+          ...createDecisionHooks(logger, requestId, principal),
         };
       },
     });
@@ -187,6 +194,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = requestIdOf(req);
+    const started = performance.now();
+    res.once('finish', () => {
+      // The path only: a query string may carry a GraphQL document, never worth logging.
+      logger.info(
+        {
+          event: 'http.request',
+          requestId,
+          method: req.method,
+          path: (req.url ?? '/').split('?')[0],
+          status: res.statusCode,
+          durationMs: Math.round(performance.now() - started),
+        },
+        'request',
+      );
+    });
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     try {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
@@ -202,6 +224,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return sendJson(res, 404, { error: 'not found' });
     } catch (err) {
       if (res.headersSent) return void res.destroy();
+      if (!(err instanceof BodyTooLargeError)) {
+        // The error's name only: a message from a library could quote input.
+        logger.error(
+          { event: 'http.error', requestId, error: err instanceof Error ? err.name : typeof err },
+          'request failed',
+        );
+      }
       if (err instanceof BodyTooLargeError) {
         return sendGraphQLError(res, 413, 'the request body is too large', { code: 'BAD_REQUEST' });
       }
