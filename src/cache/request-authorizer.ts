@@ -58,6 +58,19 @@ export function toTargetProject(p: RestProject): TargetProject {
   return { id: p.id, fullPath: p.path_with_namespace, visibility: p.visibility, features };
 }
 
+/** Longest full path accepted (the forge limits each of up to 21 segments to 255 characters). */
+const MAX_FULL_PATH_LENGTH = 2048;
+/** `group[/subgroup...]/project`: each segment starts with a letter, digit or `_`. */
+const FULL_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$/;
+
+/**
+ * Whether `value` has the shape of a project's full path. Anything else (a numeric id, `..`,
+ * an encoded slash, a query string) names no project and is never sent upstream.
+ */
+export function isProjectFullPath(value: string): boolean {
+  return value.length <= MAX_FULL_PATH_LENGTH && FULL_PATH.test(value);
+}
+
 /** Creates the authorizer of one request. */
 export function createRequestAuthorizer(
   principal: Principal,
@@ -136,6 +149,9 @@ export function createRequestAuthorizer(
     peek: (id) => held.get(id),
     forProject,
     async forProjectRef(idOrPath) {
+      // A string is a full path and nothing else: a numeric string would be read by the
+      // forge as a project id, and `..` or an empty path would reach other endpoints.
+      if (typeof idOrPath === 'string' && !isProjectFullPath(idOrPath)) return null;
       const project = await loaders.project.load(idOrPath);
       return project ? forProject(project) : null;
     },
