@@ -1,0 +1,344 @@
+/**
+ * Job token profiles in Redis, shared by every gateway of a fleet (DESIGN.md sections 6, 7).
+ *
+ * Layout (see `redis-keys.ts`): `sg:{p:<id>}:profile` is a hash (`enforcement` → mode,
+ * `e:<P|G>:<sourceId>` → entry JSON) and `sg:{p:<id>}:version` an integer. Every write is one
+ * Lua script, so it is atomic and two concurrent writers never lose each other's update; each
+ * script increments the version and PUBLISHes `<projectId>:<version>` on `sg:policy` before
+ * it returns. Local listeners (`onChange`) hear a write of this process at once, before
+ * the promise resolves, so the writing instance never serves a stale decision.
+ */
+import { z } from 'zod';
+import { ENFORCEMENT_MODES, LEVELS, RESOURCES } from '../policy/types.js';
+import type {
+  AllowlistEntry,
+  JobTokenEnforcement,
+  JobTokenProfile,
+  SourceKind,
+} from '../policy/types.js';
+import type { ProfileStore, ProfileWrite } from './profile-store.js';
+import { evalScript, isCluster, type RedisConnection } from './redis-client.js';
+import {
+  DEFAULT_KEY_PREFIX,
+  invalidationChannel,
+  projectIndexKey,
+  projectKeys,
+} from './redis-keys.js';
+
+/** An entry limit would be exceeded (DESIGN.md section 2: default 200 + 200 per target). */
+export class EntryLimitError extends Error {
+  override readonly name = 'EntryLimitError';
+  constructor(
+    readonly sourceKind: SourceKind,
+    readonly limit: number,
+  ) {
+    super(`a project may have at most ${limit} ${sourceKind.toLowerCase()} entries`);
+  }
+}
+
+/** `addEntry` for a source that already has an entry. */
+export class EntryExistsError extends Error {
+  override readonly name = 'EntryExistsError';
+}
+
+/** `updateEntry` / `removeEntry` for a source that has no entry. */
+export class EntryNotFoundError extends Error {
+  override readonly name = 'EntryNotFoundError';
+}
+
+/** Atomic single-entry writes, for the management mutations (issue 6). */
+export interface ProfileMutations {
+  /** Adds an entry; throws {@link EntryExistsError} or {@link EntryLimitError}. Returns the new version. */
+  addEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
+  /** Replaces the entry for the same source; throws {@link EntryNotFoundError}. */
+  updateEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
+  /** Removes the entry for a source; throws {@link EntryNotFoundError}. */
+  removeEntry(projectId: number, sourceKind: SourceKind, sourceId: number): Promise<number>;
+  /** Sets the enforcement mode (creating the profile when there is none). */
+  setEnforcement(projectId: number, mode: JobTokenEnforcement): Promise<number>;
+}
+
+/** The Redis store: {@link ProfileStore} plus {@link ProfileMutations}. */
+export interface RedisProfileStore extends ProfileStore, ProfileMutations {
+  /** Calls `listener(projectId)` after every write made through this store (same process). */
+  onChange(listener: (projectId: number) => void): () => void;
+}
+
+/** Options of {@link createRedisProfileStore}. */
+export interface RedisProfileStoreOptions {
+  /** Shared command connection; not closed by `close()`. */
+  readonly redis: RedisConnection;
+  /** Key prefix. Default `sg`. */
+  readonly keyPrefix?: string;
+  /** Most project entries per target. Default 200. */
+  readonly maxProjectEntries?: number;
+  /** Most group entries per target. Default 200. */
+  readonly maxGroupEntries?: number;
+  /** Enforcement of a profile created by its first entry. Default `ENFORCED`. */
+  readonly defaultEnforcement?: JobTokenEnforcement;
+  /** Lifetime of a staged import that was never swapped in, seconds. Default 3600. */
+  readonly stageTtlSeconds?: number;
+}
+
+// Shared tail of every write: bump the version and announce it. KEYS[2] = version key,
+// ARGV[1] = channel, ARGV[2] = project id.
+const ANNOUNCE = `
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. ':' .. v)
+return v`;
+
+// ARGV[3] = field, ARGV[4] = entry JSON, ARGV[5] = limit, ARGV[6] = default mode,
+// ARGV[7] = 'add' | 'update'. Returns -1 exists, -2 limit, -3 missing, else the version.
+const UPSERT_ENTRY = `
+local exists = redis.call('HEXISTS', KEYS[1], ARGV[3])
+if ARGV[7] == 'add' then
+  if exists == 1 then return -1 end
+  local prefix = string.sub(ARGV[3], 1, 4)
+  local n = 0
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 4) == prefix then n = n + 1 end
+  end
+  if n >= tonumber(ARGV[5]) then return -2 end
+elseif exists == 0 then return -3 end
+redis.call('HSETNX', KEYS[1], 'enforcement', ARGV[6])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+${ANNOUNCE}`;
+
+// ARGV[3] = field. Returns -3 when missing.
+const REMOVE_ENTRY = `
+if redis.call('HDEL', KEYS[1], ARGV[3]) == 0 then return -3 end
+${ANNOUNCE}`;
+
+// ARGV[3] = mode.
+const SET_ENFORCEMENT = `
+redis.call('HSET', KEYS[1], 'enforcement', ARGV[3])
+${ANNOUNCE}`;
+
+// ARGV[3..] = field, value pairs of the whole new profile.
+const PUT_PROFILE = `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+${ANNOUNCE}`;
+
+// KEYS[3] = staged hash (absent: the import has no profile for this project).
+const SWAP_STAGED = `
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('RENAME', KEYS[3], KEYS[1])
+  redis.call('PERSIST', KEYS[1])
+elseif redis.call('DEL', KEYS[1]) == 0 then
+  return 0
+end
+${ANNOUNCE}`;
+
+const entrySchema = z.object({
+  sourceId: z.number().int(),
+  sourceKind: z.enum(['PROJECT', 'GROUP']),
+  sourcePath: z.string(),
+  defaultPermissions: z.boolean(),
+  permissions: z.partialRecord(z.enum(RESOURCES), z.enum(LEVELS)),
+  protectedRefsOnly: z.boolean(),
+  boundToUserRole: z.boolean(),
+  addedBy: z.string().optional(),
+  createdAt: z.string().optional(),
+  autopopulated: z.boolean().optional(),
+});
+const modeSchema = z.enum(ENFORCEMENT_MODES);
+
+/** Hash field of an entry: one entry per source. */
+export function entryField(kind: SourceKind, sourceId: number): string {
+  return `e:${kind === 'PROJECT' ? 'P' : 'G'}:${sourceId}`;
+}
+
+/**
+ * Builds a profile from its hash (`HGETALL`) and version; `undefined` when the hash is empty.
+ * A corrupt entry throws: refusing to decide beats deciding on a half-read policy.
+ */
+export function profileFromHash(
+  projectId: number,
+  hash: Record<string, string>,
+  version: number,
+): JobTokenProfile | undefined {
+  const mode = hash['enforcement'];
+  if (mode === undefined) return undefined;
+  const entries: AllowlistEntry[] = [];
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.startsWith('e:')) entries.push(entrySchema.parse(JSON.parse(value)));
+  }
+  // Hash order is arbitrary; the engine is order-independent, but readers like a stable list.
+  entries.sort((a, b) =>
+    entryField(a.sourceKind, a.sourceId).localeCompare(entryField(b.sourceKind, b.sourceId)),
+  );
+  return Object.freeze({
+    projectId,
+    enforcement: modeSchema.parse(mode),
+    entries: Object.freeze(entries),
+    version,
+  });
+}
+
+/** The flat hash arguments (`field, value, ...`) of a whole profile. */
+function hashArgs(p: ProfileWrite): string[] {
+  const args = ['enforcement', p.enforcement];
+  for (const e of p.entries) args.push(entryField(e.sourceKind, e.sourceId), JSON.stringify(e));
+  return args;
+}
+
+/** Creates the Redis profile store. */
+export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisProfileStore {
+  const { redis } = opts;
+  const prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const channel = invalidationChannel(prefix);
+  const indexKey = projectIndexKey(prefix);
+  const limits = {
+    PROJECT: opts.maxProjectEntries ?? 200,
+    GROUP: opts.maxGroupEntries ?? 200,
+  } as const;
+  const defaultMode = opts.defaultEnforcement ?? 'ENFORCED';
+  const listeners = new Set<(projectId: number) => void>();
+
+  const checkLimits = (p: ProfileWrite): void => {
+    for (const kind of ['PROJECT', 'GROUP'] as const) {
+      if (p.entries.filter((e) => e.sourceKind === kind).length > limits[kind])
+        throw new EntryLimitError(kind, limits[kind]);
+    }
+  };
+  const changed = (projectId: number): void => {
+    for (const l of listeners) l(projectId);
+  };
+
+  /** Runs a write script on a project's keys; the index is updated first (it may over-list). */
+  async function write(
+    projectId: number,
+    script: string,
+    args: readonly string[],
+    extraKeys: readonly string[] = [],
+  ): Promise<number> {
+    const keys = projectKeys(projectId, prefix);
+    await redis.sadd(indexKey, String(projectId));
+    const result = await evalScript(
+      redis,
+      script,
+      [keys.profile, keys.version, ...extraKeys],
+      [channel, String(projectId), ...args],
+    );
+    const code = Number(result);
+    if (code > 0) changed(projectId);
+    return code;
+  }
+
+  async function upsert(projectId: number, entry: AllowlistEntry, mode: 'add' | 'update') {
+    const valid = entrySchema.parse(entry);
+    const code = await write(projectId, UPSERT_ENTRY, [
+      entryField(valid.sourceKind, valid.sourceId),
+      JSON.stringify(entry),
+      String(limits[valid.sourceKind]),
+      defaultMode,
+      mode,
+    ]);
+    if (code === -1) throw new EntryExistsError(`${valid.sourcePath} already has an entry`);
+    if (code === -2) throw new EntryLimitError(valid.sourceKind, limits[valid.sourceKind]);
+    if (code === -3) throw new EntryNotFoundError(`${valid.sourcePath} has no entry`);
+    return code;
+  }
+
+  async function get(projectId: number): Promise<JobTokenProfile | undefined> {
+    const keys = projectKeys(projectId, prefix);
+    const res = await redis.multi().hgetall(keys.profile).get(keys.version).exec();
+    if (!res) throw new Error('the profile read was aborted');
+    const [[hashErr, hash], [versionErr, version]] = res as [
+      [Error | null, Record<string, string>],
+      [Error | null, string | null],
+    ];
+    if (hashErr) throw hashErr;
+    if (versionErr) throw versionErr;
+    return profileFromHash(projectId, hash, Number(version ?? 0));
+  }
+
+  return {
+    get,
+
+    async put(p) {
+      checkLimits(p);
+      for (const e of p.entries) entrySchema.parse(e);
+      await write(p.projectId, PUT_PROFILE, hashArgs(p));
+      const stored = await get(p.projectId);
+      if (!stored) throw new Error(`profile ${p.projectId} vanished after being written`);
+      return stored;
+    },
+
+    async replaceAll(profiles) {
+      for (const p of profiles) {
+        checkLimits(p);
+        for (const e of p.entries) entrySchema.parse(e);
+      }
+      // Stage: nothing readers see changes until every profile is written.
+      const importId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+      const ttl = opts.stageTtlSeconds ?? 3600;
+      const staged = new Map<number, string>();
+      for (const p of profiles) {
+        const key = `${projectKeys(p.projectId, prefix).stagePrefix}${importId}`;
+        staged.set(p.projectId, key);
+        await redis
+          .multi()
+          .del(key)
+          .hset(key, ...hashArgs(p))
+          .expire(key, ttl)
+          .exec();
+      }
+      const old = (await redis.smembers(indexKey)).map(Number);
+      const all = [...new Set([...old, ...staged.keys()])];
+      await redis.sadd(indexKey, ...all.map(String));
+      // Swap: one script per project. On a single node they run inside one MULTI (all or
+      // nothing); on a Cluster each project's swap is atomic by itself.
+      const swapArgs = (id: number) => {
+        const keys = projectKeys(id, prefix);
+        const stageKey = staged.get(id) ?? `${keys.stagePrefix}${importId}`;
+        return { keys: [keys.profile, keys.version, stageKey], args: [channel, String(id)] };
+      };
+      if (isCluster(redis)) {
+        for (const id of all) {
+          const { keys, args } = swapArgs(id);
+          await evalScript(redis, SWAP_STAGED, keys, args);
+        }
+      } else {
+        const tx = redis.multi();
+        for (const id of all) {
+          const { keys, args } = swapArgs(id);
+          tx.eval(SWAP_STAGED, keys.length, ...keys, ...args);
+        }
+        const res = await tx.exec();
+        for (const [err] of res ?? []) if (err) throw err;
+      }
+      const dropped = old.filter((id) => !staged.has(id)).map(String);
+      if (dropped.length > 0) await redis.srem(indexKey, ...dropped);
+      for (const id of all) changed(id);
+    },
+
+    async list() {
+      const ids = (await redis.smembers(indexKey)).map(Number).sort((a, b) => a - b);
+      const found = await Promise.all(ids.map(get));
+      return found.filter((p): p is JobTokenProfile => p !== undefined);
+    },
+
+    addEntry: (projectId, entry) => upsert(projectId, entry, 'add'),
+    updateEntry: (projectId, entry) => upsert(projectId, entry, 'update'),
+
+    async removeEntry(projectId, sourceKind, sourceId) {
+      const code = await write(projectId, REMOVE_ENTRY, [entryField(sourceKind, sourceId)]);
+      if (code === -3)
+        throw new EntryNotFoundError(`no entry for ${sourceKind.toLowerCase()} ${sourceId}`);
+      return code;
+    },
+
+    async setEnforcement(projectId, mode) {
+      return write(projectId, SET_ENFORCEMENT, [modeSchema.parse(mode)]);
+    },
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    close: () => Promise.resolve(),
+  };
+}
