@@ -232,7 +232,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         );
       }
       if (err instanceof BodyTooLargeError) {
-        return sendGraphQLError(res, 413, 'the request body is too large', { code: 'BAD_REQUEST' });
+        // The rest of the body is never read, so the connection cannot carry another request:
+        // close it, or a keep-alive client would send its next request into the unread bytes.
+        return sendGraphQLError(
+          res,
+          413,
+          'the request body is too large',
+          { code: 'BAD_REQUEST' },
+          { connection: 'close' },
+        );
       }
       return sendGraphQLError(res, 500, 'internal server error', { code: 'INTERNAL_SERVER_ERROR' });
     }
