@@ -35,7 +35,7 @@ const started: TestGateway[] = [];
 beforeAll(async () => {
   keyA = await createTestKey('ES256', 'rotation-a');
   keyB = await createTestKey('RS256', 'rotation-b');
-  jwksServer = createServer((req, res) => {
+  jwksServer = createServer((_req, res) => {
     endpoint.fetches += 1;
     if (!endpoint.up) {
       res.writeHead(503).end();
