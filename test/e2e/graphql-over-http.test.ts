@@ -91,6 +91,18 @@ describe('HTTP behaviour of /graphql', () => {
     }
   });
 
+  it('takes URL-encoded JSON variables over GET with a preflight header', async () => {
+    const params = new URLSearchParams({
+      query: 'query P($p: ID!) { project(fullPath: $p) { fullPath } }',
+      variables: JSON.stringify({ p: 'acme/oss-lib' }),
+    });
+    const res = await fetch(`${t.gateway.graphqlUrl}?${params.toString()}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { project: { fullPath: 'acme/oss-lib' } } });
+  });
+
   it('refuses a mutation over GET with 405, calling nothing upstream', async () => {
     t.upstream.clearRequests();
     const res = await get(
