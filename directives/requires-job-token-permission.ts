@@ -70,6 +70,22 @@ function parseRequirement(
   return { resource: resource as JobTokenResource, level: l, rank: LEVEL_RANK[l] };
 }
 
+/**
+ * The directive's uses on a type or field. graphql-js rejects an argument value the enum does
+ * not hold (a typo such as `RELEASE`) without saying where; say where.
+ */
+function usesOn(
+  schema: GraphQLSchema,
+  node: Parameters<typeof getDirective>[1],
+  where: string,
+): Record<string, unknown>[] {
+  try {
+    return getDirective(schema, node, DIRECTIVE_NAME) ?? [];
+  } catch (err) {
+    throw new Error(`@${DIRECTIVE_NAME} on ${where}: ${(err as Error).message}`);
+  }
+}
+
 function rootTarget(field: GraphQLFieldConfig<unknown, unknown>, where: string): TargetFrom {
   const input = field.args?.['input'];
   if (input) {
@@ -165,7 +181,7 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
   const typeReqs = new Map<string, PermissionRequirement[]>();
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
-    const found = getDirective(schema, type, DIRECTIVE_NAME) ?? [];
+    const found = usesOn(schema, type, type.name);
     if (found.length > 0) {
       if (rootTypes.has(type.name))
         throw new Error(`@${DIRECTIVE_NAME} cannot guard the root type ${type.name}`);
@@ -178,9 +194,7 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {
       const where = `${typeName}.${fieldName}`;
-      const own = (getDirective(schema, field, DIRECTIVE_NAME) ?? []).map((a) =>
-        parseRequirement(a, where),
-      );
+      const own = usesOn(schema, field, where).map((a) => parseRequirement(a, where));
       const reqs = [...(typeReqs.get(typeName) ?? []), ...own];
       if (reqs.length === 0) return field;
       const target: TargetFrom = rootTypes.has(typeName)
