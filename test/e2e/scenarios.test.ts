@@ -328,7 +328,10 @@ for (const [instanceKey, group] of byInstance(cases)) {
                 requiredLevel: 'WRITE',
                 grantedLevel: c.expect[resource],
               });
-              expect(err?.extensions?.['reason']).toEqual(expect.any(String));
+              const row = read.body.data?.project?.jobTokenPermissions.find(
+                (p) => p.resource === resource,
+              );
+              expect(err?.extensions?.['reason']).toBe(row?.reason);
             } else {
               expect(err?.extensions?.code).toBe('NOT_FOUND');
             }
