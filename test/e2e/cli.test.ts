@@ -1,0 +1,274 @@
+/**
+ * The `scopegate` command as a user runs it: spawned with tsx, configured by environment only.
+ * Spawning is slow (a few seconds each under tsx), so every process starts at once in
+ * `beforeAll`, side by side, and the tests await what they need.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/redis.js';
+import { SCENARIOS_PATH } from '../helpers/scenarios.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const JWT = /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/;
+
+/** The parent's environment without any scopegate or Redis setting, plus `extra`. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('SCOPEGATE_') || k.startsWith('REDIS_') || k === 'PORT' || k === 'HOST')
+      continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** A spawned `scopegate` process with its output so far. */
+interface Cli {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `re` in stdout; rejects if the process exits first. */
+  waitFor(re: RegExp): Promise<RegExpExecArray>;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+function startCli(args: string[], env: NodeJS.ProcessEnv): Cli {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor: (re) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const m = re.exec(out);
+          if (m) {
+            child.stdout?.off('data', check);
+            resolve(m);
+          }
+        };
+        child.stdout?.on('data', check);
+        check();
+        void exited.then((code) =>
+          reject(new Error(`exited with ${code} before ${re}: ${err.slice(0, 500)}`)),
+        );
+      }),
+  };
+}
+
+/** Runs a command to completion. */
+async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = startCli(args, env);
+  const code = await cli.exited;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+async function graphql(
+  url: string,
+  query: string,
+  token?: string,
+): Promise<{ status: number; body: { data?: unknown; errors?: unknown[] } }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: unknown[] } };
+}
+
+const WEB_RELEASES =
+  '{ project(fullPath: "acme/apps/web") { releases(first: 1) { nodes { tagName } } } }';
+const WEB_FIRST_RELEASE = { data: { project: { releases: { nodes: [{ tagName: 'v1.29.0' }] } } } };
+
+type Run = Awaited<ReturnType<typeof runCli>>;
+
+const UPSTREAM_SECRET = 'glpat-upstream-secret-value';
+const WEBHOOK_SECRET = 'webhook-secret-value';
+
+let dir: string;
+let keyFile: string;
+let demo: Cli;
+let scenarioDemo: Cli;
+let upstreamCli: Cli;
+let port: number;
+let upstreamPort: number;
+let graphqlUrl: string;
+let scenarioUrl: string;
+let minted: Promise<Run>;
+let mintRefused: Promise<Run>;
+let printConfig: Promise<Run>;
+let missingSetting: Promise<Run>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'scopegate-cli-'));
+  keyFile = join(dir, 'dev-key.json');
+  [port, upstreamPort] = await Promise.all([freePort(), freePort()]);
+  demo = startCli(
+    ['serve', '--demo'],
+    cleanEnv({ PORT: String(port), SCOPEGATE_DEV_KEY_FILE: keyFile }),
+  );
+  scenarioDemo = startCli(
+    ['serve', '--demo', '--seed', SCENARIOS_PATH],
+    cleanEnv({ PORT: '0', SCOPEGATE_DEV_KEY_FILE: join(dir, 'scenario-key.json') }),
+  );
+  upstreamCli = startCli(
+    ['demo-upstream', '--seed', SCENARIOS_PATH, '--port', String(upstreamPort)],
+    cleanEnv(),
+  );
+  // Refused before any key is read, so it need not wait for the demo.
+  mintRefused = runCli(
+    ['token', 'mint', '--project', 'acme/apps/web', '--user', 'bob'],
+    cleanEnv({ SCOPEGATE_DEV_KEY_FILE: keyFile, REDIS_URL: 'redis://127.0.0.1:1' }),
+  );
+  printConfig = runCli(
+    ['serve', '--print-config'],
+    cleanEnv({
+      SCOPEGATE_UPSTREAM_URL: 'http://forge.internal/api/v4',
+      SCOPEGATE_UPSTREAM_TOKEN: UPSTREAM_SECRET,
+      SCOPEGATE_JWKS_URL: 'https://forge.internal/oauth/discovery/keys',
+      SCOPEGATE_ISSUER: 'https://forge.internal',
+      SCOPEGATE_AUDIENCE: 'scopegate',
+      SCOPEGATE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      REDIS_URL: 'redis://user:redis-password@redis.internal:6379',
+    }),
+  );
+  missingSetting = runCli(['serve'], cleanEnv());
+  const url = /scopegate listening: (http:\/\/\S+)/;
+  [graphqlUrl, scenarioUrl] = (
+    await Promise.all([
+      demo.waitFor(url),
+      scenarioDemo.waitFor(url),
+      // The banner is written in one piece; its end is the curl example.
+      demo.waitFor(/curl -s/),
+    ])
+  ).map((m) => m[1] ?? '');
+  // The demo has written its dev key file by now.
+  minted = runCli(
+    ['token', 'mint', '--project', 'acme/apps/web', '--user', 'bob', '--protected'],
+    cleanEnv({ SCOPEGATE_DEV_KEY_FILE: keyFile }),
+  );
+});
+
+afterAll(async () => {
+  for (const c of [demo, scenarioDemo, upstreamCli])
+    if (c.child.exitCode === null) c.child.kill('SIGTERM');
+  await Promise.all([demo.exited, scenarioDemo.exited, upstreamCli.exited, minted]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('scopegate serve --demo', () => {
+  it('prints the GraphQL URL on the configured port and example tokens, one of which works', async () => {
+    expect(graphqlUrl).toBe(`http://127.0.0.1:${port}/graphql`);
+    const lines = demo.stdout().split('\n');
+    const tokens = lines.filter((l) => JWT.test(l.trim()));
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    // The first example is the remediator bot's job, allowlisted on acme/apps/web by identity.
+    expect(lines.some((l) => l.startsWith('# job in acme/bots/remediator'))).toBe(true);
+    const res = await graphql(graphqlUrl, WEB_RELEASES, tokens[0]?.trim());
+    expect(res).toEqual({ status: 200, body: WEB_FIRST_RELEASE });
+    expect(demo.stdout()).not.toContain('demo-upstream-token');
+  });
+
+  it('refuses a token the demo did not sign with 401', async () => {
+    const res = await graphql(graphqlUrl, WEB_RELEASES, 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln');
+    expect(res.status).toBe(401);
+  });
+
+  it('loads the scenario world with --seed (acme/oss-lib is public, reachable anonymously)', async () => {
+    const res = await graphql(
+      scenarioUrl,
+      '{ project(fullPath: "acme/oss-lib") { fullPath visibility } }',
+    );
+    expect(res).toEqual({
+      status: 200,
+      body: { data: { project: { fullPath: 'acme/oss-lib', visibility: 'public' } } },
+    });
+  });
+
+  it('mints with "token mint" a job token the running demo accepts, using its dev key file', async () => {
+    expect(existsSync(keyFile)).toBe(true);
+    const res = await minted;
+    expect(res.code, res.stderr).toBe(0);
+    const token = res.stdout.trim();
+    expect(token).toMatch(JWT);
+    expect(await graphql(graphqlUrl, WEB_RELEASES, token)).toEqual({
+      status: 200,
+      body: WEB_FIRST_RELEASE,
+    });
+  });
+
+  it('refuses "token mint" when REDIS_URL is set, naming it, and prints no token', async () => {
+    const res = await mintRefused;
+    expect(res.code).not.toBe(0);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toContain('REDIS_URL');
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    await minted;
+    demo.child.kill('SIGTERM');
+    expect(await demo.exited).toBe(0);
+    await expect(fetch(graphqlUrl)).rejects.toThrow();
+  });
+});
+
+describe('scopegate serve without --demo', () => {
+  it('prints the configuration with --print-config, secrets redacted', async () => {
+    const res = await printConfig;
+    expect(res.code, res.stderr).toBe(0);
+    const out = res.stdout + res.stderr;
+    for (const s of [UPSTREAM_SECRET, WEBHOOK_SECRET, 'redis-password'])
+      expect(out).not.toContain(s);
+    const config = JSON.parse(res.stdout) as { upstream: { url: string; token: string } };
+    expect(config.upstream).toMatchObject({
+      url: 'http://forge.internal/api/v4',
+      token: '[redacted]',
+    });
+  });
+
+  it('exits non-zero with one line naming the missing setting', async () => {
+    const res = await missingSetting;
+    expect(res.code).not.toBe(0);
+    expect(res.stdout).toBe('');
+    const lines = res.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('"SCOPEGATE_UPSTREAM_URL" is required');
+  });
+});
+
+describe('scopegate demo-upstream', () => {
+  it('serves the seed on the given port to callers with the PRIVATE-TOKEN only', async () => {
+    const [, url] = await upstreamCli.waitFor(/listening on (http:\/\/\S+)/);
+    expect(url).toBe(`http://127.0.0.1:${upstreamPort}/api/v4`);
+    const project = `${url}/projects/${encodeURIComponent('acme/oss-lib')}`;
+    const ok = await fetch(project, { headers: { 'PRIVATE-TOKEN': 'demo-upstream-token' } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ path_with_namespace: 'acme/oss-lib' });
+    expect((await fetch(project)).status).toBe(401);
+    upstreamCli.child.kill('SIGTERM');
+    expect(await upstreamCli.exited).toBe(0);
+  });
+});
