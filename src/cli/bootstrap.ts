@@ -105,6 +105,8 @@ export async function bootstrap(
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       introspection: config.introspection,
+      anonymousIntrospection: config.demo,
+      limits: config.limits,
       logger: createLogger({ level: config.logLevel }),
       extraRoutes: {
         [DEV_JWKS_PATH]: (_req, res) => {

@@ -40,6 +40,28 @@ export const DEFAULTS = Object.freeze({
   introspection: true,
   /** pino log level. */
   logLevel: 'info',
+  /** Deepest field nesting of a GraphQL document. */
+  maxDepth: 12,
+  /** Most aliased fields in one operation. */
+  maxAliases: 30,
+  /** Most lexical tokens in one document. */
+  maxTokens: 2_000,
+  /** Highest estimated query cost (see `src/server/limits.ts`). */
+  maxCost: 5_000,
+  /** Requests per window per token (jti, else the user); 0 turns it off. Off without Redis. */
+  rateLimitPerToken: 600,
+  /** Requests per window per source project of job tokens; 0 turns it off. Off without Redis. */
+  rateLimitPerSourceProject: 6_000,
+  /** Rate limit window, seconds. */
+  rateLimitWindowSeconds: 60,
+  /** Retries of an idempotent upstream read after a network error or 502/503/504. */
+  upstreamRetries: 2,
+  /** Consecutive upstream failures that open the circuit breaker; 0 turns it off. */
+  circuitBreakerThreshold: 5,
+  /** How long an open circuit fails fast before one trial call, milliseconds. */
+  circuitBreakerCooldownMs: 10_000,
+  /** How long SIGTERM waits for in-flight requests before closing them, milliseconds. */
+  shutdownGraceMs: 10_000,
 });
 
 /** The resolved configuration. */
@@ -51,6 +73,9 @@ export interface ResolvedConfig {
     readonly url: string | undefined;
     readonly token: string | undefined;
     readonly timeoutMs: number;
+    /** Retries of idempotent reads. */
+    readonly retries: number;
+    readonly circuitBreaker: { readonly threshold: number; readonly cooldownMs: number };
   };
   readonly issuers: readonly IssuerOptions[];
   readonly redis: {
@@ -68,6 +93,20 @@ export interface ResolvedConfig {
   readonly maxGroupEntries: number;
   readonly introspection: boolean;
   readonly logLevel: string;
+  /** GraphQL document limits. */
+  readonly limits: {
+    readonly maxDepth: number;
+    readonly maxAliases: number;
+    readonly maxTokens: number;
+    readonly maxCost: number;
+  };
+  /** Requests per window; 0 is off. Only enforced with Redis. */
+  readonly rateLimit: {
+    readonly perToken: number;
+    readonly perSourceProject: number;
+    readonly windowSeconds: number;
+  };
+  readonly shutdownGraceMs: number;
 }
 
 const url = z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http or https URL');
@@ -119,6 +158,17 @@ const SETTINGS = {
     'SCOPEGATE_LOG_LEVEL',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   ],
+  maxDepth: ['SCOPEGATE_MAX_DEPTH', int(1, 100)],
+  maxAliases: ['SCOPEGATE_MAX_ALIASES', int(1, 1_000)],
+  maxTokens: ['SCOPEGATE_MAX_TOKENS', int(10, 100_000)],
+  maxCost: ['SCOPEGATE_MAX_COST', int(1, 10_000_000)],
+  rateLimitPerToken: ['SCOPEGATE_RATE_LIMIT_PER_TOKEN', int(0, 1_000_000)],
+  rateLimitPerSourceProject: ['SCOPEGATE_RATE_LIMIT_PER_SOURCE_PROJECT', int(0, 10_000_000)],
+  rateLimitWindowSeconds: ['SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS', int(1, 3_600)],
+  upstreamRetries: ['SCOPEGATE_UPSTREAM_RETRIES', int(0, 5)],
+  circuitBreakerThreshold: ['SCOPEGATE_CIRCUIT_BREAKER_THRESHOLD', int(0, 1_000)],
+  circuitBreakerCooldownMs: ['SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS', int(100, 600_000)],
+  shutdownGraceMs: ['SCOPEGATE_SHUTDOWN_GRACE_MS', int(0, 600_000)],
 } as const;
 type SettingKey = keyof typeof SETTINGS;
 
@@ -269,6 +319,11 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
       url: upstreamUrl,
       token: upstreamToken,
       timeoutMs: get('upstreamTimeoutMs', DEFAULTS.upstreamTimeoutMs),
+      retries: get('upstreamRetries', DEFAULTS.upstreamRetries),
+      circuitBreaker: Object.freeze({
+        threshold: get('circuitBreakerThreshold', DEFAULTS.circuitBreakerThreshold),
+        cooldownMs: get('circuitBreakerCooldownMs', DEFAULTS.circuitBreakerCooldownMs),
+      }),
     }),
     issuers: Object.freeze(issuers),
     redis: Object.freeze({
@@ -297,6 +352,18 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
     maxGroupEntries: get('maxGroupEntries', DEFAULTS.maxGroupEntries),
     introspection: get('introspection', DEFAULTS.introspection),
     logLevel: get('logLevel', DEFAULTS.logLevel),
+    limits: Object.freeze({
+      maxDepth: get('maxDepth', DEFAULTS.maxDepth),
+      maxAliases: get('maxAliases', DEFAULTS.maxAliases),
+      maxTokens: get('maxTokens', DEFAULTS.maxTokens),
+      maxCost: get('maxCost', DEFAULTS.maxCost),
+    }),
+    rateLimit: Object.freeze({
+      perToken: get('rateLimitPerToken', DEFAULTS.rateLimitPerToken),
+      perSourceProject: get('rateLimitPerSourceProject', DEFAULTS.rateLimitPerSourceProject),
+      windowSeconds: get('rateLimitWindowSeconds', DEFAULTS.rateLimitWindowSeconds),
+    }),
+    shutdownGraceMs: get('shutdownGraceMs', DEFAULTS.shutdownGraceMs),
   });
 }
 

@@ -29,6 +29,13 @@ import {
   sendGraphQLError,
   sendJson,
 } from './http-utils.js';
+import {
+  anonymousIntrospectionPlugin,
+  limitParseOptions,
+  limitValidationRules,
+  resolveRequestLimits,
+  type RequestLimitOptions,
+} from './limits.js';
 import { maskError } from './mask-errors.js';
 import { buildGatewaySchema } from './schema.js';
 
@@ -55,6 +62,10 @@ export interface GatewayOptions {
   readonly maxBodyBytes?: number;
   /** Allow introspection. Default true. */
   readonly introspection?: boolean;
+  /** Allow introspection to anonymous callers too (the demo). Default false. */
+  readonly anonymousIntrospection?: boolean;
+  /** Depth, alias, token and cost limits of a document (see `limits.ts` for defaults). */
+  readonly limits?: RequestLimitOptions;
   /** Serve Apollo's landing page on `GET /graphql` from a browser. Default true. */
   readonly landingPage?: boolean;
   /** Extra GET routes by exact path. */
@@ -88,6 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const logger = options.logger ?? silentLogger();
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
+  const limits = resolveRequestLimits(options.limits);
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema({ authorization: options.authorization ?? true }),
     formatError: maskError,
@@ -95,7 +107,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     introspection: options.introspection ?? true,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // No "Did you mean ...?" suggestions: they would disclose the schema piece by piece.
+    hideSchemaDetailsFromClientErrors: true,
+    parseOptions: limitParseOptions(limits),
+    validationRules: limitValidationRules(limits),
     plugins: [
+      ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),
       options.landingPage === false
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true }),

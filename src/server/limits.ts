@@ -1,0 +1,125 @@
+/**
+ * Request protection for `/graphql`: limits on a document's depth, aliases, tokens and cost
+ * (graphql-armor's rules, run by Apollo's validation), and introspection refused to anonymous
+ * callers outside the demo. Every rejection is a 400 before anything executes, so a
+ * pathological query costs no upstream call and no authorization work.
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import {
+  BREAK,
+  GraphQLError,
+  visit,
+  type DocumentNode,
+  type ParseOptions,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import type { GatewayContext } from './context.js';
+
+/** Limits on one GraphQL document. */
+export interface RequestLimitOptions {
+  /** Deepest field nesting (`{ a { b } }` is 2). Default 12. */
+  readonly maxDepth?: number;
+  /** Most aliased fields in one operation, fragments included. Default 30. */
+  readonly maxAliases?: number;
+  /** Most lexical tokens in the document; parsing stops past it. Default 2 000. */
+  readonly maxTokens?: number;
+  /**
+   * Highest estimated cost (graphql-armor's model: an object field 2, a scalar 1, each level
+   * ×1.5, a list field × its `first`). Default 5 000.
+   */
+  readonly maxCost?: number;
+}
+
+/** The normalised form of {@link RequestLimitOptions}. */
+export type ResolvedRequestLimits = Required<RequestLimitOptions>;
+
+/** Default limits: generous for every query the schema's clients need, far below abuse. */
+export const DEFAULT_REQUEST_LIMITS: ResolvedRequestLimits = Object.freeze({
+  maxDepth: 12,
+  maxAliases: 30,
+  maxTokens: 2_000,
+  maxCost: 5_000,
+});
+
+/** Fills in defaults; throws at start-up on a limit that is not a positive integer. */
+export function resolveRequestLimits(options: RequestLimitOptions = {}): ResolvedRequestLimits {
+  const resolved = { ...DEFAULT_REQUEST_LIMITS };
+  for (const key of Object.keys(DEFAULT_REQUEST_LIMITS) as (keyof ResolvedRequestLimits)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`"${key}" must be a positive integer`);
+    resolved[key] = value;
+  }
+  return Object.freeze(resolved);
+}
+
+/**
+ * graphql-armor's rules throw out of `validate()` by default, which Apollo would answer with a
+ * 500; reporting through the context instead makes each a `GRAPHQL_VALIDATION_FAILED` (400).
+ * Their messages start with "Syntax Error: ", which these are not.
+ */
+function reportTo(ctx: ValidationContext | null, err: GraphQLError): void {
+  ctx?.reportError(
+    new GraphQLError(err.message.replace(/^Syntax Error: /, ''), {
+      extensions: { limit: true },
+    }),
+  );
+}
+
+const armorCallbacks = { onReject: [reportTo], propagateOnRejection: false };
+
+/** Validation rules enforcing the depth, alias and cost limits. */
+export function limitValidationRules(limits: ResolvedRequestLimits): ValidationRule[] {
+  return [
+    maxDepthRule({ n: limits.maxDepth, ...armorCallbacks }) as unknown as ValidationRule,
+    maxAliasesRule({ n: limits.maxAliases, ...armorCallbacks }) as unknown as ValidationRule,
+    costLimitRule({ maxCost: limits.maxCost, ...armorCallbacks }) as unknown as ValidationRule,
+  ];
+}
+
+/**
+ * Parser options enforcing the token limit. graphql-js counts tokens while lexing and aborts
+ * past `maxTokens` (the same technique as graphql-armor's max-tokens, which needs envelop), so
+ * a huge document is never fully parsed; Apollo answers `GRAPHQL_PARSE_FAILED` (400).
+ */
+export function limitParseOptions(limits: ResolvedRequestLimits): ParseOptions {
+  return { maxTokens: limits.maxTokens };
+}
+
+/** Whether a document selects `__schema` or `__type` anywhere (fragments included). */
+export function selectsIntrospection(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value !== '__schema' && node.name.value !== '__type') return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
+
+/**
+ * Refuses `__schema` and `__type` to anonymous callers (the principal is only known per
+ * request, so this is a plugin, not a validation rule). `__typename` stays allowed.
+ */
+export function anonymousIntrospectionPlugin(): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, document }) {
+          if (contextValue.principal.kind !== 'anonymous' || !selectsIntrospection(document))
+            return;
+          throw new GraphQLError('introspection needs a signed-in caller', {
+            extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}

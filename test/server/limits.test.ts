@@ -1,0 +1,192 @@
+/**
+ * Request protection end to end: each document limit rejects one step past it with its code and
+ * HTTP 400 (and no upstream call), a query exactly at the limit passes, anonymous callers get no
+ * introspection outside the demo, and errors suggest no field names.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
+import { loadSeedFile } from '../../src/demo/seed.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimitOptions } from '../../src/server/limits.js';
+import { createTestGateway, type GqlResponse, type TestGateway } from '../helpers/gateway.js';
+import { SCENARIOS_PATH } from '../helpers/scenarios.js';
+
+const WEB = 'acme/apps/web';
+
+let upstream: DemoUpstream;
+const gateways: TestGateway[] = [];
+
+async function gatewayWith(
+  limits: RequestLimitOptions,
+  anonymousIntrospection = false,
+): Promise<TestGateway> {
+  const t = await createTestGateway({ upstream, gateway: { limits, anonymousIntrospection } });
+  gateways.push(t);
+  return t;
+}
+
+beforeAll(async () => {
+  upstream = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
+});
+afterAll(async () => {
+  for (const t of gateways) await t.close();
+  await upstream.close();
+});
+
+function expectRejected(res: GqlResponse, code: string, message: RegExp): void {
+  expect(res.status).toBe(400);
+  expect(res.body.data).toBeUndefined();
+  expect(res.body.errors?.[0]?.extensions?.code).toBe(code);
+  expect(res.body.errors?.[0]?.message).toMatch(message);
+}
+
+/** Sends `query` as a signed-in caller and reports whether the upstream was called. */
+async function send(t: TestGateway, query: string): Promise<GqlResponse & { calls: number }> {
+  const token = await t.jobToken(WEB, 'alice');
+  upstream.clearRequests();
+  const res = await t.gql(query, {}, { token });
+  return { ...res, calls: upstream.requests.length };
+}
+
+describe('document limits', () => {
+  it('passes a query exactly at the depth limit and rejects one level deeper', async () => {
+    const t = await gatewayWith({ maxDepth: 4 });
+    const at = await send(t, `{ project(fullPath: "${WEB}") { releases { nodes { tagName } } } }`);
+    expect(at.status).toBe(200);
+    expect(at.body.errors).toBeUndefined();
+    const over = await send(
+      t,
+      `{ project(fullPath: "${WEB}") { releases { edges { node { tagName } } } } }`,
+    );
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query depth limit of 4 exceeded, found 5/);
+    expect(over.calls).toBe(0);
+  });
+
+  it('counts depth through fragments', async () => {
+    const t = await gatewayWith({ maxDepth: 4 });
+    const over = await send(
+      t,
+      `{ project(fullPath: "${WEB}") { ...P } } fragment P on Project { releases { edges { node { tagName } } } }`,
+    );
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /depth limit of 4 exceeded/);
+  });
+
+  it('passes a query exactly at the alias limit and rejects one more alias', async () => {
+    const t = await gatewayWith({ maxAliases: 3 });
+    const aliases = (n: number) =>
+      Array.from({ length: n }, (_, i) => `p${i}: project(fullPath: "${WEB}") { name }`).join(' ');
+    const at = await send(t, `{ ${aliases(3)} }`);
+    expect(at.status).toBe(200);
+    expect(at.body.errors).toBeUndefined();
+    const over = await send(t, `{ ${aliases(4)} }`);
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Aliases limit of 3 exceeded, found 4/);
+    expect(over.calls).toBe(0);
+  });
+
+  it('passes a document exactly at the token limit and stops parsing one token later', async () => {
+    const t = await gatewayWith({ maxTokens: 40 });
+    // `{`, k × `__typename`, `}`: k + 2 tokens.
+    const typenames = (k: number) =>
+      `{ ${Array.from({ length: k }, () => '__typename').join(' ')} }`;
+    const at = await send(t, typenames(38));
+    expect(at.status).toBe(200);
+    expect(at.body.errors).toBeUndefined();
+    const over = await send(t, typenames(39));
+    expectRejected(over, 'GRAPHQL_PARSE_FAILED', /more tha[nt] 40 tokens/);
+    expect(over.calls).toBe(0);
+  });
+
+  it('passes a query exactly at the cost limit and rejects one field more', async () => {
+    const t = await gatewayWith({ maxCost: 20 });
+    // project: object 2 + 1.5 per scalar child, so k names cost 2 + 1.5k (12 → 20).
+    const names = (k: number) =>
+      `{ project(fullPath: "${WEB}") { ${Array.from({ length: k }, () => 'name').join(' ')} } }`;
+    const at = await send(t, names(12));
+    expect(at.status).toBe(200);
+    expect(at.body.errors).toBeUndefined();
+    const over = await send(t, names(13));
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 20 exceeded/);
+    expect(over.calls).toBe(0);
+  });
+
+  it('multiplies a list field by its `first` when costing it', async () => {
+    const t = await gatewayWith({ maxCost: 100 });
+    const q = (first: number) =>
+      `{ project(fullPath: "${WEB}") { releases(first: ${first}) { nodes { tagName } } } }`;
+    expect((await send(t, q(5))).status).toBe(200);
+    expectRejected(await send(t, q(50)), 'GRAPHQL_VALIDATION_FAILED', /Cost limit of 100/);
+  });
+
+  it('uses defaults that let the demo banner query through', async () => {
+    expect(DEFAULT_REQUEST_LIMITS).toEqual({
+      maxDepth: 12,
+      maxAliases: 30,
+      maxTokens: 2000,
+      maxCost: 5000,
+    });
+    const t = await gatewayWith({});
+    const res = await send(
+      t,
+      `{ project(fullPath: "${WEB}") { jobTokenPermissions { resource level reason explanation } releases { nodes { tagName name } } } }`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+  });
+
+  it('refuses a limit that is not a positive integer at start-up', async () => {
+    await expect(
+      createTestGateway({ upstream, gateway: { limits: { maxDepth: 0 } } }),
+    ).rejects.toThrow('"maxDepth" must be a positive integer');
+  });
+});
+
+describe('introspection and schema details', () => {
+  const INTROSPECT = '{ __schema { queryType { name } } }';
+
+  it('refuses introspection to an anonymous caller with GRAPHQL_VALIDATION_FAILED', async () => {
+    const t = await gatewayWith({});
+    const res = await t.gql(INTROSPECT);
+    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /introspection needs a signed-in caller/);
+    const type = await t.gql('{ q: __type(name: "Project") { name } }');
+    expectRejected(type, 'GRAPHQL_VALIDATION_FAILED', /introspection/);
+  });
+
+  it('still answers __typename to an anonymous caller', async () => {
+    const t = await gatewayWith({});
+    const res = await t.gql('{ __typename }');
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ __typename: 'Query' });
+  });
+
+  it('allows introspection to a signed-in caller', async () => {
+    const t = await gatewayWith({});
+    const res = await send(t, INTROSPECT);
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+
+  it('allows anonymous introspection when configured (the demo)', async () => {
+    const t = await gatewayWith({}, true);
+    const res = await t.gql(INTROSPECT);
+    expect(res.status).toBe(200);
+  });
+
+  it('names no field in a validation error (no "Did you mean")', async () => {
+    const t = await gatewayWith({});
+    const res = await send(t, `{ project(fullPath: "${WEB}") { nam } }`);
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.text).not.toMatch(/Did you mean/);
+    expect(res.text).not.toMatch(/"name"/);
+  });
+
+  it('refuses a batched request', async () => {
+    const t = await gatewayWith({});
+    const res = await fetch(t.gateway.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/batch/i);
+  });
+});
