@@ -38,7 +38,7 @@ function describeFailure(r: AuditResult): string {
 describe('graphql-http server audits', () => {
   // As a signed-in caller: several audits introspect (`__type`), which anonymous callers may
   // not do. Nothing else about the requests is changed.
-  const signedIn = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const signedIn = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
     headers.set('authorization', `Bearer ${userToken}`);
     return fetch(input, { ...init, headers });
@@ -81,10 +81,11 @@ describe('HTTP behaviour of /graphql', () => {
     });
 
   it('runs a query over GET when the request carries a preflight header', async () => {
-    for (const headers of [
+    const preflights: Record<string, string>[] = [
       { 'apollo-require-preflight': 'true' },
       { 'content-type': 'application/json' },
-    ]) {
+    ];
+    for (const headers of preflights) {
       const res = await get('{ project(fullPath: "acme/oss-lib") { fullPath } }', headers);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ data: { project: { fullPath: 'acme/oss-lib' } } });
