@@ -36,6 +36,7 @@ import {
   resolveRequestLimits,
   type RequestLimitOptions,
 } from './limits.js';
+import { sendRateLimited, type RateLimiter } from './rate-limit.js';
 import { maskError } from './mask-errors.js';
 import { buildGatewaySchema } from './schema.js';
 
@@ -66,6 +67,8 @@ export interface GatewayOptions {
   readonly anonymousIntrospection?: boolean;
   /** Depth, alias, token and cost limits of a document (see `limits.ts` for defaults). */
   readonly limits?: RequestLimitOptions;
+  /** Per-token and per-source-project limits (Redis); absent: no rate limiting. */
+  readonly rateLimiter?: RateLimiter | undefined;
   /** Serve Apollo's landing page on `GET /graphql` from a browser. Default true. */
   readonly landingPage?: boolean;
   /** Extra GET routes by exact path. */
@@ -140,6 +143,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return;
     }
+    // Counted before the body is read: a limited caller costs one Redis round trip, no parse.
+    const limited = await options.rateLimiter?.check(principal);
+    if (limited && !limited.allowed)
+      return sendRateLimited(res, limited.retryAfterSeconds, requestId);
     let body: unknown = undefined;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes);
