@@ -116,7 +116,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
+        // Never follow a redirect (the credential would go wherever it points); 'manual'
+        // hands back the 3xx itself, which maps to UPSTREAM_ERROR (a misconfigured URL),
+        // not to UPSTREAM_UNAVAILABLE ("try again later" would not help).
+        redirect: 'manual',
       });
     } catch (err) {
       const timedOut =
