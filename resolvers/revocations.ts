@@ -9,6 +9,7 @@
  * so a caller who may not revoke learns nothing from validation messages.
  */
 import { badUserInputError, forbiddenActionError } from '../src/errors/codes.js';
+import { REVOCATION_GRACE_SECONDS } from '../src/auth/revocation.js';
 import type { GatewayContext } from '../src/server/context.js';
 
 /** `JobTokenRevokeInput` as GraphQL hands it over (`ID` arrives as a string, `Time` as ISO text). */
@@ -23,15 +24,6 @@ export interface JobTokenRevokePayload {
   readonly revoked: boolean;
   readonly errors: string[];
 }
-
-/**
- * Added to every revocation's end, in seconds. The verifier accepts a token until
- * `exp + clockTolerance`, and may have accepted an `iat` up to the tolerance in the future, so a
- * revocation that ended exactly at `exp` (or at now + max lifetime) would leave a window where
- * the token works again. 600 s is twice the largest tolerance the configuration allows
- * (`SCOPEGATE_CLOCK_TOLERANCE_SECONDS` ≤ 300), so no configuration reopens that window.
- */
-export const REVOCATION_GRACE_SECONDS = 600;
 
 /** Longest `jti` accepted, matching the claim schema's limit. */
 const MAX_JTI_LENGTH = 4096;

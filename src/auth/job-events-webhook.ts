@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { RevocationList } from './revocation.js';
+import { REVOCATION_GRACE_SECONDS, type RevocationList } from './revocation.js';
 
 /** What the HTTP layer sends back. */
 export interface JobEventResult {
@@ -59,7 +59,7 @@ function secretMatches(given: string, expected: string): boolean {
 
 /**
  * Handles one job event. A `build` event whose `build_status` is final
- * ({@link FINAL_JOB_STATUSES}) revokes `build_id` until `now + maxLifetimeSeconds`, which
+ * ({@link FINAL_JOB_STATUSES}) revokes `build_id` until `now + maxLifetimeSeconds` (plus {@link REVOCATION_GRACE_SECONDS}), which
  * outlives every token the job can have been issued. Other statuses, and other event kinds (a
  * hook may be subscribed to more than job events), are acknowledged and ignored so the forge
  * does not disable the hook. A rejection of the revocation store propagates (the forge retries).
@@ -93,6 +93,9 @@ export async function handleJobEvent(
     return { status: 200, body: { ok: true, action: 'ignored' } };
   }
   const nowSeconds = Math.ceil((deps.now ?? Date.now)() / 1000);
-  await deps.revocations.revokeJob(event.build_id, nowSeconds + deps.maxLifetimeSeconds);
+  await deps.revocations.revokeJob(
+    event.build_id,
+    nowSeconds + deps.maxLifetimeSeconds + REVOCATION_GRACE_SECONDS,
+  );
   return { status: 200, body: { ok: true, action: 'revoked' } };
 }

@@ -22,6 +22,15 @@ export interface RevocationList {
   close(): Promise<void>;
 }
 
+/**
+ * Added to every revocation's end, in seconds. The verifier accepts a token until
+ * `exp + clockTolerance`, and may have accepted an `iat` up to the tolerance in the future, so a
+ * revocation that ended exactly at `exp` (or at now + max lifetime) would leave a window where
+ * the token works again. 600 s is twice the largest tolerance the configuration allows
+ * (`SCOPEGATE_CLOCK_TOLERANCE_SECONDS` ≤ 300), so no configuration reopens that window.
+ */
+export const REVOCATION_GRACE_SECONDS = 600;
+
 /** How often expired entries are dropped from the local set, in ms. */
 export const PRUNE_INTERVAL_MS = 60_000;
 

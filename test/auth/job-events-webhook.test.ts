@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handleJobEvent, type JobEventDeps } from '../../src/auth/job-events-webhook.js';
-import { createMemoryRevocationList } from '../../src/auth/revocation.js';
+import { createMemoryRevocationList, REVOCATION_GRACE_SECONDS } from '../../src/auth/revocation.js';
 import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 
 const SECRET = 'hook-secret-value';
@@ -58,12 +58,13 @@ describe('job events webhook', () => {
     });
   }
 
-  it('keeps the job revoked for the maximum token lifetime, then forgets it', async () => {
+  it('keeps the job revoked for the maximum token lifetime plus the clock-skew grace, then forgets it', async () => {
     const d = deps();
     await handleJobEvent({ secretHeader: SECRET, body: buildEvent('success') }, d);
-    clock.ms = NOW + 3_599_000;
+    const end = NOW + (3_600 + REVOCATION_GRACE_SECONDS) * 1000;
+    clock.ms = end - 1_000;
     expect(d.revocations.isRevoked(job(42))).toBe(true);
-    clock.ms = NOW + 3_601_000;
+    clock.ms = end + 1_000;
     expect(d.revocations.isRevoked(job(42))).toBe(false);
   });
 
