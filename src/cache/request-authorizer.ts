@@ -2,13 +2,22 @@
  * The authorization state of one request: each target project's `PermissionSet` is computed
  * on first sight (one batch of look-ups) and then held, so every later field check on that
  * project is a synchronous Map read (DESIGN.md section 6: no promise on the hot path).
+ *
+ * With a {@link DecisionCache} (fleet mode), first sights go process cache → Redis → engine:
+ * every target first seen in the same tick (one resolution level) is read from Redis in one
+ * round trip. A Redis failure fails closed with `POLICY_UNAVAILABLE` for the targets of that
+ * batch (memoized for the request, so each target fails once); nothing is ever allowed on error.
  */
+import DataLoader from 'dataloader';
 import type { Principal } from '../auth/principal.js';
+import { policyUnavailableError } from '../errors/codes.js';
 import { decide, needsSourceAncestors } from '../policy/engine.js';
 import type { ExplainContext } from '../policy/explain.js';
+import { isProjectFullPath } from '../policy/project-path.js';
 import type {
   FeatureAccessLevel,
   InstanceSettings,
+  JobTokenProfile,
   JobTokenResource,
   PermissionSet,
   SourceProject,
@@ -18,6 +27,12 @@ import { FEATURE_OF, LEVEL_RANK, RESOURCES, ROLES } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { groupAncestors, type UpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject } from '../upstream/types.js';
+import {
+  principalCacheKey,
+  type DecisionCache,
+  type RoundTripCounter,
+  type WriteBack,
+} from './decision-cache.js';
 
 /** What the authorizer knows about one target project after its first sight. */
 export interface TargetDecision {
@@ -33,11 +48,19 @@ export interface TargetDecision {
 export interface AuthorizerDeps {
   readonly store: ProfileStore;
   readonly instance: InstanceSettings;
+  /** Fleet mode: process and Redis cache layers. Absent: decide from `store` per request. */
+  readonly decisions?: DecisionCache | undefined;
+  /** Clock, ms since the epoch (decision TTLs against token expiry). Default `Date.now`. */
+  readonly now?: () => number;
+  /** Told why a check failed closed (the client only sees `POLICY_UNAVAILABLE`). */
+  readonly onPolicyError?: (err: unknown) => void;
 }
 
 /** Per-request authorization state. */
 export interface RequestAuthorizer {
   readonly principal: Principal;
+  /** Redis round trips (waited for) and write-backs of this request so far. */
+  readonly redis: Readonly<RoundTripCounter>;
   /** Synchronous: the decision for a project already seen in this request, else `undefined`. */
   peek(projectId: number): TargetDecision | undefined;
   /** The decision for a project, computing it on first sight. */
@@ -58,19 +81,6 @@ export function toTargetProject(p: RestProject): TargetProject {
   return { id: p.id, fullPath: p.path_with_namespace, visibility: p.visibility, features };
 }
 
-/** Longest full path accepted (the forge limits each of up to 21 segments to 255 characters). */
-const MAX_FULL_PATH_LENGTH = 2048;
-/** `group[/subgroup...]/project`: each segment starts with a letter, digit or `_`. */
-const FULL_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$/;
-
-/**
- * Whether `value` has the shape of a project's full path. Anything else (a numeric id, `..`,
- * an encoded slash, a query string) names no project and is never sent upstream.
- */
-export function isProjectFullPath(value: string): boolean {
-  return value.length <= MAX_FULL_PATH_LENGTH && FULL_PATH.test(value);
-}
-
 /** Creates the authorizer of one request. */
 export function createRequestAuthorizer(
   principal: Principal,
@@ -79,31 +89,30 @@ export function createRequestAuthorizer(
 ): RequestAuthorizer {
   const held = new Map<number, TargetDecision>();
   const inFlight = new Map<number, Promise<TargetDecision>>();
+  const counter: RoundTripCounter = { roundTrips: 0, writes: 0 };
+  const now = deps.now ?? Date.now;
+  const onPolicyError = deps.onPolicyError ?? (() => undefined);
 
-  async function roleIn(projectId: number): Promise<number> {
-    switch (principal.kind) {
-      case 'anonymous':
-        return 0;
-      case 'user':
-        if (principal.isAdmin) return ROLES.OWNER;
-        return (
-          (await loaders.member.load({ projectId, userId: principal.userId }))?.access_level ?? 0
-        );
-      case 'job':
-        return (
-          (await loaders.member.load({ projectId, userId: principal.userId }))?.access_level ?? 0
-        );
-    }
+  /** The role when it needs no look-up; `undefined` when the upstream must be asked. */
+  const fixedRole = (): number | undefined =>
+    principal.kind === 'anonymous'
+      ? 0
+      : principal.kind === 'user' && principal.isAdmin
+        ? ROLES.OWNER
+        : undefined;
+
+  async function upstreamRole(projectId: number): Promise<number> {
+    if (principal.kind === 'anonymous') return 0;
+    return (await loaders.member.load({ projectId, userId: principal.userId }))?.access_level ?? 0;
   }
 
-  async function compute(project: RestProject): Promise<TargetDecision> {
-    const target = toTargetProject(project);
-    const [roleAccessLevel, profile] = await Promise.all([
-      roleIn(project.id),
-      deps.store.get(project.id),
-    ]);
+  async function computeSet(
+    target: TargetProject,
+    profile: JobTokenProfile | undefined,
+    roleAccessLevel: number,
+  ): Promise<PermissionSet> {
     let source: SourceProject | undefined;
-    if (principal.kind === 'job' && principal.projectId !== project.id) {
+    if (principal.kind === 'job' && principal.projectId !== target.id) {
       // Without the walk, the job's own namespace is still its nearest group.
       const ancestors = needsSourceAncestors(principal, target, profile, deps.instance)
         ? await groupAncestors(loaders, principal.namespaceId)
@@ -114,14 +123,10 @@ export function createRequestAuthorizer(
         ancestorGroupIds: ancestors,
       };
     }
-    const set = decide({
-      principal,
-      target,
-      profile,
-      roleAccessLevel,
-      source,
-      instance: deps.instance,
-    });
+    return decide({ principal, target, profile, roleAccessLevel, source, instance: deps.instance });
+  }
+
+  function hold(project: RestProject, set: PermissionSet, roleAccessLevel: number): TargetDecision {
     const visible =
       roleAccessLevel > 0 ||
       project.visibility === 'public' ||
@@ -133,12 +138,115 @@ export function createRequestAuthorizer(
     return decision;
   }
 
+  async function computeDirect(project: RestProject): Promise<TargetDecision> {
+    const [roleAccessLevel, profile] = await Promise.all([
+      fixedRole() ?? upstreamRole(project.id),
+      deps.store.get(project.id).catch((err: unknown) => {
+        onPolicyError(err);
+        throw policyUnavailableError();
+      }),
+    ]);
+    return hold(
+      project,
+      await computeSet(toTargetProject(project), profile, roleAccessLevel),
+      roleAccessLevel,
+    );
+  }
+
+  /** Longest a decision may be cached: the token's expiry bounds it. */
+  const tokenTtlMs = (): number =>
+    principal.kind === 'anonymous' ? Infinity : principal.expiresAt * 1000 - now();
+
+  async function batch(
+    cache: DecisionCache,
+    projects: readonly RestProject[],
+  ): Promise<(TargetDecision | Error)[]> {
+    const items = projects.map((project) => {
+      const target = toTargetProject(project);
+      return {
+        project,
+        target,
+        key: principalCacheKey(principal, target, deps.instance),
+        gen: cache.generation(project.id),
+      };
+    });
+    const fixed = fixedRole();
+    const roleUserId =
+      fixed === undefined && principal.kind !== 'anonymous' ? principal.userId : undefined;
+    let reads;
+    try {
+      reads = await cache.readMany(
+        items.map((it) => ({ projectId: it.project.id, principalKey: it.key, roleUserId })),
+        counter,
+      );
+    } catch (err) {
+      onPolicyError(err);
+      return items.map(() => policyUnavailableError());
+    }
+    const writes: WriteBack[] = [];
+    const out = await Promise.all(
+      items.map(async (it, k): Promise<TargetDecision | Error> => {
+        try {
+          const r = reads[k];
+          if (!r) throw new Error('missing read result');
+          let role = fixed ?? r.role;
+          let roleTtl = fixed !== undefined ? Infinity : (r.roleTtlMs ?? 0);
+          let fetched = false;
+          let set = r.set;
+          if (set === undefined || role === undefined) {
+            if (role === undefined) {
+              role = await upstreamRole(it.project.id);
+              roleTtl = cache.roleTtlMs;
+              fetched = true;
+            }
+            set = await computeSet(it.target, r.profile, role);
+          }
+          const ttlMs = Math.min(cache.decisionTtlMs, roleTtl, tokenTtlMs());
+          if (set !== r.set || fetched) {
+            writes.push({
+              projectId: it.project.id,
+              version: r.version,
+              principalKey: it.key,
+              set,
+              ttlMs,
+              role:
+                fetched && roleUserId !== undefined
+                  ? { userId: roleUserId, level: role }
+                  : undefined,
+            });
+          }
+          cache.rememberLocal(it.project.id, it.key, { set, roleAccessLevel: role }, it.gen, ttlMs);
+          return hold(it.project, set, role);
+        } catch (err) {
+          if (err instanceof Error && 'extensions' in err) return err; // upstream errors keep their code
+          onPolicyError(err);
+          return policyUnavailableError();
+        }
+      }),
+    );
+    cache.writeBack(writes, counter);
+    return out;
+  }
+
+  const cached = deps.decisions;
+  const loader = cached
+    ? new DataLoader<RestProject, TargetDecision, number>((ps) => batch(cached, ps), {
+        cacheKeyFn: (p) => p.id,
+      })
+    : undefined;
+
   const forProject = (project: RestProject): Promise<TargetDecision> => {
     const known = held.get(project.id);
     if (known) return Promise.resolve(known);
+    if (cached && loader) {
+      const key = principalCacheKey(principal, toTargetProject(project), deps.instance);
+      const hit = cached.peekLocal(project.id, key);
+      if (hit) return Promise.resolve(hold(project, hit.set, hit.roleAccessLevel));
+      return loader.load(project);
+    }
     let p = inFlight.get(project.id);
     if (!p) {
-      p = compute(project).finally(() => inFlight.delete(project.id));
+      p = computeDirect(project).finally(() => inFlight.delete(project.id));
       inFlight.set(project.id, p);
     }
     return p;
@@ -146,11 +254,11 @@ export function createRequestAuthorizer(
 
   return {
     principal,
+    redis: counter,
     peek: (id) => held.get(id),
     forProject,
     async forProjectRef(idOrPath) {
-      // A string is a full path and nothing else: a numeric string would be read by the
-      // forge as a project id, and `..` or an empty path would reach other endpoints.
+      // A string names a project by full path only (never an id, `..` or an empty path).
       if (typeof idOrPath === 'string' && !isProjectFullPath(idOrPath)) return null;
       const project = await loaders.project.load(idOrPath);
       return project ? forProject(project) : null;

@@ -14,6 +14,7 @@ import { silentLogger } from '../audit/logger.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import { handleJobEvent } from '../auth/job-events-webhook.js';
 import type { RevocationList } from '../auth/revocation.js';
+import type { DecisionCache } from '../cache/decision-cache.js';
 import { createRequestAuthorizer } from '../cache/request-authorizer.js';
 import { GatewayError } from '../errors/codes.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../policy/engine.js';
@@ -38,6 +39,7 @@ import {
 } from './limits.js';
 import { sendRateLimited, type RateLimiter } from './rate-limit.js';
 import { maskError } from './mask-errors.js';
+import { policyStatusPlugin } from './policy-status-plugin.js';
 import { buildGatewaySchema } from './schema.js';
 
 /** A plain route handler for extra GET endpoints (the demo's JWKS). */
@@ -49,6 +51,10 @@ export interface GatewayOptions {
   readonly authenticator: Authenticator;
   readonly revocations: RevocationList;
   readonly store: ProfileStore;
+  /** Fleet mode: the process and Redis decision cache layers in front of `store`. */
+  readonly decisions?: DecisionCache | undefined;
+  /** `GET /readyz` answers 503 while this resolves false (Redis down). Default: always ready. */
+  readonly readiness?: (() => Promise<boolean>) | undefined;
   /** Default: allowlist not enforced everywhere, projects with no profile ENFORCED. */
   readonly instance?: InstanceSettings;
   /** `POST /hooks/job-events`: the shared secret (absent: the hook answers 404). */
@@ -115,6 +121,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     parseOptions: limitParseOptions(limits),
     validationRules: limitValidationRules(limits),
     plugins: [
+      policyStatusPlugin(),
       ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),
       options.landingPage === false
         ? ApolloServerPluginLandingPageDisabled()
@@ -179,7 +186,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           callOptions,
           revocations: options.revocations,
           maxTokenLifetimeSeconds,
-          authz: createRequestAuthorizer(principal, loaders, { store: options.store, instance }),
+          authz: createRequestAuthorizer(principal, loaders, {
+            store: options.store,
+            instance,
+            decisions: options.decisions,
+            onPolicyError: (err) =>
+              logger.warn({ requestId, err: String(err) }, 'policy check failed closed'),
+          }),
           ...createDecisionHooks(logger, requestId, principal),
         };
       },
@@ -238,8 +251,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
         return await graphql(req, res, requestId);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-      if (path === '/readyz' && req.method === 'GET')
-        return sendJson(res, 200, { status: 'ready' });
+      if (path === '/readyz' && req.method === 'GET') {
+        const ready = options.readiness ? await options.readiness() : true;
+        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'policy store down' });
+      }
       if (path === '/hooks/job-events' && req.method === 'POST') return await jobEvents(req, res);
       const extra = req.method === 'GET' ? options.extraRoutes?.[path] : undefined;
       if (extra) return extra(req, res);

@@ -19,6 +19,11 @@ export interface RedisConnectionOptions {
   readonly connectTimeoutMs?: number;
   /** Longest pause between reconnect attempts, ms. Default 500. */
   readonly maxReconnectDelayMs?: number;
+  /**
+   * A pub/sub subscriber: keeps the offline queue, so `SUBSCRIBE` issued before the first
+   * connect waits for it (a subscriber sends a handful of commands, never a growing stream).
+   */
+  readonly subscriber?: boolean;
 }
 
 /** Defaults of {@link RedisConnectionOptions}. */
@@ -35,7 +40,7 @@ function nodeOptions(opts: RedisConnectionOptions): RedisOptions {
   const maxDelay = opts.maxReconnectDelayMs ?? REDIS_CONNECTION_DEFAULTS.maxReconnectDelayMs;
   return {
     maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
+    enableOfflineQueue: opts.subscriber === true,
     commandTimeout: opts.commandTimeoutMs ?? REDIS_CONNECTION_DEFAULTS.commandTimeoutMs,
     connectTimeout: opts.connectTimeoutMs ?? REDIS_CONNECTION_DEFAULTS.connectTimeoutMs,
     // Never give up (null would stop reconnecting for good); the cap bounds recovery time.
@@ -61,7 +66,7 @@ export function createRedisConnection(
   } else {
     const maxDelay = opts.maxReconnectDelayMs ?? REDIS_CONNECTION_DEFAULTS.maxReconnectDelayMs;
     const clusterOpts: ClusterOptions = {
-      enableOfflineQueue: false,
+      enableOfflineQueue: opts.subscriber === true,
       redisOptions: nodeOptions(opts),
       clusterRetryStrategy: (times: number) => Math.min(50 * times, maxDelay),
       slotsRefreshTimeout: opts.connectTimeoutMs ?? REDIS_CONNECTION_DEFAULTS.connectTimeoutMs,

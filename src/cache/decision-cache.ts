@@ -1,0 +1,378 @@
+/**
+ * The two shared layers of the decision cache (DESIGN.md section 6), behind the per-request
+ * memo of `request-authorizer.ts`:
+ *
+ * - **process** (L1): an `lru-cache` of `PermissionSet`s, short TTL (default 5 s), flushed per
+ *   project by the pub/sub invalidation (and entirely when the subscriber reconnects, since
+ *   messages may have been lost while it was away). A warm hit costs no round trip.
+ * - **Redis** (L2): `sg:{p:<id>}:d:<version>:<principal key>` holding `encodePermissionSet`,
+ *   TTL bounded by the configured TTL, the token's `exp` and the cached role's remaining TTL.
+ *   The version is read in the same script, so a decision of an older profile is never read.
+ *   Member roles from the upstream live beside it, `sg:{p:<id>}:role:<userId>` (default 60 s).
+ *
+ * {@link DecisionCache.readMany} fetches, for any number of targets, version + decision + role
+ * (+ the profile when the decision is missing) in ONE pipelined round trip (one pipeline per
+ * project in parallel on a Cluster, since a pipeline there must stay on one node).
+ */
+import { LRUCache } from 'lru-cache';
+import type { Principal } from '../auth/principal.js';
+import { decodePermissionSet, encodePermissionSet } from '../policy/codec.js';
+import type {
+  InstanceSettings,
+  JobTokenProfile,
+  PermissionSet,
+  TargetProject,
+} from '../policy/types.js';
+import { LEVELS, RESOURCES } from '../policy/types.js';
+import {
+  isCluster,
+  isNoScript,
+  scriptSha,
+  waitUntilReady,
+  type RedisConnection,
+} from '../store/redis-client.js';
+import {
+  DEFAULT_KEY_PREFIX,
+  invalidationChannel,
+  parseInvalidation,
+  projectKeys,
+} from '../store/redis-keys.js';
+import { profileFromHash } from '../store/redis-profile-store.js';
+
+/** Options of {@link createDecisionCache}; every duration in ms. */
+export interface DecisionCacheOptions {
+  /** Shared command connection; not closed by `close()`. */
+  readonly redis: RedisConnection;
+  /** Makes the dedicated subscriber connection (closed by `close()`). */
+  readonly createSubscriber: () => RedisConnection;
+  /** Local writes (the profile store's `onChange`): flush at once, before pub/sub arrives. */
+  readonly localChanges?: { onChange(listener: (projectId: number) => void): () => void };
+  /** Key prefix. Default `sg`. */
+  readonly keyPrefix?: string;
+  /** Most decisions held per process. Default 10 000. */
+  readonly processMaxEntries?: number;
+  /** Process-cache TTL, the staleness bound when an invalidation is lost. Default 5000. */
+  readonly processTtlMs?: number;
+  /** Longest life of a decision in Redis. Default 60 000. */
+  readonly decisionTtlMs?: number;
+  /** Life of a member role fetched from the upstream. Default 60 000. */
+  readonly roleTtlMs?: number;
+  /** Told about background failures (write-back, subscriber). Default: ignored. */
+  readonly onError?: (err: unknown) => void;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Defaults of {@link DecisionCacheOptions}. */
+export const DECISION_CACHE_DEFAULTS = Object.freeze({
+  processMaxEntries: 10_000,
+  processTtlMs: 5_000,
+  decisionTtlMs: 60_000,
+  roleTtlMs: 60_000,
+});
+
+/** Round trips of one request, read by the debug extension and metrics. */
+export interface RoundTripCounter {
+  /** Round trips the request waited for (a batch of parallel per-node pipelines counts once). */
+  roundTrips: number;
+  /** Write-back pipelines sent without waiting (decisions and roles learnt by this request). */
+  writes: number;
+}
+
+/** A decision held by the process cache. */
+export interface LocalDecision {
+  readonly set: PermissionSet;
+  readonly roleAccessLevel: number;
+}
+
+/** One target of {@link DecisionCache.readMany}. */
+export interface ReadRequest {
+  readonly projectId: number;
+  readonly principalKey: string;
+  /** The user whose role to read, or `undefined` when the principal needs none. */
+  readonly roleUserId: number | undefined;
+}
+
+/** What Redis holds for one target. */
+export interface ReadResult {
+  readonly version: number;
+  /** The cached decision (undecodable counts as absent). */
+  readonly set: PermissionSet | undefined;
+  /** Cached forge access level, when asked for and present. */
+  readonly role: number | undefined;
+  /** Remaining life of the cached role, ms (when present). */
+  readonly roleTtlMs: number | undefined;
+  /** The profile, read only when the decision (or the role it needs) is absent. */
+  readonly profile: JobTokenProfile | undefined;
+}
+
+/** One decision (and maybe role) to store after computing it. */
+export interface WriteBack {
+  readonly projectId: number;
+  readonly version: number;
+  readonly principalKey: string;
+  readonly set: PermissionSet;
+  readonly ttlMs: number;
+  /** A role fetched from the upstream, to cache for `roleTtlMs`. */
+  readonly role?: { readonly userId: number; readonly level: number } | undefined;
+}
+
+/** The process and Redis layers, shared by every request of one gateway. */
+export interface DecisionCache {
+  /** Resolved option values. */
+  readonly roleTtlMs: number;
+  readonly decisionTtlMs: number;
+  /** Synchronous process-cache look-up. */
+  peekLocal(projectId: number, principalKey: string): LocalDecision | undefined;
+  /** Stores in the process cache unless `projectId` was invalidated since `generation`. */
+  rememberLocal(
+    projectId: number,
+    principalKey: string,
+    d: LocalDecision,
+    generation: number,
+    ttlMs: number,
+  ): void;
+  /** Invalidation generation of a project (take it before reading Redis). */
+  generation(projectId: number): number;
+  /** Reads many targets in one round trip. Rejects when Redis fails. */
+  readMany(reqs: readonly ReadRequest[], counter: RoundTripCounter): Promise<ReadResult[]>;
+  /** Stores decisions and roles in one pipeline without waiting (failures go to `onError`). */
+  writeBack(items: readonly WriteBack[], counter: RoundTripCounter): void;
+  /** Drops a project's decisions from the process cache. */
+  invalidate(projectId: number): void;
+  /** Admin: drops cached roles (one user, or all of the project) and the project's local decisions. */
+  dropRoles(projectId: number, userId?: number): Promise<void>;
+  /** Subscribes to invalidations. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role.
+const READ_SCRIPT = `
+local v = redis.call('GET', KEYS[1]) or '0'
+local d = redis.call('GET', KEYS[3] .. v .. ':' .. ARGV[1])
+local role = false
+local pttl = -2
+if ARGV[2] == '1' then
+  role = redis.call('GET', KEYS[4])
+  pttl = redis.call('PTTL', KEYS[4])
+end
+local profile = {}
+if not d or (ARGV[2] == '1' and not role) then profile = redis.call('HGETALL', KEYS[2]) end
+return {v, d, role, pttl, profile}`;
+const READ_SHA = scriptSha(READ_SCRIPT);
+
+const VIS = { public: 'p', internal: 'i', private: 'v' } as const;
+const FEAT = { enabled: 'e', private: 'p', disabled: 'd' } as const;
+
+/**
+ * Everything a decision depends on besides the profile and the role, as a short key: the
+ * principal's deciding attributes, the target's visibility and features, and the instance
+ * settings. Two requests with the same key always get the same `PermissionSet`.
+ */
+export function principalCacheKey(
+  principal: Principal,
+  target: TargetProject,
+  instance: InstanceSettings,
+): string {
+  const t = `${VIS[target.visibility]}${RESOURCES.map((r) => FEAT[target.features[r]]).join('')}`;
+  const i = `${instance.enforceAllowlistEverywhere ? 'E' : 'e'}${instance.defaultEnforcement[0] ?? ''}`;
+  switch (principal.kind) {
+    case 'anonymous':
+      return `a:${t}${i}`;
+    case 'user':
+      return `u:${principal.userId}:${principal.isAdmin ? 1 : 0}:${t}${i}`;
+    case 'job': {
+      const claim = principal.jobPermissions;
+      const scope =
+        claim === undefined
+          ? '*'
+          : RESOURCES.map((r) => LEVELS.indexOf(claim[r] ?? 'NONE')).join('');
+      return `j:${principal.projectId}:${principal.namespaceId}:${principal.userId}:${principal.refProtected ? 1 : 0}:${scope}:${t}${i}`;
+    }
+  }
+}
+
+type ReadReply = [string, string | null, string | null, number, string[]];
+
+function parseReply(projectId: number, reply: ReadReply): ReadResult {
+  const [v, d, role, pttl, flat] = reply;
+  let set: PermissionSet | undefined;
+  if (d !== null) {
+    try {
+      set = decodePermissionSet(d);
+      if (set.targetProjectId !== projectId) set = undefined;
+    } catch {
+      set = undefined;
+    }
+  }
+  const version = Number(v);
+  const hash: Record<string, string> = {};
+  for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k] as string] = flat[k + 1] as string;
+  const level = role === null ? undefined : Number(role);
+  return {
+    version,
+    set,
+    role: level !== undefined && Number.isFinite(level) ? level : undefined,
+    roleTtlMs: level !== undefined && pttl > 0 ? pttl : undefined,
+    profile: profileFromHash(projectId, hash, version),
+  };
+}
+
+/** Creates the shared cache layers. Call `start()` before serving. */
+export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
+  const { redis } = opts;
+  const prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const channel = invalidationChannel(prefix);
+  const onError = opts.onError ?? (() => undefined);
+  const processTtlMs = opts.processTtlMs ?? DECISION_CACHE_DEFAULTS.processTtlMs;
+  const roleTtlMs = opts.roleTtlMs ?? DECISION_CACHE_DEFAULTS.roleTtlMs;
+  const decisionTtlMs = opts.decisionTtlMs ?? DECISION_CACHE_DEFAULTS.decisionTtlMs;
+  const local = new LRUCache<string, LocalDecision & { gen: number }>({
+    max: opts.processMaxEntries ?? DECISION_CACHE_DEFAULTS.processMaxEntries,
+    ttl: processTtlMs,
+  });
+  // A project's generation moves on every invalidation; older entries stop matching. `epoch`
+  // moves when everything is flushed.
+  const generations = new Map<number, number>();
+  let epoch = 0;
+  const generation = (id: number): number => epoch * 1_000_000_000 + (generations.get(id) ?? 0);
+  const invalidate = (id: number): void => {
+    generations.set(id, (generations.get(id) ?? 0) + 1);
+  };
+  const flushAll = (): void => {
+    epoch += 1;
+    local.clear();
+  };
+  let subscriber: RedisConnection | undefined;
+  let stopLocal: (() => void) | undefined;
+
+  function queue(pipe: ReturnType<RedisConnection['pipeline']>, r: ReadRequest, useSha: boolean) {
+    const keys = projectKeys(r.projectId, prefix);
+    const args = [
+      keys.version,
+      keys.profile,
+      keys.decisionPrefix,
+      `${keys.rolePrefix}${r.roleUserId ?? 0}`,
+      r.principalKey,
+      r.roleUserId === undefined ? '0' : '1',
+    ];
+    if (useSha) pipe.evalsha(READ_SHA, 4, ...args);
+    else pipe.eval(READ_SCRIPT, 4, ...args);
+  }
+
+  /** Runs the reads as pipelines (one, or one per project on a Cluster), in parallel. */
+  async function run(
+    reqs: readonly ReadRequest[],
+    useSha: boolean,
+  ): Promise<[Error | null, unknown][]> {
+    const groups = isCluster(redis) ? reqs.map((r) => [r]) : [reqs];
+    const results = await Promise.all(
+      groups.map(async (group) => {
+        const pipe = redis.pipeline();
+        for (const r of group) queue(pipe, r, useSha);
+        const res = await pipe.exec();
+        if (!res) throw new Error('the decision read was aborted');
+        return res;
+      }),
+    );
+    return results.flat();
+  }
+
+  return {
+    roleTtlMs,
+    decisionTtlMs,
+    peekLocal(projectId, principalKey) {
+      const hit = local.get(`${projectId}|${principalKey}`);
+      return hit && hit.gen === generation(projectId) ? hit : undefined;
+    },
+    rememberLocal(projectId, principalKey, d, gen, ttlMs) {
+      if (gen !== generation(projectId) || ttlMs <= 0) return;
+      local.set(
+        `${projectId}|${principalKey}`,
+        { ...d, gen },
+        { ttl: Math.min(ttlMs, processTtlMs) },
+      );
+    },
+    generation,
+    async readMany(reqs, counter) {
+      if (reqs.length === 0) return [];
+      counter.roundTrips += 1;
+      let res = await run(reqs, true);
+      if (res.some(([err]) => isNoScript(err))) {
+        // Redis restarted and lost its script cache: send the body once more.
+        counter.roundTrips += 1;
+        res = await run(reqs, false);
+      }
+      return res.map(([err, reply], k) => {
+        if (err) throw err;
+        return parseReply((reqs[k] as ReadRequest).projectId, reply as ReadReply);
+      });
+    },
+    writeBack(items, counter) {
+      if (items.length === 0) return;
+      const groups = isCluster(redis) ? items.map((w) => [w]) : [items];
+      counter.writes += 1;
+      for (const group of groups) {
+        const pipe = redis.pipeline();
+        for (const w of group) {
+          const keys = projectKeys(w.projectId, prefix);
+          const ttl = Math.floor(w.ttlMs);
+          if (ttl > 0)
+            pipe.set(
+              `${keys.decisionPrefix}${w.version}:${w.principalKey}`,
+              encodePermissionSet(w.set),
+              'PX',
+              ttl,
+            );
+          if (w.role)
+            pipe.set(`${keys.rolePrefix}${w.role.userId}`, String(w.role.level), 'PX', roleTtlMs);
+        }
+        pipe.exec().catch(onError);
+      }
+    },
+    invalidate,
+    async dropRoles(projectId, userId) {
+      const keys = projectKeys(projectId, prefix);
+      if (userId !== undefined) {
+        await redis.del(`${keys.rolePrefix}${userId}`);
+      } else {
+        const node = isCluster(redis) ? undefined : redis;
+        const found = node ? await node.keys(`${keys.rolePrefix}*`) : [];
+        if (found.length > 0) await redis.del(...found);
+      }
+      // Decisions were computed from the dropped roles: move the version on.
+      await redis.incr(keys.version);
+      await redis.publish(channel, `${projectId}:0`);
+      invalidate(projectId);
+    },
+    async start() {
+      if (subscriber) return;
+      const sub = opts.createSubscriber();
+      subscriber = sub;
+      sub.on('message', (ch: string, message: string) => {
+        if (ch !== channel) return;
+        const parsed = parseInvalidation(message);
+        if (parsed) invalidate(parsed.projectId);
+      });
+      let started = false;
+      sub.on('ready', () => {
+        // Messages sent while the subscriber was away are lost: forget everything local.
+        if (!started) return;
+        flushAll();
+        sub.subscribe(channel).catch(onError);
+      });
+      await waitUntilReady(sub);
+      await sub.subscribe(channel);
+      started = true;
+      stopLocal = opts.localChanges?.onChange(invalidate);
+    },
+    async close() {
+      stopLocal?.();
+      stopLocal = undefined;
+      subscriber?.disconnect();
+      subscriber = undefined;
+      local.clear();
+    },
+  };
+}
