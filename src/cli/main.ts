@@ -2,10 +2,7 @@
  * The `scopegate` command: `serve`, `demo-upstream`, `token mint`.
  * Configuration mistakes print one line naming the setting and exit 2.
  */
-import { runDemoUpstreamCommand } from '../demo/cli.js';
 import { ConfigError } from '../config/config.js';
-import { runServe } from './serve.js';
-import { runTokenMint } from './token.js';
 
 const USAGE = `usage:
   scopegate serve [--demo] [--seed FILE] [--policy FILE] [--config FILE] [--print-config]
@@ -15,12 +12,13 @@ const USAGE = `usage:
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command is loaded only when it runs: `token mint` need not load Apollo.
     case 'serve':
-      return runServe(rest);
+      return (await import('./serve.js')).runServe(rest);
     case 'demo-upstream':
-      return runDemoUpstreamCommand(rest);
+      return (await import('../demo/cli.js')).runDemoUpstreamCommand(rest);
     case 'token':
-      if (rest[0] === 'mint') return runTokenMint(rest.slice(1));
+      if (rest[0] === 'mint') return (await import('./token.js')).runTokenMint(rest.slice(1));
       break;
     case undefined:
     case '--help':
