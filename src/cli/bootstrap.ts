@@ -67,6 +67,11 @@ export async function bootstrap(
     baseUrl: demoUpstream.url,
     token: demoUpstream.token,
     timeoutMs: config.upstream.timeoutMs,
+    resilience: {
+      retries: config.upstream.retries,
+      breakerThreshold: config.upstream.circuitBreaker.threshold,
+      breakerCooldownMs: config.upstream.circuitBreaker.cooldownMs,
+    },
   };
   const devSigner = await createDevSigner();
   const issuers: IssuerOptions[] = [

@@ -11,6 +11,15 @@ import {
   upstreamError,
   upstreamUnavailableError,
 } from '../errors/codes.js';
+import {
+  backoffMs,
+  countsAsFailure,
+  createCircuitBreaker,
+  isRetryable,
+  resolveResilience,
+  type AttemptOutcome,
+  type ResilienceOptions,
+} from './resilience.js';
 
 /** Options of {@link createUpstreamClient}. */
 export interface UpstreamClientOptions {
@@ -24,13 +33,18 @@ export interface UpstreamClientOptions {
   readonly maxResponseBytes?: number;
   /** Observer for each call (metrics); must not throw. */
   readonly onCall?: (call: UpstreamCallInfo) => void;
+  /** Retries of idempotent reads and a circuit breaker; absent: one attempt, no breaker. */
+  readonly resilience?: ResilienceOptions;
 }
 
 /** What {@link UpstreamClientOptions.onCall} receives: no URL beyond the route shape, no credential. */
 export interface UpstreamCallInfo {
   readonly method: string;
-  readonly status: number | 'network_error' | 'timeout';
+  /** `circuit_open`: refused without a call while the breaker is open. */
+  readonly status: number | 'network_error' | 'timeout' | 'circuit_open';
   readonly durationMs: number;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt?: number;
 }
 
 /** One page of a list endpoint. */
@@ -91,14 +105,22 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const resilience = options.resilience ? resolveResilience(options.resilience) : undefined;
+  const breaker = options.resilience ? createCircuitBreaker(options.resilience) : undefined;
 
-  async function call(
+  /** One attempt; `seen.outcome` tells the retry loop and the breaker how it ended. */
+  async function callOnce(
     method: string,
     path: string,
     query: Record<string, string | number | undefined> | undefined,
     body: unknown,
     opts: CallOptions | undefined,
+    seen: { outcome: AttemptOutcome; attempt: number },
   ): Promise<{ status: number; headers: Headers; json: unknown }> {
+    const report = (info: UpstreamCallInfo): void => {
+      if (info.status !== 'circuit_open') seen.outcome = info.status;
+      options.onCall?.({ ...info, attempt: seen.attempt });
+    };
     const url = new URL(path.replace(/^\/+/, ''), base);
     for (const [k, v] of Object.entries(query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -124,7 +146,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     } catch (err) {
       const timedOut =
         err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      options.onCall?.({
+      report({
         method,
         status: timedOut ? 'timeout' : 'network_error',
         durationMs: performance.now() - started,
@@ -139,12 +161,13 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     try {
       text = await readLimited(res, maxBytes);
     } catch (err) {
-      options.onCall?.({ method, status: res.status, durationMs: performance.now() - started });
+      report({ method, status: res.status, durationMs: performance.now() - started });
       if (err instanceof ResponseTooLarge)
         throw upstreamError('the forge API returned a response that is too large');
+      seen.outcome = 'network_error';
       throw upstreamUnavailableError('the forge API connection failed while reading the response');
     }
-    options.onCall?.({ method, status: res.status, durationMs: performance.now() - started });
+    report({ method, status: res.status, durationMs: performance.now() - started });
     let json: unknown = undefined;
     if (text.length > 0) {
       try {
@@ -155,6 +178,37 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     }
     if (res.ok) return { status: res.status, headers: res.headers, json };
     throw mapStatus(res.status, json, opts?.what);
+  }
+
+  /**
+   * An upstream call with the breaker and retries around it: a GET is tried again after a
+   * connection error or 502/503/504 (see `resilience.ts`); a write is tried exactly once.
+   */
+  async function call(
+    method: string,
+    path: string,
+    query: Record<string, string | number | undefined> | undefined,
+    body: unknown,
+    opts: CallOptions | undefined,
+  ): Promise<{ status: number; headers: Headers; json: unknown }> {
+    const attempts = method === 'GET' ? 1 + (resilience?.retries ?? 0) : 1;
+    for (let attempt = 1; ; attempt++) {
+      if (breaker && !breaker.tryAcquire()) {
+        options.onCall?.({ method, status: 'circuit_open', durationMs: 0, attempt });
+        throw upstreamUnavailableError('the forge API is unavailable; try again later');
+      }
+      const seen: { outcome: AttemptOutcome; attempt: number } = { outcome: 'ok', attempt };
+      try {
+        const result = await callOnce(method, path, query, body, opts, seen);
+        breaker?.onSuccess();
+        return result;
+      } catch (err) {
+        if (countsAsFailure(seen.outcome)) breaker?.onFailure();
+        else breaker?.onSuccess();
+        if (attempt >= attempts || !isRetryable(seen.outcome) || !resilience) throw err;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, resilience.retryBaseDelayMs)));
+      }
+    }
   }
 
   return {

@@ -168,8 +168,13 @@ describe('what the client sends', () => {
     answer(500, { message: 'boom' });
     await failure(makeClient({ calls }).get('projects/7'));
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatchObject({ method: 'GET', status: 500 });
-    expect(Object.keys(calls[0] ?? {}).sort()).toEqual(['durationMs', 'method', 'status']);
+    expect(calls[0]).toMatchObject({ method: 'GET', status: 500, attempt: 1 });
+    expect(Object.keys(calls[0] ?? {}).sort()).toEqual([
+      'attempt',
+      'durationMs',
+      'method',
+      'status',
+    ]);
   });
 });
 
