@@ -1,7 +1,7 @@
 /**
  * Builds a running scopegate from a `ResolvedConfig`: in `--demo`, the embedded upstream, an
  * in-memory store, a dev signing key served as JWKS, and the seed's policy; otherwise the
- * configured upstream, issuers and Redis.
+ * configured upstream, issuers and Redis (`bootstrap-fleet.ts`).
  */
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../audit/logger.js';
@@ -19,6 +19,7 @@ import { startGateway, type Gateway } from '../server/gateway.js';
 import { resolvePolicyFile } from '../store/policy-loader.js';
 import { createMemoryProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
+import { bootstrapFleet } from './bootstrap-fleet.js';
 
 /** What to start besides the configuration. */
 export interface BootstrapOptions {
@@ -55,12 +56,7 @@ export async function bootstrap(
   config: ResolvedConfig,
   options: BootstrapOptions = {},
 ): Promise<Running> {
-  if (!config.demo) {
-    // TODO(issue 5): the Redis profile store and revocation list replace the memory ones here.
-    throw new ConfigError(
-      'only --demo is available in this build: the Redis store is not wired yet',
-    );
-  }
+  if (!config.demo) return bootstrapFleet(config, options);
   const seed = loadSeedFile(options.seedPath ?? defaultSeedPath());
   const demoUpstream = await startDemoUpstream({ seed });
   const upstreamOptions = {

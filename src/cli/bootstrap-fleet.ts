@@ -1,0 +1,153 @@
+/**
+ * `serve` outside `--demo` (DESIGN.md section 7): the configured upstream and issuers, and
+ * Redis (`REDIS_URL` or `REDIS_CLUSTER_NODES`) for profiles, revocations, the decision cache
+ * and rate limits, so every instance of a fleet shares one policy.
+ */
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../audit/logger.js';
+import { createAuthenticator } from '../auth/authenticate.js';
+import { createRedisRevocationList } from '../auth/revocation-redis.js';
+import { createJwtVerifier } from '../auth/verifier.js';
+import { createDecisionCache } from '../cache/decision-cache.js';
+import { ConfigError, type ResolvedConfig } from '../config/config.js';
+import { parsePolicyFile } from '../policy/policy-file.js';
+import { startGateway } from '../server/gateway.js';
+import { createRateLimiter } from '../server/rate-limit.js';
+import { resolvePolicyFile } from '../store/policy-loader.js';
+import {
+  createRedisConnection,
+  persistenceWarning,
+  pingRedis,
+  waitUntilReady,
+  type RedisConnectionOptions,
+} from '../store/redis-client.js';
+import { createRedisProfileStore } from '../store/redis-profile-store.js';
+import { createUpstreamClient, type UpstreamClientOptions } from '../upstream/client.js';
+import type { BootstrapOptions, Running } from './bootstrap.js';
+
+/** How long start-up waits for Redis before giving up, ms. */
+const REDIS_STARTUP_TIMEOUT_MS = 10_000;
+/** Redis connection errors repeat on every reconnect attempt: log one per this many ms. */
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+/** Starts scopegate against the configured forge and Redis. */
+export async function bootstrapFleet(
+  config: ResolvedConfig,
+  options: BootstrapOptions = {},
+): Promise<Running> {
+  const { url, token } = config.upstream;
+  if (!url || !token)
+    throw new ConfigError('"SCOPEGATE_UPSTREAM_URL" is required (or run with --demo)');
+  const logger = createLogger({ level: config.logLevel });
+  let lastErrorLog = 0;
+  const onRedisError = (err: unknown): void => {
+    const now = Date.now();
+    if (now - lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+    lastErrorLog = now;
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis error');
+  };
+  const connection: RedisConnectionOptions =
+    config.redis.url !== undefined
+      ? { url: config.redis.url }
+      : { clusterNodes: config.redis.clusterNodes };
+  const redis = createRedisConnection(connection, onRedisError);
+  const closers: (() => Promise<void> | void)[] = [() => redis.disconnect()];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    await waitUntilReady(redis, REDIS_STARTUP_TIMEOUT_MS);
+    const warning = await persistenceWarning(redis);
+    if (warning) logger.warn(warning);
+    const newSubscriber = () =>
+      createRedisConnection({ ...connection, subscriber: true }, onRedisError);
+
+    const store = createRedisProfileStore({
+      redis,
+      maxProjectEntries: config.maxProjectEntries,
+      maxGroupEntries: config.maxGroupEntries,
+      defaultEnforcement: config.defaultEnforcement,
+    });
+    const decisions = createDecisionCache({
+      redis,
+      createSubscriber: newSubscriber,
+      localChanges: store,
+      onError: onRedisError,
+    });
+    await decisions.start();
+    closers.push(() => decisions.close());
+    const revocations = createRedisRevocationList({
+      redis,
+      createSubscriber: newSubscriber,
+      onError: onRedisError,
+    });
+    await revocations.start();
+    closers.push(() => revocations.close());
+
+    const upstream: UpstreamClientOptions = {
+      baseUrl: url,
+      token,
+      timeoutMs: config.upstream.timeoutMs,
+      resilience: {
+        retries: config.upstream.retries,
+        breakerThreshold: config.upstream.circuitBreaker.threshold,
+        breakerCooldownMs: config.upstream.circuitBreaker.cooldownMs,
+      },
+    };
+    if (options.policyPath) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(options.policyPath, 'utf8'));
+      } catch {
+        throw new ConfigError(
+          `"--policy" names a file that cannot be read as JSON: ${options.policyPath}`,
+        );
+      }
+      await store.replaceAll(
+        await resolvePolicyFile(parsePolicyFile(raw), createUpstreamClient(upstream)),
+      );
+    }
+    const verifier = createJwtVerifier({
+      issuers: [...config.issuers],
+      adminUserIds: config.adminUsers,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    });
+    const { perToken, perSourceProject, windowSeconds } = config.rateLimit;
+    const gateway = await startGateway({
+      upstream,
+      authenticator: createAuthenticator({ verifier, revocations }),
+      revocations,
+      store,
+      decisions,
+      readiness: () => pingRedis(redis),
+      rateLimiter:
+        perToken > 0 || perSourceProject > 0
+          ? createRateLimiter({
+              redis,
+              perToken,
+              perSourceProject,
+              windowSeconds,
+              onError: onRedisError,
+            })
+          : undefined,
+      instance: {
+        enforceAllowlistEverywhere: config.enforceAllowlistEverywhere,
+        defaultEnforcement: config.defaultEnforcement,
+      },
+      webhookSecret: config.webhookSecret,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      host: config.host,
+      port: config.port,
+      maxBodyBytes: config.maxBodyBytes,
+      introspection: config.introspection,
+      limits: config.limits,
+      logger,
+    });
+    closers.push(() => gateway.close());
+    return { gateway, config, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
