@@ -37,6 +37,13 @@ import {
   resolveRequestLimits,
   type RequestLimitOptions,
 } from './limits.js';
+import {
+  combineDecisionHooks,
+  createGatewayMetrics,
+  instrumentUpstream,
+  routeLabel,
+  type GatewayMetrics,
+} from './metrics.js';
 import { sendRateLimited, type RateLimiter } from './rate-limit.js';
 import { maskError } from './mask-errors.js';
 import { policyStatusPlugin } from './policy-status-plugin.js';
@@ -75,6 +82,8 @@ export interface GatewayOptions {
   readonly limits?: RequestLimitOptions;
   /** Per-token and per-source-project limits (Redis); absent: no rate limiting. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Prometheus metrics served on `GET /metrics`. Default: a fresh registry per gateway. */
+  readonly metrics?: GatewayMetrics;
   /** Serve Apollo's landing page on `GET /graphql` from a browser. Default true. */
   readonly landingPage?: boolean;
   /** Extra GET routes by exact path. */
@@ -103,7 +112,8 @@ function isJsonContentType(value: string | undefined): boolean {
 
 /** Starts the gateway and resolves once it listens. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const upstream = createUpstreamClient(options.upstream);
+  const metrics = options.metrics ?? createGatewayMetrics();
+  const upstream = createUpstreamClient(instrumentUpstream(options.upstream, metrics));
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const logger = options.logger ?? silentLogger();
@@ -122,6 +132,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     validationRules: limitValidationRules(limits),
     plugins: [
       policyStatusPlugin(),
+      metrics.plugin(),
       ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),
       options.landingPage === false
         ? ApolloServerPluginLandingPageDisabled()
@@ -152,8 +163,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     // Counted before the body is read: a limited caller costs one Redis round trip, no parse.
     const limited = await options.rateLimiter?.check(principal);
-    if (limited && !limited.allowed)
+    if (limited && !limited.allowed) {
+      metrics.observeRateLimit(limited.limit);
       return sendRateLimited(res, limited.retryAfterSeconds, requestId);
+    }
     let body: unknown = undefined;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes);
@@ -193,7 +206,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             onPolicyError: (err) =>
               logger.warn({ requestId, err: String(err) }, 'policy check failed closed'),
           }),
-          ...createDecisionHooks(logger, requestId, principal),
+          ...combineDecisionHooks(
+            createDecisionHooks(logger, requestId, principal),
+            metrics.decisionHooks,
+          ),
         };
       },
     });
@@ -233,6 +249,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const requestId = requestIdOf(req);
     const started = performance.now();
     res.once('finish', () => {
+      metrics.observeHttp(
+        routeLabel(req.url),
+        res.statusCode,
+        (performance.now() - started) / 1000,
+      );
       // The path only: a query string may carry a GraphQL document, never worth logging.
       logger.info(
         {
@@ -251,6 +272,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
         return await graphql(req, res, requestId);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+      if (path === '/metrics' && req.method === 'GET') return await metrics.serve(res);
       if (path === '/readyz' && req.method === 'GET') {
         const ready = options.readiness ? await options.readiness() : true;
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'policy store down' });

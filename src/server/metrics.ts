@@ -1,0 +1,283 @@
+/**
+ * Prometheus metrics (`GET /metrics`) on prom-client with the gateway's own `Registry`, so two
+ * gateways in one process (tests) never share counters. Every label has a bounded set of
+ * values: operations are named by type and root fields (fixed by the schema), never by the
+ * client's operation name; no label ever carries a token, a user or a project path.
+ */
+import type { ServerResponse } from 'node:http';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Kind, type OperationDefinitionNode } from 'graphql';
+import type { DecisionHooks } from '../audit/decision-log.js';
+import type { UpstreamCallInfo, UpstreamClientOptions } from '../upstream/client.js';
+import type { BreakerState } from '../upstream/resilience.js';
+import type { GatewayContext } from './context.js';
+
+/** Where a decision was found: this request, the process LRU, Redis, or computed. */
+export type CacheLayer = 'request' | 'process' | 'redis';
+
+/** The gateway's metrics and the hooks that feed them. */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** An HTTP request finished (every route; `route` is one of the known paths or `other`). */
+  observeHttp(route: string, status: number, seconds: number): void;
+  /** An upstream call finished (`UpstreamClientOptions.onCall`). */
+  observeUpstream(call: UpstreamCallInfo): void;
+  /** The upstream circuit breaker changed state. */
+  observeBreaker(state: BreakerState): void;
+  /** A request was refused by a rate limit, or the limiter failed open. */
+  observeRateLimit(outcome: 'token' | 'source_project' | 'failed_open'): void;
+  /** A decision cache look-up (for the cache layers to call). */
+  observeCacheLookup(layer: CacheLayer, hit: boolean): void;
+  /** An audit event could not be written (for the audit stream to call). */
+  observeAuditDrop(): void;
+  /** Decision observers to combine with the decision log's. */
+  readonly decisionHooks: DecisionHooks;
+  /** Apollo plugin: requests by operation and outcome, latency, Redis round trips. */
+  plugin(): ApolloServerPlugin<GatewayContext>;
+  /** Answers `GET /metrics`. */
+  serve(res: ServerResponse): Promise<void>;
+}
+
+/** Options of {@link createGatewayMetrics}. */
+export interface GatewayMetricsOptions {
+  /** Also export Node's process metrics (CPU, memory, event loop lag). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Names an operation by type and sorted root fields, e.g. `query:project`. */
+export function operationLabel(operation: OperationDefinitionNode | undefined): string {
+  if (!operation) return 'invalid';
+  const roots = new Set<string>();
+  for (const s of operation.selectionSet.selections)
+    roots.add(s.kind === Kind.FIELD ? s.name.value : 'fragment');
+  return `${operation.operation}:${[...roots].sort().join(',')}`;
+}
+
+function statusClass(status: UpstreamCallInfo['status']): string {
+  return typeof status === 'number' ? `${Math.floor(status / 100)}xx` : status;
+}
+
+/** Creates the metrics with their own registry. */
+export function createGatewayMetrics(options: GatewayMetricsOptions = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const http = new Counter({
+    name: 'scopegate_http_requests_total',
+    help: 'HTTP requests by route and status code.',
+    labelNames: ['route', 'status'] as const,
+    registers,
+  });
+  const httpSeconds = new Histogram({
+    name: 'scopegate_http_request_duration_seconds',
+    help: 'HTTP request latency by route.',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const operations = new Counter({
+    name: 'scopegate_graphql_operations_total',
+    help: 'GraphQL operations by operation (type:root fields) and outcome (ok, partial, error).',
+    labelNames: ['operation', 'outcome'] as const,
+    registers,
+  });
+  const operationSeconds = new Histogram({
+    name: 'scopegate_graphql_operation_duration_seconds',
+    help: 'GraphQL operation latency by operation.',
+    labelNames: ['operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'scopegate_graphql_errors_total',
+    help: 'GraphQL errors by extensions.code.',
+    labelNames: ['code'] as const,
+    registers,
+  });
+  const decisions = new Counter({
+    name: 'scopegate_authz_decisions_total',
+    help: 'Observed authorization decisions (denials, allowed writes, AUDIT would-denies) by result and reason.',
+    labelNames: ['result', 'resource', 'reason'] as const,
+    registers,
+  });
+  const upstream = new Counter({
+    name: 'scopegate_upstream_requests_total',
+    help: 'Upstream calls by method and result (2xx..5xx, network_error, timeout, circuit_open).',
+    labelNames: ['method', 'result'] as const,
+    registers,
+  });
+  const upstreamSeconds = new Histogram({
+    name: 'scopegate_upstream_request_duration_seconds',
+    help: 'Upstream call latency by method.',
+    labelNames: ['method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'scopegate_upstream_retries_total',
+    help: 'Upstream GETs tried again after a retryable failure.',
+    registers,
+  });
+  const breaker = new Gauge({
+    name: 'scopegate_upstream_circuit_open',
+    help: '1 while the upstream circuit breaker is open or half-open, else 0.',
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: 'scopegate_rate_limit_events_total',
+    help: 'Requests refused by a rate limit (token, source_project), or let through because the limiter failed open.',
+    labelNames: ['limit'] as const,
+    registers,
+  });
+  const cache = new Counter({
+    name: 'scopegate_decision_cache_lookups_total',
+    help: 'Decision cache look-ups by layer and result.',
+    labelNames: ['layer', 'result'] as const,
+    registers,
+  });
+  const roundTrips = new Histogram({
+    name: 'scopegate_redis_round_trips_per_operation',
+    help: 'Redis round trips an operation waited for (authorization; rate limiting apart).',
+    buckets: [0, 1, 2, 3, 5, 8, 13],
+    registers,
+  });
+  const auditDrops = new Counter({
+    name: 'scopegate_audit_events_dropped_total',
+    help: 'Audit events that could not be written.',
+    registers,
+  });
+  breaker.set(0);
+  auditDrops.inc(0);
+
+  const decisionHooks: DecisionHooks = {
+    onDenied(d, req) {
+      const r = d.set.resources[req.resource as keyof typeof d.set.resources];
+      decisions.inc({ result: 'denied', resource: req.resource, reason: r?.reason ?? 'unknown' });
+    },
+    onAllowed(d, reqs) {
+      for (const req of reqs) {
+        const r = d.set.resources[req.resource as keyof typeof d.set.resources];
+        decisions.inc({
+          result: 'allowed',
+          resource: req.resource,
+          reason: r?.reason ?? 'unknown',
+        });
+      }
+    },
+    onAuditWouldDeny(d, reqs) {
+      for (const req of reqs) {
+        const r = d.set.resources[req.resource as keyof typeof d.set.resources];
+        if (!r?.auditWouldDeny) continue;
+        decisions.inc({ result: 'audit_would_deny', resource: req.resource, reason: r.reason });
+      }
+    },
+  };
+
+  return {
+    registry,
+    decisionHooks,
+    observeHttp(route, status, seconds) {
+      http.inc({ route, status: String(status) });
+      httpSeconds.observe({ route }, seconds);
+    },
+    observeUpstream(call) {
+      upstream.inc({ method: call.method, result: statusClass(call.status) });
+      if (call.status !== 'circuit_open')
+        upstreamSeconds.observe({ method: call.method }, call.durationMs / 1000);
+      if ((call.attempt ?? 1) > 1) retries.inc();
+    },
+    observeBreaker(state) {
+      breaker.set(state === 'closed' ? 0 : 1);
+    },
+    observeRateLimit(limit) {
+      rateLimited.inc({ limit });
+    },
+    observeCacheLookup(layer, hit) {
+      cache.inc({ layer, result: hit ? 'hit' : 'miss' });
+    },
+    observeAuditDrop() {
+      auditDrops.inc();
+    },
+    plugin() {
+      return {
+        async requestDidStart() {
+          const started = performance.now();
+          let operation = 'invalid';
+          return {
+            async didResolveOperation({ operation: op }) {
+              operation = operationLabel(op);
+            },
+            async willSendResponse({ response, contextValue }) {
+              const body = response.body;
+              const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+              const errs = result.errors ?? [];
+              for (const e of errs) errors.inc({ code: String(e.extensions?.['code'] ?? 'NONE') });
+              // `partial`: some root field has data; `error`: none has (or nothing executed).
+              const data = 'data' in result ? result.data : undefined;
+              const hasData = !!data && Object.values(data).some((v) => v !== null);
+              const outcome = errs.length === 0 ? 'ok' : hasData ? 'partial' : 'error';
+              operations.inc({ operation, outcome });
+              operationSeconds.observe({ operation }, (performance.now() - started) / 1000);
+              // Read structurally: the per-request counter belongs to the cache layer.
+              const trips = (contextValue.authz as { redis?: { roundTrips?: unknown } } | undefined)
+                ?.redis?.roundTrips;
+              if (typeof trips === 'number') roundTrips.observe(trips);
+            },
+          };
+        },
+      };
+    },
+    async serve(res) {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(text);
+    },
+  };
+}
+
+/** Calls every hook of `a` then of `b`; for combining the decision log with metrics. */
+export function combineDecisionHooks(a: DecisionHooks, b: DecisionHooks): DecisionHooks {
+  return {
+    onDenied: (d, r) => (a.onDenied(d, r), b.onDenied(d, r)),
+    onAllowed: (d, r) => (a.onAllowed(d, r), b.onAllowed(d, r)),
+    onAuditWouldDeny: (d, r) => (a.onAuditWouldDeny(d, r), b.onAuditWouldDeny(d, r)),
+  };
+}
+
+const ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/hooks/job-events']);
+
+/** The route label of a request URL: a known path, or `other` (bounded label values). */
+export function routeLabel(url: string | undefined): string {
+  const path = (url ?? '/').split('?')[0] ?? '/';
+  return ROUTES.has(path) ? path : 'other';
+}
+
+/** The upstream options with the metrics' observers added to the caller's own. */
+export function instrumentUpstream(
+  options: UpstreamClientOptions,
+  metrics: GatewayMetrics,
+): UpstreamClientOptions {
+  const { onCall } = options;
+  const onState = options.resilience?.onBreakerStateChange;
+  return {
+    ...options,
+    onCall: (call) => {
+      metrics.observeUpstream(call);
+      onCall?.(call);
+    },
+    ...(options.resilience
+      ? {
+          resilience: {
+            ...options.resilience,
+            onBreakerStateChange: (state: BreakerState) => {
+              metrics.observeBreaker(state);
+              onState?.(state);
+            },
+          },
+        }
+      : {}),
+  };
+}
