@@ -365,6 +365,8 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       await waitUntilReady(sub);
       await sub.subscribe(channel);
       started = true;
+      // Best effort: a server that already has the script answers the first read by SHA.
+      await redis.script('LOAD', READ_SCRIPT).catch(onError);
       stopLocal = opts.localChanges?.onChange(invalidate);
     },
     async close() {

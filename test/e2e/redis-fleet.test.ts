@@ -173,4 +173,30 @@ describe('gateways sharing one Redis', () => {
     const kinds = new Set(outcomes);
     expect([...kinds].sort()).toEqual(['503 POLICY_UNAVAILABLE', 'ok 200']);
   });
+
+  it('answers 200 with partial data when only checks not yet decided fail closed', async () => {
+    const g = await createFleetGateway(redis.url, {
+      upstream: a.upstream,
+      extraIssuers: [a.issuer.options],
+    });
+    try {
+      const warm = await g.gql<ReadData>(READ, {}, { token });
+      expect(warm.body.data?.project?.releases).not.toBeNull();
+      await redis.kill();
+      const res = await g.gql<{ held: unknown; other: unknown }>(
+        `{ held: project(fullPath: "${TARGET}") { releases { nodes { name } } } other: project(fullPath: "acme/oss-lib") { fullPath } }`,
+        {},
+        { token },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.data?.held).not.toBeNull();
+      expect(res.body.data?.other).toBeNull();
+      expect(res.body.errors?.map((e) => [e.path, e.extensions?.code])).toEqual([
+        [['other'], 'POLICY_UNAVAILABLE'],
+      ]);
+    } finally {
+      await redis.restart();
+      await g.close();
+    }
+  });
 });

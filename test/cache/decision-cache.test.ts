@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { JobTokenPrincipal } from '../../src/auth/principal.js';
+import {
+  createDecisionCache,
+  principalCacheKey,
+  type DecisionCache,
+  type RoundTripCounter,
+} from '../../src/cache/decision-cache.js';
+import { DEFAULT_INSTANCE_SETTINGS } from '../../src/policy/engine.js';
+import type { PermissionSet, TargetProject } from '../../src/policy/types.js';
+import {
+  createRedisConnection,
+  waitUntilReady,
+  type RedisConnection,
+} from '../../src/store/redis-client.js';
+import {
+  createRedisProfileStore,
+  type RedisProfileStore,
+} from '../../src/store/redis-profile-store.js';
+import { projectKeys } from '../../src/store/redis-keys.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+
+const job: JobTokenPrincipal = {
+  kind: 'job',
+  issuer: 'https://forge.test',
+  jti: 'j1',
+  expiresAt: 4_102_444_800,
+  projectId: 2,
+  projectPath: 'acme/apps/web',
+  namespaceId: 13,
+  namespacePath: 'acme/apps',
+  userId: 1,
+  userLogin: 'alice',
+  jobId: 7,
+  pipelineId: 8,
+  ref: 'main',
+  refType: 'branch',
+  refProtected: true,
+};
+const target: TargetProject = {
+  id: 1,
+  fullPath: 'acme/platform/registry',
+  visibility: 'private',
+  features: {
+    RELEASES: 'enabled',
+    TAGS: 'enabled',
+    CONTAINERS: 'private',
+    MERGE_REQUEST_NOTES: 'enabled',
+  },
+};
+const set: PermissionSet = {
+  targetProjectId: 1,
+  auditWouldDeny: false,
+  principalKind: 'job',
+  enforcement: 'ENFORCED',
+  resources: {
+    RELEASES: { level: 'READ', reason: 'ENTRY_GRANTS', auditWouldDeny: false },
+    TAGS: { level: 'NONE', reason: 'ENTRY_LEVEL_TOO_LOW', auditWouldDeny: false },
+    CONTAINERS: { level: 'NONE', reason: 'ENTRY_LEVEL_TOO_LOW', auditWouldDeny: false },
+    MERGE_REQUEST_NOTES: { level: 'NONE', reason: 'ENTRY_LEVEL_TOO_LOW', auditWouldDeny: false },
+  },
+};
+const key = principalCacheKey(job, target, DEFAULT_INSTANCE_SETTINGS);
+const counter = (): RoundTripCounter => ({ roundTrips: 0, writes: 0 });
+
+async function until(check: () => boolean | Promise<boolean>, ms = 2_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('principalCacheKey', () => {
+  it('changes with everything a decision depends on', () => {
+    const keys = [
+      key,
+      principalCacheKey({ ...job, refProtected: false }, target, DEFAULT_INSTANCE_SETTINGS),
+      principalCacheKey({ ...job, userId: 9 }, target, DEFAULT_INSTANCE_SETTINGS),
+      principalCacheKey({ ...job, projectId: 3 }, target, DEFAULT_INSTANCE_SETTINGS),
+      principalCacheKey({ ...job, namespaceId: 14 }, target, DEFAULT_INSTANCE_SETTINGS),
+      principalCacheKey({ ...job, jobPermissions: {} }, target, DEFAULT_INSTANCE_SETTINGS),
+      principalCacheKey(
+        { ...job, jobPermissions: { RELEASES: 'READ' } },
+        target,
+        DEFAULT_INSTANCE_SETTINGS,
+      ),
+      principalCacheKey(job, { ...target, visibility: 'public' }, DEFAULT_INSTANCE_SETTINGS),
+      principalCacheKey(
+        job,
+        { ...target, features: { ...target.features, TAGS: 'disabled' } },
+        DEFAULT_INSTANCE_SETTINGS,
+      ),
+      principalCacheKey(job, target, {
+        ...DEFAULT_INSTANCE_SETTINGS,
+        enforceAllowlistEverywhere: true,
+      }),
+      principalCacheKey(job, target, { ...DEFAULT_INSTANCE_SETTINGS, defaultEnforcement: 'AUDIT' }),
+      principalCacheKey(
+        { kind: 'user', issuer: 'i', userId: 1, isAdmin: false, expiresAt: 1 },
+        target,
+        DEFAULT_INSTANCE_SETTINGS,
+      ),
+      principalCacheKey(
+        { kind: 'user', issuer: 'i', userId: 1, isAdmin: true, expiresAt: 1 },
+        target,
+        DEFAULT_INSTANCE_SETTINGS,
+      ),
+      principalCacheKey({ kind: 'anonymous' }, target, DEFAULT_INSTANCE_SETTINGS),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('ignores what never changes a decision: token id, job id, login', () => {
+    expect(
+      principalCacheKey(
+        { ...job, jti: 'other', jobId: 99, userLogin: 'mallory' },
+        target,
+        DEFAULT_INSTANCE_SETTINGS,
+      ),
+    ).toBe(key);
+  });
+});
+
+describe('decision cache on a real Redis', () => {
+  let server: TestRedis;
+  let redis: RedisConnection;
+  let store: RedisProfileStore;
+  const open: DecisionCache[] = [];
+  const make = async (processTtlMs = 5_000): Promise<DecisionCache> => {
+    const cache = createDecisionCache({
+      redis,
+      createSubscriber: () =>
+        createRedisConnection({ url: server.url, maxReconnectDelayMs: 100, subscriber: true }),
+      localChanges: store,
+      processTtlMs,
+    });
+    await cache.start();
+    open.push(cache);
+    return cache;
+  };
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = createRedisConnection({ url: server.url, maxReconnectDelayMs: 100 });
+    await waitUntilReady(redis);
+    store = createRedisProfileStore({ redis });
+  });
+  afterAll(async () => {
+    for (const c of open) await c.close();
+    redis.disconnect();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    await redis.flushall();
+  });
+
+  it('reads version, decision and role of many projects in one round trip', async () => {
+    const cache = await make();
+    await store.setEnforcement(1, 'ENFORCED');
+    const c = counter();
+    cache.writeBack(
+      [
+        {
+          projectId: 1,
+          version: 1,
+          principalKey: key,
+          set,
+          ttlMs: 10_000,
+          role: { userId: 1, level: 30 },
+        },
+      ],
+      c,
+    );
+    await until(async () => (await redis.exists(`${projectKeys(1).rolePrefix}1`)) === 1);
+    const reads = await cache.readMany(
+      [1, 2, 3].map((projectId) => ({ projectId, principalKey: key, roleUserId: 1 })),
+      c,
+    );
+    expect(c).toEqual({ roundTrips: 1, writes: 1 });
+    expect(reads[0]).toMatchObject({ version: 1, set, role: 30 });
+    expect(reads[0]?.roleTtlMs).toBeGreaterThan(50_000);
+    expect(reads[1]).toEqual({
+      version: 0,
+      set: undefined,
+      role: undefined,
+      roleTtlMs: undefined,
+      profile: undefined,
+    });
+  });
+
+  it('never reads a decision made under an older profile version', async () => {
+    const cache = await make();
+    await store.setEnforcement(1, 'ENFORCED');
+    cache.writeBack(
+      [{ projectId: 1, version: 1, principalKey: key, set, ttlMs: 10_000 }],
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 1);
+    await store.setEnforcement(1, 'DISABLED');
+    const [read] = await cache.readMany(
+      [{ projectId: 1, principalKey: key, roleUserId: undefined }],
+      counter(),
+    );
+    expect(read).toMatchObject({
+      version: 2,
+      set: undefined,
+      profile: { enforcement: 'DISABLED', version: 2 },
+    });
+  });
+
+  it('bounds a decision in Redis by the TTL it is given', async () => {
+    const cache = await make();
+    cache.writeBack(
+      [{ projectId: 1, version: 0, principalKey: key, set, ttlMs: 1_500 }],
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 1);
+    const [k] = await redis.keys('*:d:*');
+    expect(await redis.pttl(k!)).toBeLessThanOrEqual(1_500);
+  });
+
+  it('flushes the process cache of another instance through pub/sub, and of the writer at once', async () => {
+    const writer = await make();
+    const other = await make();
+    for (const c of [writer, other])
+      c.rememberLocal(1, key, { set, roleAccessLevel: 30 }, c.generation(1), 5_000);
+    expect(other.peekLocal(1, key)).toBeDefined();
+    await store.setEnforcement(1, 'AUDIT');
+    expect(writer.peekLocal(1, key)).toBeUndefined();
+    await until(() => other.peekLocal(1, key) === undefined);
+  });
+
+  it('forgets a local decision after the process TTL even when no invalidation arrives', async () => {
+    const cache = await make(100);
+    cache.rememberLocal(1, key, { set, roleAccessLevel: 30 }, cache.generation(1), 5_000);
+    expect(cache.peekLocal(1, key)).toBeDefined();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(cache.peekLocal(1, key)).toBeUndefined();
+  });
+
+  it('does not keep a decision computed before an invalidation that arrived meanwhile', async () => {
+    const cache = await make();
+    const gen = cache.generation(1);
+    cache.invalidate(1);
+    cache.rememberLocal(1, key, { set, roleAccessLevel: 30 }, gen, 5_000);
+    expect(cache.peekLocal(1, key)).toBeUndefined();
+  });
+
+  it('fails while Redis is down, then flushes local decisions and serves again after it returns', async () => {
+    const cache = await make();
+    cache.rememberLocal(1, key, { set, roleAccessLevel: 30 }, cache.generation(1), 5_000);
+    await server.kill();
+    await expect(
+      cache.readMany([{ projectId: 1, principalKey: key, roleUserId: 1 }], counter()),
+    ).rejects.toThrow();
+    await server.restart();
+    // Invalidations sent while the subscriber was away are lost: everything local goes.
+    await until(() => cache.peekLocal(1, key) === undefined);
+    await until(() => redis.status === 'ready');
+    const c = counter();
+    // The restarted server lost its script cache: the body is sent once more.
+    await cache.readMany([{ projectId: 1, principalKey: key, roleUserId: 1 }], c);
+    expect(c.roundTrips).toBe(2);
+  });
+});
