@@ -24,15 +24,19 @@ export interface FleetGateway extends TestGateway {
   readonly redis: RedisConnection;
 }
 
-/** Starts a gateway whose store, revocations and decision cache live in Redis at `url`. */
+/**
+ * Starts a gateway whose store, revocations and decision cache live in Redis: a node's URL, or
+ * the seed nodes of a Cluster.
+ */
 export async function createFleetGateway(
-  url: string,
+  where: string | { clusterNodes: { host: string; port: number }[] },
   options: TestGatewayOptions & { processTtlMs?: number } = {},
 ): Promise<FleetGateway> {
-  const redis = createRedisConnection({ url, commandTimeoutMs: 500, maxReconnectDelayMs: 200 });
+  const at = typeof where === 'string' ? { url: where } : where;
+  const redis = createRedisConnection({ ...at, commandTimeoutMs: 500, maxReconnectDelayMs: 200 });
   await waitUntilReady(redis);
   const newSubscriber = (): RedisConnection =>
-    createRedisConnection({ url, maxReconnectDelayMs: 200, subscriber: true });
+    createRedisConnection({ ...at, maxReconnectDelayMs: 200, subscriber: true });
   const redisStore = createRedisProfileStore({ redis });
   const decisions = createDecisionCache({
     redis,

