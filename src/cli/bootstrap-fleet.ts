@@ -142,6 +142,7 @@ export async function bootstrapFleet(
       maxBodyBytes: config.maxBodyBytes,
       introspection: config.introspection,
       limits: config.limits,
+      shutdownGraceMs: config.shutdownGraceMs,
       logger,
     });
     closers.push(() => gateway.close());

@@ -108,6 +108,7 @@ export async function bootstrap(
       introspection: config.introspection,
       anonymousIntrospection: config.demo,
       limits: config.limits,
+      shutdownGraceMs: config.shutdownGraceMs,
       logger: createLogger({ level: config.logLevel }),
       extraRoutes: {
         [DEV_JWKS_PATH]: (_req, res) => {

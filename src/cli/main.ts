@@ -3,11 +3,13 @@
  * Configuration mistakes print one line naming the setting and exit 2.
  */
 import { ConfigError } from '../config/config.js';
+import { installCrashHandlers } from './crash.js';
 
 const USAGE = `usage:
   scopegate serve [--demo] [--seed FILE] [--policy FILE] [--config FILE] [--print-config]
   scopegate demo-upstream [--seed FILE] [--port N]
-  scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...]`;
+  scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...]
+  scopegate check --source S --target T --user U [--protected] [--demo [--seed FILE] [--policy FILE]] [--config FILE]`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<void> {
     case 'token':
       if (rest[0] === 'mint') return (await import('./token.js')).runTokenMint(rest.slice(1));
       break;
+    case 'check':
+      return (await import('./check.js')).runCheck(rest);
     case undefined:
     case '--help':
     case 'help':
@@ -29,6 +33,8 @@ async function main(argv: string[]): Promise<void> {
   process.stderr.write(`scopegate: unknown command "${argv.join(' ')}"\n${USAGE}\n`);
   process.exitCode = 2;
 }
+
+installCrashHandlers();
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError || (err instanceof Error && err.name === 'PolicyFileError')) {

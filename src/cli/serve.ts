@@ -27,11 +27,30 @@ export async function runServe(argv: string[]): Promise<void> {
   }
   const running = await bootstrap(config, { seedPath: values.seed, policyPath: values.policy });
   await printBanner(running);
-  await new Promise<void>((resolve) => {
+  await waitForStopSignal();
+  process.stderr.write(
+    `scopegate: shutting down; waiting up to ${config.shutdownGraceMs} ms for in-flight requests\n`,
+  );
+  // A second signal, or a close that hangs well past the grace period, exits at once.
+  const hard = (): void => {
+    process.stderr.write('scopegate: shutdown did not finish; exiting\n');
+    process.exit(1);
+  };
+  process.once('SIGTERM', hard);
+  process.once('SIGINT', hard);
+  setTimeout(hard, config.shutdownGraceMs + 5_000).unref();
+  await running.close();
+  process.off('SIGTERM', hard);
+  process.off('SIGINT', hard);
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function waitForStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void running.close().then(resolve, resolve);
+      resolve();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

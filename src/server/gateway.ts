@@ -45,6 +45,7 @@ import {
   type GatewayMetrics,
 } from './metrics.js';
 import { sendRateLimited, type RateLimiter } from './rate-limit.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, closeGracefully } from './shutdown.js';
 import { maskError } from './mask-errors.js';
 import { policyStatusPlugin } from './policy-status-plugin.js';
 import { buildGatewaySchema } from './schema.js';
@@ -84,6 +85,8 @@ export interface GatewayOptions {
   readonly rateLimiter?: RateLimiter | undefined;
   /** Prometheus metrics served on `GET /metrics`. Default: a fresh registry per gateway. */
   readonly metrics?: GatewayMetrics;
+  /** How long `close()` lets in-flight requests finish before cutting them, ms. Default 10 000. */
+  readonly shutdownGraceMs?: number;
   /** Serve Apollo's landing page on `GET /graphql` from a browser. Default true. */
   readonly landingPage?: boolean;
   /** Extra GET routes by exact path. */
@@ -101,7 +104,11 @@ export interface Gateway {
   /** `http://host:port/graphql` */
   readonly graphqlUrl: string;
   readonly server: Server;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections at once, waits for in-flight requests (at most `graceMs`,
+   * default `GatewayOptions.shutdownGraceMs`), then destroys what is left and stops Apollo.
+   */
+  close(options?: { readonly graceMs?: number }): Promise<void>;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -307,7 +314,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  const server = createServer((req, res) => void route(req, res));
+  const server = createServer((req, res) => {
+    // Closing: answer what is still arriving on open connections, then let them go.
+    if (!server.listening) res.shouldKeepAlive = false;
+    void route(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -319,11 +330,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url,
     graphqlUrl: `${url}/graphql`,
     server,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+    async close(closeOptions = {}) {
+      const graceMs = closeOptions.graceMs ?? options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+      const { forced } = await closeGracefully(server, graceMs);
+      if (forced) logger.warn({ event: 'shutdown.forced', graceMs }, 'in-flight requests cut');
       await apollo.stop();
     },
   };
