@@ -146,6 +146,7 @@ function guard(
       const missing = unmet(decision, reqs);
       if (missing) throw deny(ctx, decision, missing);
       ctx.onAllowed?.(decision, reqs);
+      ctx.onUsed?.(decision, reqs);
       if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
       return resolve(source, args, ctx, info);
     };
@@ -158,6 +159,7 @@ function guard(
     if (held) {
       const missing = unmet(held, reqs);
       if (missing) throw deny(ctx, held, missing);
+      ctx.onUsed?.(held, reqs);
       if (held.set.auditWouldDeny) ctx.onAuditWouldDeny?.(held, reqs);
       return resolve(source, args, ctx, info);
     }
@@ -165,6 +167,7 @@ function guard(
       if (!decision) throw notFoundError('the project was not found');
       const missing = unmet(decision, reqs);
       if (missing) throw deny(ctx, decision, missing);
+      ctx.onUsed?.(decision, reqs);
       if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
       return resolve(source, args, ctx, info);
     });

@@ -1,9 +1,13 @@
 /**
  * The per-request context every resolver and the directive receive.
  */
+import type { AuthLog } from '../audit/auth-log.js';
+import type { ChangeLog } from '../audit/change-events.js';
 import type { Principal } from '../auth/principal.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { RequestAuthorizer, TargetDecision } from '../cache/request-authorizer.js';
+import type { InstanceSettings } from '../policy/types.js';
+import type { ProfileStore } from '../store/profile-store.js';
 import type { CallOptions, UpstreamClient } from '../upstream/client.js';
 import type { UpstreamLoaders } from '../upstream/loaders.js';
 
@@ -11,6 +15,16 @@ import type { UpstreamLoaders } from '../upstream/loaders.js';
 export interface CheckedRequirement {
   readonly resource: string;
   readonly level: string;
+}
+
+/** What the permission management API (issue 6) works with. */
+export interface ManagementServices {
+  readonly store: ProfileStore;
+  readonly instance: InstanceSettings;
+  /** Audit events of profile changes. */
+  readonly changeLog: ChangeLog;
+  /** Usage of job tokens per target and source. */
+  readonly authLog: AuthLog;
 }
 
 /** Context of one GraphQL request. */
@@ -39,4 +53,8 @@ export interface GatewayContext {
     decision: TargetDecision,
     requirements: readonly CheckedRequirement[],
   ) => void;
+  /** The management API's services; absent where a context is built without them. */
+  readonly management?: ManagementServices;
+  /** Observer of every allowed check (authorization log); cheap, must not throw. */
+  readonly onUsed?: (decision: TargetDecision, requirements: readonly CheckedRequirement[]) => void;
 }

@@ -49,6 +49,7 @@ import { DEFAULT_SHUTDOWN_GRACE_MS, closeGracefully } from './shutdown.js';
 import { maskError } from './mask-errors.js';
 import { policyStatusPlugin } from './policy-status-plugin.js';
 import { buildGatewaySchema } from './schema.js';
+import { createManagement, type ManagementOptions } from './management.js';
 
 /** A plain route handler for extra GET endpoints (the demo's JWKS). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -95,6 +96,8 @@ export interface GatewayOptions {
   readonly authorization?: boolean;
   /** JSON logger for access lines and decision events. Default: silent. */
   readonly logger?: Logger;
+  /** Permission management: change log and authorization log (Redis or memory). */
+  readonly management?: ManagementOptions;
 }
 
 /** A running gateway. */
@@ -124,6 +127,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const logger = options.logger ?? silentLogger();
+  const management = createManagement(options.management, {
+    store: options.store,
+    instance,
+    logger,
+    upstream,
+  });
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
   const limits = resolveRequestLimits(options.limits);
   const apollo = new ApolloServer<GatewayContext>({
@@ -213,9 +222,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             onPolicyError: (err) =>
               logger.warn({ requestId, err: String(err) }, 'policy check failed closed'),
           }),
-          ...combineDecisionHooks(
-            createDecisionHooks(logger, requestId, principal),
-            metrics.decisionHooks,
+          management: management.services,
+          ...management.hooks(
+            combineDecisionHooks(
+              createDecisionHooks(logger, requestId, principal),
+              metrics.decisionHooks,
+            ),
+            principal,
           ),
         };
       },
@@ -335,6 +348,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const { forced } = await closeGracefully(server, graceMs);
       if (forced) logger.warn({ event: 'shutdown.forced', graceMs }, 'in-flight requests cut');
       await apollo.stop();
+      await management.close();
     },
   };
 }

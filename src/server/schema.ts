@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, GraphQLScalarType, Kind, type GraphQLSchema } from 'graphql';
 import { transformer as requiresJobTokenPermission } from '../../directives/requires-job-token-permission.js';
+import { complianceResolvers } from '../../resolvers/compliance.js';
 import { containerResolvers } from '../../resolvers/containers.js';
+import { jobTokenScopeMutationResolvers } from '../../resolvers/job-token-scope-mutations.js';
+import { jobTokenScopeRolloutResolvers } from '../../resolvers/job-token-scope-rollout.js';
+import { jobTokenScopeResolvers } from '../../resolvers/job-token-scope.js';
 import { mergeRequestNoteResolvers } from '../../resolvers/merge-request-notes.js';
 import { permissionResolvers } from '../../resolvers/permissions.js';
 import { projectResolvers } from '../../resolvers/projects.js';
@@ -70,6 +74,10 @@ export function buildGatewaySchema(options: BuildSchemaOptions = {}): GraphQLSch
     containerResolvers,
     mergeRequestNoteResolvers,
     revocationResolvers,
+    jobTokenScopeResolvers,
+    jobTokenScopeMutationResolvers,
+    jobTokenScopeRolloutResolvers,
+    complianceResolvers,
   );
   const schema = makeExecutableSchema({
     typeDefs: readSchemaSdl(),

@@ -1,8 +1,13 @@
 /**
  * Where job token profiles live. The memory store serves `--demo` and tests of one process;
- * the Redis store (issue 5) implements the same interface for a fleet.
+ * the Redis store (`redis-profile-store.ts`) implements the same interfaces for a fleet.
  */
-import type { JobTokenProfile } from '../policy/types.js';
+import type {
+  AllowlistEntry,
+  JobTokenEnforcement,
+  JobTokenProfile,
+  SourceKind,
+} from '../policy/types.js';
 
 /** A profile as written by a caller; the store assigns `version`. */
 export type ProfileWrite = Omit<JobTokenProfile, 'version'>;
@@ -20,10 +25,81 @@ export interface ProfileStore {
   close(): Promise<void>;
 }
 
-/** An in-process store, for one process only (demo and unit tests). */
-export function createMemoryProfileStore(initial: readonly ProfileWrite[] = []): ProfileStore {
+/** An entry limit would be exceeded (DESIGN.md section 2: default 200 + 200 per target). */
+export class EntryLimitError extends Error {
+  override readonly name = 'EntryLimitError';
+  constructor(
+    readonly sourceKind: SourceKind,
+    readonly limit: number,
+  ) {
+    super(`a project may have at most ${limit} ${sourceKind.toLowerCase()} entries`);
+  }
+}
+
+/** `addEntry` for a source that already has an entry. */
+export class EntryExistsError extends Error {
+  override readonly name = 'EntryExistsError';
+}
+
+/** `updateEntry` / `removeEntry` for a source that has no entry. */
+export class EntryNotFoundError extends Error {
+  override readonly name = 'EntryNotFoundError';
+}
+
+/** Atomic single-entry writes, for the management mutations (issue 6). */
+export interface ProfileMutations {
+  /** Adds an entry; throws {@link EntryExistsError} or {@link EntryLimitError}. Returns the new version. */
+  addEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
+  /** Replaces the entry for the same source; throws {@link EntryNotFoundError}. */
+  updateEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
+  /** Removes the entry for a source; throws {@link EntryNotFoundError}. */
+  removeEntry(projectId: number, sourceKind: SourceKind, sourceId: number): Promise<number>;
+  /** Sets the enforcement mode (creating the profile when there is none). */
+  setEnforcement(projectId: number, mode: JobTokenEnforcement): Promise<number>;
+}
+
+/** A store that also takes single-entry writes. */
+export type MutableProfileStore = ProfileStore & ProfileMutations;
+
+/** Options of {@link createMemoryProfileStore}. */
+export interface MemoryProfileStoreOptions {
+  /** Most project entries per target. Default 200. */
+  readonly maxProjectEntries?: number;
+  /** Most group entries per target. Default 200. */
+  readonly maxGroupEntries?: number;
+  /** Enforcement of a profile created by its first entry. Default `ENFORCED`. */
+  readonly defaultEnforcement?: JobTokenEnforcement;
+}
+
+/** Whether a store takes single-entry writes itself. */
+export function hasProfileMutations(store: ProfileStore): store is MutableProfileStore {
+  const s = store as Partial<ProfileMutations>;
+  return (
+    typeof s.addEntry === 'function' &&
+    typeof s.updateEntry === 'function' &&
+    typeof s.removeEntry === 'function' &&
+    typeof s.setEnforcement === 'function'
+  );
+}
+
+const sameSource = (e: AllowlistEntry, kind: SourceKind, id: number): boolean =>
+  e.sourceKind === kind && e.sourceId === id;
+
+/**
+ * An in-process store, for one process only (demo and unit tests). Each write is synchronous
+ * under the hood, so the single-entry writes are atomic within the process.
+ */
+export function createMemoryProfileStore(
+  initial: readonly ProfileWrite[] = [],
+  options: MemoryProfileStoreOptions = {},
+): MutableProfileStore {
   const profiles = new Map<number, JobTokenProfile>();
   const versions = new Map<number, number>();
+  const limits = {
+    PROJECT: options.maxProjectEntries ?? 200,
+    GROUP: options.maxGroupEntries ?? 200,
+  } as const;
+  const defaultMode = options.defaultEnforcement ?? 'ENFORCED';
   const write = (p: ProfileWrite): JobTokenProfile => {
     const version = (versions.get(p.projectId) ?? 0) + 1;
     versions.set(p.projectId, version);
@@ -34,6 +110,15 @@ export function createMemoryProfileStore(initial: readonly ProfileWrite[] = []):
     });
     profiles.set(p.projectId, stored);
     return stored;
+  };
+  const current = (projectId: number): ProfileWrite =>
+    profiles.get(projectId) ?? { projectId, enforcement: defaultMode, entries: [] };
+  const run = (fn: () => number): Promise<number> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   };
   for (const p of initial) write(p);
   return {
@@ -49,5 +134,35 @@ export function createMemoryProfileStore(initial: readonly ProfileWrite[] = []):
     },
     list: () => Promise.resolve([...profiles.values()]),
     close: () => Promise.resolve(),
+    addEntry: (projectId, entry) =>
+      run(() => {
+        const p = current(projectId);
+        if (p.entries.some((e) => sameSource(e, entry.sourceKind, entry.sourceId)))
+          throw new EntryExistsError(`${entry.sourcePath} already has an entry`);
+        const limit = limits[entry.sourceKind];
+        if (p.entries.filter((e) => e.sourceKind === entry.sourceKind).length >= limit)
+          throw new EntryLimitError(entry.sourceKind, limit);
+        return write({ ...p, entries: [...p.entries, entry] }).version;
+      }),
+    updateEntry: (projectId, entry) =>
+      run(() => {
+        const p = current(projectId);
+        if (!p.entries.some((e) => sameSource(e, entry.sourceKind, entry.sourceId)))
+          throw new EntryNotFoundError(`${entry.sourcePath} has no entry`);
+        const entries = p.entries.map((e) =>
+          sameSource(e, entry.sourceKind, entry.sourceId) ? entry : e,
+        );
+        return write({ ...p, entries }).version;
+      }),
+    removeEntry: (projectId, kind, sourceId) =>
+      run(() => {
+        const p = current(projectId);
+        if (!p.entries.some((e) => sameSource(e, kind, sourceId)))
+          throw new EntryNotFoundError(`no entry for ${kind.toLowerCase()} ${sourceId}`);
+        const entries = p.entries.filter((e) => !sameSource(e, kind, sourceId));
+        return write({ ...p, entries }).version;
+      }),
+    setEnforcement: (projectId, mode) =>
+      run(() => write({ ...current(projectId), enforcement: mode }).version),
   };
 }

@@ -16,7 +16,14 @@ import type {
   JobTokenProfile,
   SourceKind,
 } from '../policy/types.js';
-import type { ProfileStore, ProfileWrite } from './profile-store.js';
+import {
+  EntryExistsError,
+  EntryLimitError,
+  EntryNotFoundError,
+  type ProfileMutations,
+  type ProfileStore,
+  type ProfileWrite,
+} from './profile-store.js';
 import { evalScript, isCluster, type RedisConnection } from './redis-client.js';
 import {
   DEFAULT_KEY_PREFIX,
@@ -25,38 +32,10 @@ import {
   projectKeys,
 } from './redis-keys.js';
 
-/** An entry limit would be exceeded (DESIGN.md section 2: default 200 + 200 per target). */
-export class EntryLimitError extends Error {
-  override readonly name = 'EntryLimitError';
-  constructor(
-    readonly sourceKind: SourceKind,
-    readonly limit: number,
-  ) {
-    super(`a project may have at most ${limit} ${sourceKind.toLowerCase()} entries`);
-  }
-}
-
-/** `addEntry` for a source that already has an entry. */
-export class EntryExistsError extends Error {
-  override readonly name = 'EntryExistsError';
-}
-
-/** `updateEntry` / `removeEntry` for a source that has no entry. */
-export class EntryNotFoundError extends Error {
-  override readonly name = 'EntryNotFoundError';
-}
-
-/** Atomic single-entry writes, for the management mutations (issue 6). */
-export interface ProfileMutations {
-  /** Adds an entry; throws {@link EntryExistsError} or {@link EntryLimitError}. Returns the new version. */
-  addEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
-  /** Replaces the entry for the same source; throws {@link EntryNotFoundError}. */
-  updateEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
-  /** Removes the entry for a source; throws {@link EntryNotFoundError}. */
-  removeEntry(projectId: number, sourceKind: SourceKind, sourceId: number): Promise<number>;
-  /** Sets the enforcement mode (creating the profile when there is none). */
-  setEnforcement(projectId: number, mode: JobTokenEnforcement): Promise<number>;
-}
+// The errors and the mutations interface live with the store contract (the memory store
+// implements them too); re-exported here for existing importers.
+export { EntryExistsError, EntryLimitError, EntryNotFoundError } from './profile-store.js';
+export type { ProfileMutations } from './profile-store.js';
 
 /** The Redis store: {@link ProfileStore} plus {@link ProfileMutations}. */
 export interface RedisProfileStore extends ProfileStore, ProfileMutations {

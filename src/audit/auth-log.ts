@@ -1,0 +1,348 @@
+/**
+ * The authorization log (DESIGN.md sections 1 and 4): every cross-project decision of a job
+ * token, kept as usage per (target project, source project): when it was last used, by which
+ * job, pipeline and user (person or bot), which resources at which levels, and how many
+ * checks were allowed, denied, or allowed only because the target is in AUDIT mode.
+ *
+ * Recording never slows or fails a request: the directive's hooks push events into a bounded
+ * in-memory buffer (a synchronous array push, deduplicated per request); a timer flushes the
+ * buffer in batches to a backend (Redis hashes and a bounded stream, or memory for the demo).
+ * A full buffer drops the event and counts the drop ({@link AuthLog.stats}); the request is
+ * never held up. Events carry ids, paths and levels only: never a token or its claims.
+ */
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
+import type { TargetDecision } from '../cache/request-authorizer.js';
+import {
+  LEVEL_RANK,
+  type JobTokenAccessLevel,
+  type JobTokenResource,
+  type PermissionMap,
+  type ReasonCode,
+  type SourceKind,
+} from '../policy/types.js';
+import type { CheckedRequirement } from '../server/context.js';
+import type { DecisionHooks } from './decision-log.js';
+
+/** How a check ended. */
+export type UsageOutcome = 'allowed' | 'denied' | 'wouldDeny';
+
+/** One recorded check of a job token on another project. */
+export interface UsageEvent {
+  readonly targetProjectId: number;
+  readonly targetPath: string;
+  readonly sourceProjectId: number;
+  readonly sourcePath: string;
+  /** The source's namespace (its nearest group), for merging siblings into a group entry. */
+  readonly sourceNamespaceId: number;
+  readonly sourceNamespacePath: string;
+  /** ms since the epoch. */
+  readonly at: number;
+  readonly jobId: number;
+  readonly pipelineId: number;
+  readonly userId: number;
+  readonly resource: JobTokenResource;
+  readonly level: JobTokenAccessLevel;
+  readonly outcome: UsageOutcome;
+  readonly reason: ReasonCode;
+  /** The allowlist entry that decided, if one matched. */
+  readonly matchedEntry?: { readonly kind: SourceKind; readonly id: number } | undefined;
+}
+
+/** Usage of one target by one source project, aggregated. */
+export interface UsageRecord {
+  readonly targetProjectId: number;
+  readonly sourceProjectId: number;
+  readonly sourcePath: string;
+  readonly sourceNamespaceId: number;
+  readonly sourceNamespacePath: string;
+  /** ms since the epoch. */
+  readonly lastUsedAt: number;
+  readonly lastJobId: number;
+  readonly lastPipelineId: number;
+  readonly lastUserId: number;
+  /** `null` when the forge did not say. */
+  readonly lastUserIsBot: boolean | null;
+  /** Highest level used per resource by checks that were allowed (or allowed in AUDIT mode). */
+  readonly used: PermissionMap;
+  readonly allowed: number;
+  readonly denied: number;
+  readonly wouldDeny: number;
+  /** Denials by the allowlist itself (`NOT_IN_ALLOWLIST`, `ENTRY_LEVEL_TOO_LOW`, `UNPROTECTED_REF`). */
+  readonly deniedByAllowlist: number;
+  readonly matchedEntry?: { readonly kind: SourceKind; readonly id: number } | undefined;
+}
+
+/** Where flushed usage goes. `write` merges deltas into what is stored. */
+export interface AuthLogBackend {
+  write(deltas: readonly UsageRecord[], events: readonly UsageEvent[]): Promise<void>;
+  /** Usage of one target, any order. */
+  list(targetProjectId: number): Promise<UsageRecord[]>;
+  /** Every target that has usage. */
+  targets(): Promise<number[]>;
+}
+
+/** Counters for metrics. */
+export interface AuthLogStats {
+  readonly buffered: number;
+  /** Events dropped because the buffer was full. */
+  readonly dropped: number;
+  readonly flushed: number;
+  readonly flushErrors: number;
+}
+
+/** The hooks one request adds to the directive's observers. */
+export interface UsageHooks {
+  onUsed(decision: TargetDecision, requirements: readonly CheckedRequirement[]): void;
+  onDenied(decision: TargetDecision, requirement: CheckedRequirement): void;
+}
+
+/** The authorization log. */
+export interface AuthLog {
+  /** Hooks for a request; `undefined` for principals that are not job tokens. */
+  hooks(principal: Principal): UsageHooks | undefined;
+  /** Synchronous, bounded: pushes an event or counts a drop. */
+  record(event: UsageEvent): void;
+  /** Writes the buffer now (the timer calls this). */
+  flush(): Promise<void>;
+  list(targetProjectId: number): Promise<UsageRecord[]>;
+  targets(): Promise<number[]>;
+  stats(): AuthLogStats;
+  /** Stops the timer and flushes what is left. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createAuthLog}. */
+export interface AuthLogOptions {
+  readonly backend: AuthLogBackend;
+  /** Most events held between flushes. Default 10 000. */
+  readonly bufferSize?: number;
+  /** Flush period, ms. Default 1000. 0: no timer (call `flush`). */
+  readonly flushIntervalMs?: number;
+  /** Whether a user is a bot (`GET /users/:id`); cached. Absent: unknown. */
+  readonly lookupUser?: (userId: number) => Promise<{ readonly bot?: boolean | undefined } | null>;
+  /** How long a bot flag is cached, ms. Default 10 minutes. */
+  readonly userTtlMs?: number;
+  readonly logger?: Logger | undefined;
+  /** Clock, ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+const ALLOWLIST_REASONS: ReadonlySet<ReasonCode> = new Set([
+  'NOT_IN_ALLOWLIST',
+  'ENTRY_LEVEL_TOO_LOW',
+  'UNPROTECTED_REF',
+]);
+
+function maxLevelOf(
+  a: JobTokenAccessLevel | undefined,
+  b: JobTokenAccessLevel,
+): JobTokenAccessLevel {
+  return a !== undefined && LEVEL_RANK[a] >= LEVEL_RANK[b] ? a : b;
+}
+
+/** Folds `delta` into `base` (either may be the first sight of the pair). */
+export function mergeUsage(base: UsageRecord | undefined, delta: UsageRecord): UsageRecord {
+  if (!base) return delta;
+  const newer = delta.lastUsedAt >= base.lastUsedAt ? delta : base;
+  const used: Partial<Record<JobTokenResource, JobTokenAccessLevel>> = { ...base.used };
+  for (const [r, l] of Object.entries(delta.used) as [JobTokenResource, JobTokenAccessLevel][])
+    used[r] = maxLevelOf(used[r], l);
+  return {
+    ...newer,
+    used,
+    allowed: base.allowed + delta.allowed,
+    denied: base.denied + delta.denied,
+    wouldDeny: base.wouldDeny + delta.wouldDeny,
+    deniedByAllowlist: base.deniedByAllowlist + delta.deniedByAllowlist,
+  };
+}
+
+/** The delta one event makes. */
+export function usageOf(e: UsageEvent, isBot: boolean | null): UsageRecord {
+  const counted = e.outcome !== 'denied';
+  return {
+    targetProjectId: e.targetProjectId,
+    sourceProjectId: e.sourceProjectId,
+    sourcePath: e.sourcePath,
+    sourceNamespaceId: e.sourceNamespaceId,
+    sourceNamespacePath: e.sourceNamespacePath,
+    lastUsedAt: e.at,
+    lastJobId: e.jobId,
+    lastPipelineId: e.pipelineId,
+    lastUserId: e.userId,
+    lastUserIsBot: isBot,
+    used: counted ? { [e.resource]: e.level } : {},
+    allowed: e.outcome === 'allowed' ? 1 : 0,
+    denied: e.outcome === 'denied' ? 1 : 0,
+    wouldDeny: e.outcome === 'wouldDeny' ? 1 : 0,
+    deniedByAllowlist: e.outcome === 'denied' && ALLOWLIST_REASONS.has(e.reason) ? 1 : 0,
+    matchedEntry: e.matchedEntry,
+  };
+}
+
+/** Usage kept in process memory (the demo and tests of one process). */
+export function createMemoryAuthLogBackend(): AuthLogBackend {
+  const byTarget = new Map<number, Map<number, UsageRecord>>();
+  return {
+    write(deltas) {
+      for (const d of deltas) {
+        let m = byTarget.get(d.targetProjectId);
+        if (!m) byTarget.set(d.targetProjectId, (m = new Map()));
+        m.set(d.sourceProjectId, mergeUsage(m.get(d.sourceProjectId), d));
+      }
+      return Promise.resolve();
+    },
+    list: (id) => Promise.resolve([...(byTarget.get(id)?.values() ?? [])]),
+    targets: () => Promise.resolve([...byTarget.keys()]),
+  };
+}
+
+/** Creates the authorization log; starts its flush timer (unref'd). */
+export function createAuthLog(options: AuthLogOptions): AuthLog {
+  const { backend, logger } = options;
+  const bufferSize = options.bufferSize ?? 10_000;
+  const now = options.now ?? Date.now;
+  const userTtlMs = options.userTtlMs ?? 600_000;
+  const bots = new Map<number, { bot: boolean | null; until: number }>();
+  let buffer: UsageEvent[] = [];
+  let dropped = 0;
+  let flushed = 0;
+  let flushErrors = 0;
+  let flushing: Promise<void> | undefined;
+
+  const record = (event: UsageEvent): void => {
+    if (buffer.length >= bufferSize) {
+      dropped += 1;
+      return;
+    }
+    buffer.push(event);
+  };
+
+  async function botFlag(userId: number): Promise<boolean | null> {
+    const hit = bots.get(userId);
+    if (hit && hit.until > now()) return hit.bot;
+    let bot: boolean | null = null;
+    if (options.lookupUser) {
+      try {
+        const u = await options.lookupUser(userId);
+        bot = u ? u.bot === true : null;
+      } catch {
+        bot = null; // unknown this time; asked again on the next flush
+        return bot;
+      }
+    }
+    bots.set(userId, { bot, until: now() + userTtlMs });
+    return bot;
+  }
+
+  async function flushOnce(): Promise<void> {
+    if (buffer.length === 0) return;
+    const events = buffer;
+    buffer = [];
+    const flags = new Map<number, boolean | null>();
+    for (const id of new Set(events.map((e) => e.userId))) flags.set(id, await botFlag(id));
+    const deltas = new Map<string, UsageRecord>();
+    for (const e of events) {
+      const key = `${e.targetProjectId}:${e.sourceProjectId}`;
+      deltas.set(key, mergeUsage(deltas.get(key), usageOf(e, flags.get(e.userId) ?? null)));
+    }
+    try {
+      await backend.write([...deltas.values()], events);
+      flushed += events.length;
+    } catch (err) {
+      flushErrors += 1;
+      logger?.warn(
+        {
+          event: 'authlog.flush_failed',
+          events: events.length,
+          error: err instanceof Error ? err.name : 'unknown',
+        },
+        'authorization log batch not written',
+      );
+    }
+  }
+
+  const flush = (): Promise<void> => {
+    // One flush at a time: a caller arriving during a flush waits for it, then flushes again.
+    // `flushOnce` never rejects (backend and look-up failures are caught and counted).
+    const run = (flushing ?? Promise.resolve()).then(flushOnce);
+    flushing = run;
+    return run;
+  };
+
+  const interval = options.flushIntervalMs ?? 1000;
+  const timer = interval > 0 ? setInterval(() => void flush(), interval) : undefined;
+  timer?.unref();
+
+  return {
+    hooks(principal) {
+      if (principal.kind !== 'job') return undefined;
+      const seen = new Set<string>();
+      const base = (d: TargetDecision) => ({
+        targetProjectId: d.project.id,
+        targetPath: d.project.path_with_namespace,
+        sourceProjectId: principal.projectId,
+        sourcePath: principal.projectPath,
+        sourceNamespaceId: principal.namespaceId,
+        sourceNamespacePath: principal.namespacePath,
+        jobId: principal.jobId,
+        pipelineId: principal.pipelineId,
+        userId: principal.userId,
+        matchedEntry: d.set.matchedEntry
+          ? { kind: d.set.matchedEntry.sourceKind, id: d.set.matchedEntry.sourceId }
+          : undefined,
+      });
+      const emit = (d: TargetDecision, req: CheckedRequirement, denied: boolean): void => {
+        if (d.project.id === principal.projectId) return; // same project: no scoping to log
+        const key = `${denied ? 'D' : 'A'}:${d.project.id}:${req.resource}:${req.level}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        const resource = req.resource as JobTokenResource;
+        const r = d.set.resources[resource];
+        record({
+          ...base(d),
+          at: now(),
+          resource,
+          level: req.level as JobTokenAccessLevel,
+          outcome: denied ? 'denied' : r.auditWouldDeny ? 'wouldDeny' : 'allowed',
+          reason: r.reason,
+        });
+      };
+      return {
+        onUsed(d, reqs) {
+          for (const req of reqs) emit(d, req, false);
+        },
+        onDenied(d, req) {
+          emit(d, req, true);
+        },
+      };
+    },
+    record,
+    flush,
+    list: (id) => backend.list(id),
+    targets: () => backend.targets(),
+    stats: () => ({ buffered: buffer.length, dropped, flushed, flushErrors }),
+    async close() {
+      if (timer) clearInterval(timer);
+      await flush();
+    },
+  };
+}
+
+/** The directive's observers for a request: the decision log's, plus the usage hooks if any. */
+export function withUsageHooks(
+  log: DecisionHooks,
+  usage: UsageHooks | undefined,
+): DecisionHooks & { onUsed?: UsageHooks['onUsed'] } {
+  if (!usage) return log;
+  return {
+    onAllowed: log.onAllowed,
+    onAuditWouldDeny: log.onAuditWouldDeny,
+    onDenied(d, req) {
+      log.onDenied(d, req);
+      usage.onDenied(d, req);
+    },
+    onUsed: usage.onUsed,
+  };
+}

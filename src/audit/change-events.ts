@@ -1,0 +1,149 @@
+/**
+ * Audit events of every change to a job token profile (DESIGN.md section 1: "who used which
+ * token ... security and compliance people need to see it"): who (user id and username), when,
+ * which target and source, the state before and after, and the request id.
+ *
+ * Each event is written as one JSON log line and, when a Redis connection is given, appended
+ * to a bounded Redis Stream (`XADD ... MAXLEN ~ N`), so a fleet keeps one ordered trail.
+ * Events are built from ids, paths, levels and flags only: never a token, a claim set, a
+ * secret or the upstream credential.
+ */
+import type { Logger } from 'pino';
+import type {
+  AllowlistEntry,
+  JobTokenEnforcement,
+  JobTokenResource,
+  JobTokenAccessLevel,
+  SourceKind,
+} from '../policy/types.js';
+import type { RedisConnection } from '../store/redis-client.js';
+
+/** What a change did. */
+export type ChangeAction =
+  'ENTRY_ADDED' | 'ENTRY_UPDATED' | 'ENTRY_REMOVED' | 'ENFORCEMENT_SET' | 'ENTRIES_AUTOPOPULATED';
+
+/** An allowlist entry as an audit event shows it (no display-only or volatile fields). */
+export interface AuditedEntry {
+  readonly sourceKind: SourceKind;
+  readonly sourceId: number;
+  readonly sourcePath: string;
+  readonly defaultPermissions: boolean;
+  readonly permissions: Partial<Record<JobTokenResource, JobTokenAccessLevel>>;
+  readonly protectedRefsOnly: boolean;
+  readonly boundToUserRole: boolean;
+  readonly autopopulated: boolean;
+}
+
+/** One side (before or after) of a change. */
+export type AuditedState =
+  { readonly entry: AuditedEntry | null } | { readonly enforcement: JobTokenEnforcement | null };
+
+/** One change of a profile. */
+export interface ChangeEvent {
+  readonly event: 'jobTokenScope.changed';
+  readonly action: ChangeAction;
+  /** ISO timestamp. */
+  readonly at: string;
+  readonly requestId: string;
+  readonly actor: {
+    readonly userId: number;
+    readonly username: string | null;
+    readonly admin: boolean;
+  };
+  readonly target: { readonly projectId: number; readonly fullPath: string };
+  /** The source of the entry changed; absent for enforcement changes. */
+  readonly source?: { readonly id: number; readonly kind: SourceKind; readonly fullPath: string };
+  readonly before: AuditedState;
+  readonly after: AuditedState;
+  /** The profile version the change produced. */
+  readonly version: number;
+}
+
+/** Where change events go. */
+export interface ChangeLog {
+  /** Records one event; never throws (a failed stream write is logged and counted). */
+  record(event: ChangeEvent): Promise<void>;
+  /** Stream writes that failed since start (the JSON log line was still written). */
+  failedWrites(): number;
+}
+
+/** Default stream key; its hash tag keeps it in one slot on a Cluster. */
+export const CHANGE_STREAM_KEY = 'sg:{audit}:changes';
+/** Default approximate length bound of the stream. */
+export const DEFAULT_CHANGE_STREAM_MAXLEN = 100_000;
+
+/** Options of {@link createChangeLog}. */
+export interface ChangeLogOptions {
+  readonly logger: Logger;
+  /** Absent: JSON log only (the demo). */
+  readonly redis?: RedisConnection | undefined;
+  /** Stream key. Default {@link CHANGE_STREAM_KEY}. */
+  readonly streamKey?: string;
+  /** `MAXLEN ~` of the stream. Default {@link DEFAULT_CHANGE_STREAM_MAXLEN}. */
+  readonly maxLen?: number;
+}
+
+/** The audited form of an entry. */
+export function auditedEntry(e: AllowlistEntry): AuditedEntry {
+  return {
+    sourceKind: e.sourceKind,
+    sourceId: e.sourceId,
+    sourcePath: e.sourcePath,
+    defaultPermissions: e.defaultPermissions,
+    permissions: { ...e.permissions },
+    protectedRefsOnly: e.protectedRefsOnly,
+    boundToUserRole: e.boundToUserRole,
+    autopopulated: e.autopopulated === true,
+  };
+}
+
+/** Creates the change log. */
+export function createChangeLog(options: ChangeLogOptions): ChangeLog {
+  const { logger, redis } = options;
+  const streamKey = options.streamKey ?? CHANGE_STREAM_KEY;
+  const maxLen = options.maxLen ?? DEFAULT_CHANGE_STREAM_MAXLEN;
+  let failed = 0;
+  return {
+    async record(event) {
+      logger.info(event, 'job token scope changed');
+      if (!redis) return;
+      try {
+        await redis.xadd(
+          streamKey,
+          'MAXLEN',
+          '~',
+          String(maxLen),
+          '*',
+          'event',
+          JSON.stringify(event),
+        );
+      } catch (err) {
+        failed += 1;
+        logger.warn(
+          {
+            event: 'audit.stream_write_failed',
+            requestId: event.requestId,
+            error: err instanceof Error ? err.name : 'unknown',
+          },
+          'change event not written to the Redis stream',
+        );
+      }
+    },
+    failedWrites: () => failed,
+  };
+}
+
+/** Reads the newest `count` change events of a stream (newest last), for tests and tools. */
+export async function readChangeEvents(
+  redis: RedisConnection,
+  count = 1000,
+  streamKey = CHANGE_STREAM_KEY,
+): Promise<ChangeEvent[]> {
+  const rows = await redis.xrevrange(streamKey, '+', '-', 'COUNT', count);
+  return rows
+    .map(([, fields]) => {
+      const i = fields.indexOf('event');
+      return JSON.parse(fields[i + 1] ?? 'null') as ChangeEvent;
+    })
+    .reverse();
+}
