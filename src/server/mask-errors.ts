@@ -11,6 +11,8 @@ import { ErrorCode, GatewayError } from '../errors/codes.js';
 const REQUEST_ERROR_CODES: ReadonlySet<unknown> = new Set([
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
+  // Variable coercion (an unknown enum value such as resource: WIKI): the client's mistake.
+  'BAD_USER_INPUT',
   'BAD_REQUEST',
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
