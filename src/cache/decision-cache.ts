@@ -337,9 +337,22 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       if (userId !== undefined) {
         await redis.del(`${keys.rolePrefix}${userId}`);
       } else {
-        const node = isCluster(redis) ? undefined : redis;
-        const found = node ? await node.keys(`${keys.rolePrefix}*`) : [];
-        if (found.length > 0) await redis.del(...found);
+        // SCAN, not KEYS: never block Redis. On a Cluster the project's slot lives on one master.
+        const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
+        for (const node of nodes) {
+          let cursor = '0';
+          do {
+            const [next, found] = await node.scan(
+              cursor,
+              'MATCH',
+              `${keys.rolePrefix}*`,
+              'COUNT',
+              500,
+            );
+            cursor = next;
+            if (found.length > 0) await node.del(...found);
+          } while (cursor !== '0');
+        }
       }
       // Decisions were computed from the dropped roles: move the version on.
       await redis.incr(keys.version);

@@ -263,4 +263,18 @@ describe('decision cache on a real Redis', () => {
     await cache.readMany([{ projectId: 1, principalKey: key, roleUserId: 1 }], c);
     expect(c.roundTrips).toBe(2);
   });
+
+  it('drops cached roles of one user or of the whole project, and the decisions made from them', async () => {
+    const cache = await make();
+    const roles = projectKeys(1).rolePrefix;
+    await redis.set(`${roles}1`, '30');
+    await redis.set(`${roles}2`, '40');
+    cache.rememberLocal(1, key, { set, roleAccessLevel: 30 }, cache.generation(1), 5_000);
+    await cache.dropRoles(1, 1);
+    expect(await redis.exists(`${roles}1`, `${roles}2`)).toBe(1);
+    expect(cache.peekLocal(1, key)).toBeUndefined();
+    await cache.dropRoles(1);
+    expect(await redis.exists(`${roles}1`, `${roles}2`)).toBe(0);
+    expect(await redis.get(projectKeys(1).version)).toBe('2');
+  });
 });

@@ -199,4 +199,24 @@ describe('gateways sharing one Redis', () => {
       await g.close();
     }
   });
+
+  it('keeps a decision in Redis no longer than the token lives, and a role no longer than 60 s', async () => {
+    const source = a.seed.projects.find((p) => p.path_with_namespace === 'acme/apps/api')!;
+    const target = a.seed.projects.find((p) => p.path_with_namespace === TARGET)!;
+    const exp = Math.floor(Date.now() / 1000) + 5;
+    const short = await a.jobToken('acme/apps/api', 'bob', { claims: { exp } });
+    const res = await a.gql<ReadData>(READ, {}, { token: short });
+    expect(res.status).toBe(200);
+    const conn = a.redis;
+    let keys: string[] = [];
+    await pollUntil(async () => {
+      keys = await conn.keys(`sg:{p:${target.id}}:d:*:j:${source.id}:*`);
+      return keys.length > 0;
+    }, 2_000);
+    for (const k of keys) expect(await conn.pttl(k)).toBeLessThanOrEqual(5_000);
+    const bob = a.seed.users.find((u) => u.username === 'bob')!;
+    const rolePttl = await conn.pttl(`sg:{p:${target.id}}:role:${bob.id}`);
+    expect(rolePttl).toBeGreaterThan(0);
+    expect(rolePttl).toBeLessThanOrEqual(60_000);
+  });
 });
