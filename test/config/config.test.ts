@@ -1,0 +1,246 @@
+/**
+ * Configuration: every required setting missing, and every setting malformed, stops start-up
+ * with one line naming it; defaults; env over file; `*_FILE` secrets; `--print-config`
+ * redaction (in process and from the command line).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULTS, loadConfig, redactConfig } from '../../src/config/config.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+const UPSTREAM_TOKEN = 'glpat-upstream-credential-1234';
+const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef';
+const ISSUERS = JSON.stringify([
+  {
+    issuer: 'https://forge.example',
+    kind: 'job',
+    audience: 'sg',
+    jwksUri: 'https://forge.example/jwks',
+  },
+]);
+
+/** A complete production environment; each case removes or breaks one setting. */
+const VALID: Readonly<Record<string, string>> = Object.freeze({
+  SCOPEGATE_UPSTREAM_URL: 'https://forge.example/api/v4',
+  SCOPEGATE_UPSTREAM_TOKEN: UPSTREAM_TOKEN,
+  SCOPEGATE_ISSUERS: ISSUERS,
+  REDIS_URL: 'redis://:redis-password@redis.internal:6379/0',
+  SCOPEGATE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+});
+
+/** The one line `loadConfig` throws for `env`, or `undefined` when it loads. */
+function messageFor(env: Record<string, string | undefined>, demo = false): string | undefined {
+  try {
+    loadConfig(env, { demo });
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+}
+
+describe('required settings', () => {
+  it('loads a complete production environment', () => {
+    expect(messageFor(VALID)).toBeUndefined();
+  });
+
+  it.each([
+    ['SCOPEGATE_UPSTREAM_URL', '"SCOPEGATE_UPSTREAM_URL" is required (or run with --demo)'],
+    [
+      'SCOPEGATE_UPSTREAM_TOKEN',
+      '"SCOPEGATE_UPSTREAM_TOKEN" or "SCOPEGATE_UPSTREAM_TOKEN_FILE" is required',
+    ],
+    [
+      'SCOPEGATE_ISSUERS',
+      '"SCOPEGATE_ISSUERS" or "SCOPEGATE_JWKS_URL"/"SCOPEGATE_JWKS_FILE" is required',
+    ],
+    [
+      'REDIS_URL',
+      '"REDIS_URL" or "REDIS_CLUSTER_NODES" is required outside --demo: policies must survive a restart',
+    ],
+  ])('names %s when it is missing', (name, message) => {
+    expect(messageFor({ ...VALID, [name]: undefined })).toBe(message);
+    // An empty value counts as missing.
+    expect(messageFor({ ...VALID, [name]: '' })).toBe(message);
+  });
+
+  it('requires none of them in --demo', () => {
+    expect(messageFor({}, true)).toBeUndefined();
+  });
+
+  it('needs the issuer and audience with the JWKS shortcut', () => {
+    const base = { ...VALID, SCOPEGATE_ISSUERS: undefined, SCOPEGATE_JWKS_URL: 'https://f/jwks' };
+    expect(messageFor(base)).toBe(
+      '"SCOPEGATE_ISSUER" is required with "SCOPEGATE_JWKS_URL" or "SCOPEGATE_JWKS_FILE"',
+    );
+    expect(messageFor({ ...base, SCOPEGATE_ISSUER: 'https://f' })).toBe(
+      '"SCOPEGATE_AUDIENCE" is required with "SCOPEGATE_JWKS_URL" or "SCOPEGATE_JWKS_FILE"',
+    );
+    expect(
+      messageFor({ ...base, SCOPEGATE_ISSUER: 'https://f', SCOPEGATE_AUDIENCE: 'sg' }),
+    ).toBeUndefined();
+  });
+});
+
+describe('malformed settings', () => {
+  it.each([
+    ['PORT', '70000', '"PORT" Too big: expected number to be <=65535'],
+    ['PORT', 'abc', '"PORT" Invalid input: expected number, received NaN'],
+    [
+      'SCOPEGATE_UPSTREAM_URL',
+      'ftp://forge',
+      '"SCOPEGATE_UPSTREAM_URL" must be an http or https URL',
+    ],
+    ['SCOPEGATE_UPSTREAM_TIMEOUT_MS', '5', '"SCOPEGATE_UPSTREAM_TIMEOUT_MS" Too small'],
+    ['SCOPEGATE_ISSUERS', 'not json', '"SCOPEGATE_ISSUERS" must be a JSON array'],
+    [
+      'SCOPEGATE_ISSUERS',
+      '[{"issuer":"x","kind":"robot","audience":"a","jwksUri":"https://x"}]',
+      '"SCOPEGATE_ISSUERS" Invalid option',
+    ],
+    [
+      'SCOPEGATE_ISSUERS',
+      '[{"issuer":"x","kind":"job","audience":"a"}]',
+      '"SCOPEGATE_ISSUERS" needs exactly one of "jwksUri" or "jwksFile" (at 0)',
+    ],
+    ['REDIS_URL', 'http://redis:6379', '"REDIS_URL" must be a redis:// or rediss:// URL'],
+    [
+      'SCOPEGATE_ADMIN_USERS',
+      'alice,bob',
+      '"SCOPEGATE_ADMIN_USERS" must be forge user ids separated by commas',
+    ],
+    [
+      'SCOPEGATE_WEBHOOK_SECRET',
+      'short',
+      '"SCOPEGATE_WEBHOOK_SECRET" must be at least 16 characters',
+    ],
+    [
+      'SCOPEGATE_ENFORCE_ALLOWLIST_EVERYWHERE',
+      'yes',
+      '"SCOPEGATE_ENFORCE_ALLOWLIST_EVERYWHERE" Invalid option',
+    ],
+    ['SCOPEGATE_DEFAULT_ENFORCEMENT', 'STRICT', '"SCOPEGATE_DEFAULT_ENFORCEMENT" Invalid option'],
+    ['SCOPEGATE_LOG_LEVEL', 'loud', '"SCOPEGATE_LOG_LEVEL" Invalid option'],
+    ['SCOPEGATE_MAX_BODY_BYTES', '10', '"SCOPEGATE_MAX_BODY_BYTES" Too small'],
+    ['SCOPEGATE_MAX_DEPTH', '0', '"SCOPEGATE_MAX_DEPTH" Too small'],
+    ['SCOPEGATE_MAX_ALIASES', '1.5', '"SCOPEGATE_MAX_ALIASES" Invalid input: expected int'],
+    ['SCOPEGATE_MAX_TOKENS', '-1', '"SCOPEGATE_MAX_TOKENS" Too small'],
+    ['SCOPEGATE_MAX_COST', 'lots', '"SCOPEGATE_MAX_COST" Invalid input'],
+    ['SCOPEGATE_RATE_LIMIT_PER_TOKEN', '-5', '"SCOPEGATE_RATE_LIMIT_PER_TOKEN" Too small'],
+    ['SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS', '0', '"SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS" Too small'],
+    ['SCOPEGATE_UPSTREAM_RETRIES', '9', '"SCOPEGATE_UPSTREAM_RETRIES" Too big'],
+    [
+      'SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS',
+      '1',
+      '"SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS" Too small',
+    ],
+    ['SCOPEGATE_SHUTDOWN_GRACE_MS', 'soon', '"SCOPEGATE_SHUTDOWN_GRACE_MS" Invalid input'],
+  ])('names %s=%j', (name, value, message) => {
+    expect(messageFor({ ...VALID, [name]: value })).toMatch(
+      new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
+  });
+
+  it('refuses settings that exclude each other', () => {
+    expect(messageFor({ ...VALID, REDIS_CLUSTER_NODES: 'a:1,b:2' })).toBe(
+      '"REDIS_URL" and "REDIS_CLUSTER_NODES" are exclusive',
+    );
+    expect(messageFor({ ...VALID, SCOPEGATE_JWKS_URL: 'https://f/jwks' })).toBe(
+      '"SCOPEGATE_ISSUERS" cannot be combined with "SCOPEGATE_JWKS_URL"/"SCOPEGATE_JWKS_FILE"',
+    );
+  });
+});
+
+describe('sources and defaults', () => {
+  it('fills every default', () => {
+    const c = loadConfig(VALID);
+    expect(c.port).toBe(DEFAULTS.port);
+    expect(c.limits).toEqual({ maxDepth: 12, maxAliases: 30, maxTokens: 2000, maxCost: 5000 });
+    expect(c.rateLimit).toEqual({ perToken: 600, perSourceProject: 6000, windowSeconds: 60 });
+    expect(c.upstream).toMatchObject({
+      retries: 2,
+      circuitBreaker: { threshold: 5, cooldownMs: 10_000 },
+    });
+    expect(c.shutdownGraceMs).toBe(10_000);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads secrets from *_FILE, trimmed, and names an unreadable one', () => {
+    const env = {
+      ...VALID,
+      SCOPEGATE_UPSTREAM_TOKEN: undefined,
+      SCOPEGATE_UPSTREAM_TOKEN_FILE: file('upstream-token', `${UPSTREAM_TOKEN}\n`),
+      SCOPEGATE_WEBHOOK_SECRET: undefined,
+      SCOPEGATE_WEBHOOK_SECRET_FILE: file('webhook-secret', WEBHOOK_SECRET),
+    };
+    const c = loadConfig(env);
+    expect(c.upstream.token).toBe(UPSTREAM_TOKEN);
+    expect(c.webhookSecret).toBe(WEBHOOK_SECRET);
+    expect(messageFor({ ...env, SCOPEGATE_UPSTREAM_TOKEN_FILE: join(dir, 'absent') })).toBe(
+      '"SCOPEGATE_UPSTREAM_TOKEN_FILE" names a file that cannot be read',
+    );
+    // A secret read from a file is validated like one from the environment.
+    expect(
+      messageFor({ ...env, SCOPEGATE_WEBHOOK_SECRET_FILE: file('short-secret', 'short') }),
+    ).toBe('"SCOPEGATE_WEBHOOK_SECRET_FILE" must be at least 16 characters');
+  });
+
+  it('takes the environment over the config file, and names bad file settings', () => {
+    const yaml = file('c.yaml', 'port: 5000\nmaxDepth: 8\nlogLevel: warn\n');
+    const c = loadConfig({ ...VALID, SCOPEGATE_LOG_LEVEL: 'debug' }, { file: yaml });
+    expect([c.port, c.limits.maxDepth, c.logLevel]).toEqual([5000, 8, 'debug']);
+    expect(() => loadConfig(VALID, { file: file('bad.yaml', 'prot: 1\n') })).toThrow(
+      /unknown setting "prot"/,
+    );
+    expect(() => loadConfig(VALID, { file: file('bad2.json', '{"port": 99999}') })).toThrow(
+      /^config file setting "port" Too big/,
+    );
+  });
+});
+
+describe('--print-config', () => {
+  it('redacts the upstream token, the webhook secret and the Redis password', () => {
+    const text = JSON.stringify(redactConfig(loadConfig(VALID)));
+    expect(text).not.toContain(UPSTREAM_TOKEN);
+    expect(text).not.toContain(WEBHOOK_SECRET);
+    expect(text).not.toContain('redis-password');
+    expect(text).toContain('redis://[redacted]@redis.internal:6379/0');
+  });
+
+  it('prints the redacted configuration from the command line, and one line for a bad setting', async () => {
+    const run = promisify(execFile);
+    const env = { ...process.env, ...VALID };
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--print-config'],
+      { cwd: ROOT, env },
+    );
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
+    expect(printed['webhookSecret']).toBe('[redacted]');
+    expect(stdout).not.toContain(UPSTREAM_TOKEN);
+    await expect(
+      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--print-config'], {
+        cwd: ROOT,
+        env: { ...env, SCOPEGATE_MAX_DEPTH: 'deep' },
+      }),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^scopegate: "SCOPEGATE_MAX_DEPTH" Invalid input[^\n]*\n$/),
+    });
+  });
+});
