@@ -1,0 +1,108 @@
+/**
+ * The authorization log's recorder: bounded, synchronous recording; batches flushed and merged
+ * per (target, source); bot flags looked up once; a failing backend never throws at callers.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  createAuthLog,
+  createMemoryAuthLogBackend,
+  type AuthLogBackend,
+  type UsageEvent,
+} from '../../src/audit/auth-log.js';
+
+function event(over: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    targetProjectId: 101,
+    targetPath: 'acme/platform/registry',
+    sourceProjectId: 102,
+    sourcePath: 'acme/apps/web',
+    sourceNamespaceId: 13,
+    sourceNamespacePath: 'acme/apps',
+    at: 1_700_000_000_000,
+    jobId: 7,
+    pipelineId: 70,
+    userId: 1,
+    resource: 'RELEASES',
+    level: 'READ',
+    outcome: 'allowed',
+    reason: 'ENTRY_GRANTS',
+    ...over,
+  };
+}
+
+describe('authorization log recorder', () => {
+  it('drops events beyond the buffer and counts them, without throwing', async () => {
+    const log = createAuthLog({
+      backend: createMemoryAuthLogBackend(),
+      bufferSize: 3,
+      flushIntervalMs: 0,
+    });
+    for (let i = 0; i < 10; i++) expect(() => log.record(event({ jobId: i }))).not.toThrow();
+    expect(log.stats()).toMatchObject({ buffered: 3, dropped: 7 });
+    await log.flush();
+    expect(log.stats()).toMatchObject({ buffered: 0, dropped: 7, flushed: 3 });
+    await log.close();
+  });
+
+  it('merges a batch per target and source: counts, highest levels, the newest use', async () => {
+    const users = new Map([
+      [1, { bot: false }],
+      [3, { bot: true }],
+    ]);
+    let lookups = 0;
+    const log = createAuthLog({
+      backend: createMemoryAuthLogBackend(),
+      flushIntervalMs: 0,
+      lookupUser: (id) => {
+        lookups += 1;
+        return Promise.resolve(users.get(id) ?? null);
+      },
+    });
+    log.record(event());
+    log.record(
+      event({
+        at: 1_700_000_001_000,
+        jobId: 8,
+        userId: 3,
+        level: 'WRITE',
+        outcome: 'wouldDeny',
+        reason: 'AUDIT_WOULD_DENY',
+      }),
+    );
+    log.record(
+      event({ resource: 'TAGS', level: 'WRITE', outcome: 'denied', reason: 'NOT_IN_ALLOWLIST' }),
+    );
+    await log.flush();
+    log.record(event({ at: 1_699_000_000_000 }));
+    await log.flush();
+    const [r] = await log.list(101);
+    expect(r).toMatchObject({
+      sourcePath: 'acme/apps/web',
+      lastUsedAt: 1_700_000_001_000,
+      lastJobId: 8,
+      lastUserId: 3,
+      lastUserIsBot: true,
+      used: { RELEASES: 'WRITE' },
+      allowed: 2,
+      denied: 1,
+      wouldDeny: 1,
+      deniedByAllowlist: 1,
+    });
+    expect(lookups).toBe(2);
+    await log.close();
+  });
+
+  it('counts a failed flush and keeps recording', async () => {
+    const failing: AuthLogBackend = {
+      write: () => Promise.reject(new Error('down')),
+      list: () => Promise.resolve([]),
+      targets: () => Promise.resolve([]),
+    };
+    const log = createAuthLog({ backend: failing, flushIntervalMs: 0 });
+    log.record(event());
+    await expect(log.flush()).resolves.toBeUndefined();
+    log.record(event());
+    expect(log.stats()).toMatchObject({ flushErrors: 1, buffered: 1 });
+    await log.close();
+  });
+});
