@@ -9,7 +9,8 @@ const USAGE = `usage:
   scopegate serve [--demo] [--seed FILE] [--policy FILE] [--config FILE] [--print-config]
   scopegate demo-upstream [--seed FILE] [--port N]
   scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...]
-  scopegate check --source S --target T --user U [--protected] [--demo [--seed FILE] [--policy FILE]] [--config FILE]`;
+  scopegate check --source S --target T --user U [--protected] [--demo [--seed FILE] [--policy FILE]] [--config FILE]
+  scopegate policy export [-o FILE] | import FILE [--apply]`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -19,6 +20,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./serve.js')).runServe(rest);
     case 'demo-upstream':
       return (await import('../demo/cli.js')).runDemoUpstreamCommand(rest);
+    case 'policy':
+      return (await import('./policy.js')).runPolicy(rest);
     case 'token':
       if (rest[0] === 'mint') return (await import('./token.js')).runTokenMint(rest.slice(1));
       break;
