@@ -15,15 +15,8 @@
  * project in parallel on a Cluster, since a pipeline there must stay on one node).
  */
 import { LRUCache } from 'lru-cache';
-import type { Principal } from '../auth/principal.js';
 import { decodePermissionSet, encodePermissionSet } from '../policy/codec.js';
-import type {
-  InstanceSettings,
-  JobTokenProfile,
-  PermissionSet,
-  TargetProject,
-} from '../policy/types.js';
-import { LEVELS, RESOURCES } from '../policy/types.js';
+import type { JobTokenProfile, PermissionSet } from '../policy/types.js';
 import {
   isCluster,
   isNoScript,
@@ -38,6 +31,9 @@ import {
   projectKeys,
 } from '../store/redis-keys.js';
 import { profileFromHash } from '../store/redis-profile-store.js';
+
+// The key moved to its own module; still importable from here (the benchmark does).
+export { principalCacheKey } from './decision-key.js';
 
 /** Options of {@link createDecisionCache}; every duration in ms. */
 export interface DecisionCacheOptions {
@@ -161,37 +157,6 @@ local profile = {}
 if not d or (ARGV[2] == '1' and not role) then profile = redis.call('HGETALL', KEYS[2]) end
 return {v, d, role, pttl, profile}`;
 const READ_SHA = scriptSha(READ_SCRIPT);
-
-const VIS = { public: 'p', internal: 'i', private: 'v' } as const;
-const FEAT = { enabled: 'e', private: 'p', disabled: 'd' } as const;
-
-/**
- * Everything a decision depends on besides the profile and the role, as a short key: the
- * principal's deciding attributes, the target's visibility and features, and the instance
- * settings. Two requests with the same key always get the same `PermissionSet`.
- */
-export function principalCacheKey(
-  principal: Principal,
-  target: TargetProject,
-  instance: InstanceSettings,
-): string {
-  const t = `${VIS[target.visibility]}${RESOURCES.map((r) => FEAT[target.features[r]]).join('')}`;
-  const i = `${instance.enforceAllowlistEverywhere ? 'E' : 'e'}${instance.defaultEnforcement[0] ?? ''}`;
-  switch (principal.kind) {
-    case 'anonymous':
-      return `a:${t}${i}`;
-    case 'user':
-      return `u:${principal.userId}:${principal.isAdmin ? 1 : 0}:${t}${i}`;
-    case 'job': {
-      const claim = principal.jobPermissions;
-      const scope =
-        claim === undefined
-          ? '*'
-          : RESOURCES.map((r) => LEVELS.indexOf(claim[r] ?? 'NONE')).join('');
-      return `j:${principal.projectId}:${principal.namespaceId}:${principal.userId}:${principal.refProtected ? 1 : 0}:${scope}:${t}${i}`;
-    }
-  }
-}
 
 type ReadReply = [string, string | null, string | null, number, string[]];
 
@@ -375,8 +340,15 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
         flushAll();
         sub.subscribe(channel).catch(onError);
       });
-      await waitUntilReady(sub);
-      await sub.subscribe(channel);
+      try {
+        await waitUntilReady(sub);
+        await sub.subscribe(channel);
+      } catch (err) {
+        // Leave nothing reconnecting in the background: a later start() begins again.
+        subscriber = undefined;
+        sub.disconnect();
+        throw err;
+      }
       started = true;
       // Best effort: a server that already has the script answers the first read by SHA.
       await redis.script('LOAD', READ_SCRIPT).catch(onError);

@@ -27,12 +27,8 @@ import { FEATURE_OF, LEVEL_RANK, RESOURCES, ROLES } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { groupAncestors, type UpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject } from '../upstream/types.js';
-import {
-  principalCacheKey,
-  type DecisionCache,
-  type RoundTripCounter,
-  type WriteBack,
-} from './decision-cache.js';
+import { principalCacheKey } from './decision-key.js';
+import { type DecisionCache, type RoundTripCounter, type WriteBack } from './decision-cache.js';
 
 /** What the authorizer knows about one target project after its first sight. */
 export interface TargetDecision {
@@ -54,7 +50,12 @@ export interface AuthorizerDeps {
   readonly now?: () => number;
   /** Told why a check failed closed (the client only sees `POLICY_UNAVAILABLE`). */
   readonly onPolicyError?: (err: unknown) => void;
+  /** Told of each decision cache look-up in fleet mode (metrics); must not throw. */
+  readonly onCacheLookup?: (layer: DecisionCacheLayer, hit: boolean) => void;
 }
+
+/** A layer of the decision cache: the process LRU, or Redis. */
+export type DecisionCacheLayer = 'process' | 'redis';
 
 /** Per-request authorization state. */
 export interface RequestAuthorizer {
@@ -193,6 +194,7 @@ export function createRequestAuthorizer(
           let roleTtl = fixed !== undefined ? Infinity : (r.roleTtlMs ?? 0);
           let fetched = false;
           let set = r.set;
+          deps.onCacheLookup?.('redis', set !== undefined && role !== undefined);
           if (set === undefined || role === undefined) {
             if (role === undefined) {
               role = await upstreamRole(it.project.id);
@@ -241,6 +243,7 @@ export function createRequestAuthorizer(
     if (cached && loader) {
       const key = principalCacheKey(principal, toTargetProject(project), deps.instance);
       const hit = cached.peekLocal(project.id, key);
+      deps.onCacheLookup?.('process', hit !== undefined);
       if (hit) return Promise.resolve(hold(project, hit.set, hit.roleAccessLevel));
       return loader.load(project);
     }

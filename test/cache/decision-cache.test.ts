@@ -2,10 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 import {
   createDecisionCache,
-  principalCacheKey,
   type DecisionCache,
   type RoundTripCounter,
 } from '../../src/cache/decision-cache.js';
+import { principalCacheKey } from '../../src/cache/decision-key.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../../src/policy/engine.js';
 import type { PermissionSet, TargetProject } from '../../src/policy/types.js';
 import {

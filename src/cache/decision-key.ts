@@ -1,0 +1,38 @@
+/**
+ * The cache key of a decision: everything a `PermissionSet` depends on besides the target's
+ * profile (whose version is part of the Redis key) and the user's role (cached beside it).
+ */
+import type { Principal } from '../auth/principal.js';
+import type { InstanceSettings, TargetProject } from '../policy/types.js';
+import { LEVELS, RESOURCES } from '../policy/types.js';
+
+const VIS = { public: 'p', internal: 'i', private: 'v' } as const;
+const FEAT = { enabled: 'e', private: 'p', disabled: 'd' } as const;
+
+/**
+ * Everything a decision depends on besides the profile and the role, as a short key: the
+ * principal's deciding attributes, the target's visibility and features, and the instance
+ * settings. Two requests with the same key always get the same `PermissionSet`.
+ */
+export function principalCacheKey(
+  principal: Principal,
+  target: TargetProject,
+  instance: InstanceSettings,
+): string {
+  const t = `${VIS[target.visibility]}${RESOURCES.map((r) => FEAT[target.features[r]]).join('')}`;
+  const i = `${instance.enforceAllowlistEverywhere ? 'E' : 'e'}${instance.defaultEnforcement[0] ?? ''}`;
+  switch (principal.kind) {
+    case 'anonymous':
+      return `a:${t}${i}`;
+    case 'user':
+      return `u:${principal.userId}:${principal.isAdmin ? 1 : 0}:${t}${i}`;
+    case 'job': {
+      const claim = principal.jobPermissions;
+      const scope =
+        claim === undefined
+          ? '*'
+          : RESOURCES.map((r) => LEVELS.indexOf(claim[r] ?? 'NONE')).join('');
+      return `j:${principal.projectId}:${principal.namespaceId}:${principal.userId}:${principal.refProtected ? 1 : 0}:${scope}:${t}${i}`;
+    }
+  }
+}
