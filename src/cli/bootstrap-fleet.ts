@@ -144,6 +144,8 @@ export async function bootstrapFleet(
       limits: config.limits,
       shutdownGraceMs: config.shutdownGraceMs,
       logger,
+      // Change events and the authorization log go to Redis streams and hashes.
+      management: { redis },
     });
     closers.push(() => gateway.close());
     return { gateway, config, close: closeAll };
