@@ -1,0 +1,90 @@
+/**
+ * `jobTokenComplianceReport` end to end: what an auditor sees across profiles and usage, for
+ * instance admins only, filterable and paginated.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { codes, ok } from './management-fixtures.js';
+
+const REPORT = `query($f: JobTokenComplianceFilter, $first: Int, $after: String) {
+  jobTokenComplianceReport(filter: $f, first: $first, after: $after) {
+    nodes { kind projectPath source { fullPath } count }
+    pageInfo { hasNextPage endCursor } } }`;
+
+interface Report {
+  jobTokenComplianceReport: {
+    nodes: { kind: string; projectPath: string; source: { fullPath: string } | null }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
+}
+
+let t: TestGateway;
+let admin: string;
+
+beforeAll(async () => {
+  t = await createTestGateway({
+    adminUserIds: ['5'],
+    policy: {
+      version: 1,
+      projects: {
+        'acme/platform/registry': {
+          enforcement: 'AUDIT',
+          entries: [{ source: 'acme/apps', kind: 'GROUP', defaultPermissions: true }],
+        },
+      },
+    },
+  });
+  admin = await t.userToken('carol');
+  const job = await t.jobToken('acme/bots/remediator', 'remediator-bot');
+  ok(
+    await t.gql(
+      '{ project(fullPath: "acme/platform/registry") { releases { nodes { tagName } } } }',
+      {},
+      { token: job },
+    ),
+  );
+});
+afterAll(async () => t.close());
+
+describe('jobTokenComplianceReport', () => {
+  it('lists the project not enforcing, the broad and unused entry and the would-deny usage', async () => {
+    const nodes = ok<Report>(await t.gql(REPORT, {}, { token: admin })).jobTokenComplianceReport
+      .nodes;
+    expect(nodes.map((n) => [n.kind, n.source?.fullPath ?? null])).toEqual([
+      ['AUDIT_WOULD_DENY', 'acme/bots/remediator'],
+      ['DEFAULT_PERMISSIONS', 'acme/apps'],
+      ['NOT_ENFORCING', null],
+      ['UNUSED_ENTRY', 'acme/apps'],
+    ]);
+  });
+
+  it('filters by kind and pages with cursors', async () => {
+    const first = ok<Report>(
+      await t.gql(
+        REPORT,
+        { f: { kinds: ['DEFAULT_PERMISSIONS', 'UNUSED_ENTRY'] }, first: 1 },
+        { token: admin },
+      ),
+    ).jobTokenComplianceReport;
+    expect(first.nodes.map((n) => n.kind)).toEqual(['DEFAULT_PERMISSIONS']);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = ok<Report>(
+      await t.gql(
+        REPORT,
+        {
+          f: { kinds: ['DEFAULT_PERMISSIONS', 'UNUSED_ENTRY'] },
+          first: 1,
+          after: first.pageInfo.endCursor,
+        },
+        { token: admin },
+      ),
+    ).jobTokenComplianceReport;
+    expect(second.nodes.map((n) => n.kind)).toEqual(['UNUSED_ENTRY']);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('is refused to a project member who is not an instance admin', async () => {
+    const res = await t.gql(REPORT, {}, { token: await t.userToken('alice') });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+  });
+});
