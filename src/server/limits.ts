@@ -73,12 +73,26 @@ function reportTo(ctx: ValidationContext | null, err: GraphQLError): void {
 
 const armorCallbacks = { onReject: [reportTo], propagateOnRejection: false };
 
+// Depth and cost are about fields: an inline fragment or a named fragment spread is not a
+// level. graphql-armor counts each as one (and multiplies the cost by 1.5 again) unless told to
+// flatten them, which rejected the same selection written with one fragment per level (as
+// codegen and Relay clients write it) while the plain form passed.
+const flatten = { flattenFragments: true };
+
 /** Validation rules enforcing the depth, alias and cost limits. */
 export function limitValidationRules(limits: ResolvedRequestLimits): ValidationRule[] {
   return [
-    maxDepthRule({ n: limits.maxDepth, ...armorCallbacks }) as unknown as ValidationRule,
+    maxDepthRule({
+      n: limits.maxDepth,
+      ...flatten,
+      ...armorCallbacks,
+    }) as unknown as ValidationRule,
     maxAliasesRule({ n: limits.maxAliases, ...armorCallbacks }) as unknown as ValidationRule,
-    costLimitRule({ maxCost: limits.maxCost, ...armorCallbacks }) as unknown as ValidationRule,
+    costLimitRule({
+      maxCost: limits.maxCost,
+      ...flatten,
+      ...armorCallbacks,
+    }) as unknown as ValidationRule,
   ];
 }
 
