@@ -183,6 +183,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics.observeRateLimit(limited.limit);
       return sendRateLimited(res, limited.retryAfterSeconds, requestId);
     }
+    if (limited?.failedOpen) metrics.observeRateLimit('failed_open');
     let body: unknown = undefined;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes);
@@ -221,6 +222,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             decisions: options.decisions,
             onPolicyError: (err) =>
               logger.warn({ requestId, err: String(err) }, 'policy check failed closed'),
+            onCacheLookup: metrics.observeCacheLookup,
           }),
           management: management.services,
           ...management.hooks(

@@ -9,12 +9,10 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Kind, type OperationDefinitionNode } from 'graphql';
 import type { DecisionHooks } from '../audit/decision-log.js';
+import type { DecisionCacheLayer } from '../cache/request-authorizer.js';
 import type { UpstreamCallInfo, UpstreamClientOptions } from '../upstream/client.js';
 import type { BreakerState } from '../upstream/resilience.js';
 import type { GatewayContext } from './context.js';
-
-/** Where a decision was found: this request, the process LRU, Redis, or computed. */
-export type CacheLayer = 'request' | 'process' | 'redis';
 
 /** The gateway's metrics and the hooks that feed them. */
 export interface GatewayMetrics {
@@ -28,7 +26,7 @@ export interface GatewayMetrics {
   /** A request was refused by a rate limit, or the limiter failed open. */
   observeRateLimit(outcome: 'token' | 'source_project' | 'failed_open'): void;
   /** A decision cache look-up (for the cache layers to call). */
-  observeCacheLookup(layer: CacheLayer, hit: boolean): void;
+  observeCacheLookup(layer: DecisionCacheLayer, hit: boolean): void;
   /** An audit event could not be written (for the audit stream to call). */
   observeAuditDrop(): void;
   /** Decision observers to combine with the decision log's. */

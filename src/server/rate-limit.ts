@@ -38,7 +38,12 @@ export interface RateLimiterOptions {
 
 /** The outcome of {@link RateLimiter.check}. */
 export type RateLimitResult =
-  | { readonly allowed: true; readonly counted: boolean }
+  | {
+      readonly allowed: true;
+      readonly counted: boolean;
+      /** Redis failed or was too slow, so the request went through uncounted. */
+      readonly failedOpen?: boolean;
+    }
   | {
       readonly allowed: false;
       /** Whole seconds until the window that was exceeded ends (at least 1). */
@@ -76,6 +81,11 @@ return out
 
 const ALLOWED_UNCOUNTED: RateLimitResult = Object.freeze({ allowed: true, counted: false });
 const ALLOWED: RateLimitResult = Object.freeze({ allowed: true, counted: true });
+const FAILED_OPEN: RateLimitResult = Object.freeze({
+  allowed: true,
+  counted: false,
+  failedOpen: true,
+});
 
 /**
  * The keys of a principal: `[tokenKey, projectKey?]` sharing one hash tag. Anonymous callers
@@ -127,11 +137,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         ]);
       } catch (err) {
         options.onError?.(err);
-        return ALLOWED_UNCOUNTED;
+        return FAILED_OPEN;
       }
       if (!Array.isArray(reply)) {
         options.onError?.(new Error('unexpected rate limiter reply'));
-        return ALLOWED_UNCOUNTED;
+        return FAILED_OPEN;
       }
       for (let i = 0; i < limits.length; i++) {
         const limit = limits[i] ?? 0;
