@@ -1,0 +1,92 @@
+/**
+ * The load generator, run in its own process so it never shares an event loop (or a CPU
+ * profile) with a gateway: `node --import tsx bench/load-worker.ts <jobs.json>`. Drives each
+ * job's target with autocannon and prints one JSON line per job, a {@link LoadResult}.
+ *
+ * Per request it picks the next body and token in turn, and replaces `__UNIQUE__` in the body
+ * with a number unique to this run (W3 creates a release with a fresh tag every time).
+ */
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+/** What the orchestrator asks of one load run. */
+export interface LoadJob {
+  readonly url: string;
+  readonly body: string;
+  /** Bearer tokens used in turn, one per request (W4: a different one every time). */
+  readonly tokens: readonly string[];
+  readonly headers: Readonly<Record<string, string>>;
+  readonly connections: number;
+  /** Seconds; ignored when `amount` is set. */
+  readonly durationSeconds: number;
+  readonly amount?: number;
+  /** Prefix of the `__UNIQUE__` numbers (so two runs never repeat a tag). */
+  readonly uniquePrefix: string;
+}
+
+/** One run's figures. */
+export interface LoadResult {
+  readonly requests: number;
+  readonly ok: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Runs one job. */
+export async function runLoad(job: LoadJob): Promise<LoadResult> {
+  let n = 0;
+  const unique = job.body.includes('__UNIQUE__');
+  const started = performance.now();
+  const result = await autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.durationSeconds,
+    ...(job.amount !== undefined ? { amount: job.amount } : {}),
+    method: 'POST',
+    timeout: 30,
+    sampleInt: 50,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const k = n++;
+          const token = job.tokens[k % job.tokens.length];
+          return {
+            ...req,
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...job.headers,
+              ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+            },
+            body: unique ? job.body.replace('__UNIQUE__', `${job.uniquePrefix}-${k}`) : job.body,
+          };
+        },
+      },
+    ],
+  });
+  // autocannon's own `duration` is whole seconds; a short run needs the real elapsed time.
+  const seconds = (performance.now() - started) / 1000;
+  const requests = result['2xx'] + result.non2xx;
+  return {
+    requests,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    seconds,
+    rps: result['2xx'] / seconds,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+  };
+}
+
+// A file holds the jobs of one round, run one after another in the order given (the
+// orchestrator alternates variants between rounds); one JSON line per job.
+const jobsPath = process.argv[2];
+if (jobsPath !== undefined) {
+  const jobs = JSON.parse(readFileSync(jobsPath, 'utf8')) as LoadJob[];
+  for (const job of jobs) process.stdout.write(`${JSON.stringify(await runLoad(job))}\n`);
+}

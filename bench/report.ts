@@ -1,0 +1,154 @@
+/**
+ * The benchmark's one table and `bench/RESULTS.md`: figures per workload and variant, ratios
+ * against the baselines, Redis round trips per request, and which targets are met.
+ */
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import type { LoadResult } from './load-worker.js';
+import type { PolicyMicroResult } from './micro.js';
+import type { ScaleResult } from './scale.js';
+
+/** Columns of the table: scopegate and the three baselines. */
+export type Column = 'scopegate' | 'A' | 'B' | 'C';
+
+/** The measurements of one table row (a workload, warm or cold). */
+export interface Row {
+  readonly id: string;
+  readonly description: string;
+  /** W1/W2: the issue's throughput and latency targets apply. */
+  readonly targets: 'warm' | 'cold' | 'none';
+  readonly samples: Record<Column, LoadResult[]>;
+  /** Redis round trips of one request after warm-up, per gateway column. */
+  readonly roundTrips: Partial<Record<Column, number>>;
+}
+
+/** Mean req/s and median p99 of a cell's rounds. */
+export interface CellSummary {
+  readonly rps: number;
+  readonly p99: number;
+  readonly failures: number;
+}
+
+/** Summarises one cell. */
+export function summarize(samples: readonly LoadResult[]): CellSummary {
+  if (samples.length === 0) return { rps: 0, p99: 0, failures: 0 };
+  const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
+  return {
+    rps: samples.reduce((t, s) => t + s.rps, 0) / samples.length,
+    p99: p99s[Math.floor(p99s.length / 2)] ?? 0,
+    failures: samples.reduce((t, s) => t + s.non2xx + s.errors, 0),
+  };
+}
+
+const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toString() : '-');
+const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
+
+/** Targets checked for a row; empty when none apply. */
+export function targetVerdicts(row: Row): string[] {
+  if (row.targets === 'none') return [];
+  const s = summarize(row.samples.scopegate);
+  const a = summarize(row.samples.A);
+  const b = summarize(row.samples.B);
+  const need = row.targets === 'warm' ? 0.95 : 0.85;
+  const out = [
+    `${s.rps / a.rps >= need ? 'ok' : 'MISS'} ≥${need}×A`,
+    `${s.rps / b.rps >= 2 ? 'ok' : 'MISS'} ≥2×B`,
+    `${s.p99 <= 1.1 * a.p99 ? 'ok' : 'MISS'} p99≤1.1×A`,
+  ];
+  if (row.targets === 'warm') out.push(`${row.roundTrips.scopegate === 0 ? 'ok' : 'MISS'} RT=0`);
+  return out;
+}
+
+/** The table as Markdown (also readable in a terminal). */
+export function formatTable(rows: readonly Row[]): string {
+  const head =
+    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | targets |';
+  const sep = `|${head
+    .split('|')
+    .slice(1, -1)
+    .map(() => '---')
+    .join('|')}|`;
+  const lines = rows.map((row) => {
+    const s = summarize(row.samples.scopegate);
+    const a = summarize(row.samples.A);
+    const b = summarize(row.samples.B);
+    const c = summarize(row.samples.C);
+    const rt = (['scopegate', 'A', 'B'] as const)
+      .map((k) => (row.roundTrips[k] === undefined ? '-' : String(row.roundTrips[k])))
+      .join(', ');
+    const failures = s.failures + a.failures + b.failures + c.failures;
+    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${f2(s.rps / a.rps)} | ${f2(s.rps / b.rps)} | ${f2(s.rps / c.rps)} | ${f2(s.p99 / a.p99)} | ${rt} | ${failures} | ${targetVerdicts(row).join(', ')} |`;
+  });
+  return [head, sep, ...lines].join('\n');
+}
+
+/** The micro-benchmark's line. */
+export function formatMicro(m: PolicyMicroResult): string {
+  return `Policy evaluation (\`decide\`, best of rounds, ${m.iterations} calls each): 10 entries ${f0(m.smallNs)} ns, 400 entries with the match 6 group levels up ${f0(m.largeNs)} ns → ratio ${f2(m.ratio)} (target ≤ 1.5: ${m.ratio <= 1.5 ? 'ok' : 'MISS'})`;
+}
+
+/** The scale check's lines. */
+export function formatScale(s: ScaleResult): string {
+  return [
+    `Decision cache scale (${s.pairs} distinct (token, target) pairs in ${s.seconds} s, process LRU max ${s.lruMax} entries):`,
+    `- RSS ${s.rssBeforeMiB} MiB → ${s.rssAfterMiB} MiB; V8 heap ${s.heapBeforeMiB} MiB → ${s.heapAfterMiB} MiB (the LRU holds at most ${s.lruMax} decisions)`,
+    `- Redis: ${s.redisKeys} decision keys, ${s.redisBytesPerDecision} bytes per decision (used_memory delta / keys), MEMORY USAGE of a sample ${s.memoryUsageSample} bytes (target < 200: ${s.redisBytesPerDecision < 200 ? 'ok' : 'MISS'}); e.g. \`${s.sampleKey}\``,
+  ].join('\n');
+}
+
+/** The machine the run measured on. */
+export function machineDescription(): string {
+  const c = cpus();
+  const model = c[0]?.model ?? 'unknown CPU';
+  return [
+    `- CPU: ${c.length} × ${model}`,
+    `- memory: ${Math.round(totalmem() / 2 ** 30)} GiB; OS: ${platform()} ${release()}`,
+    `- Node ${process.version}; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  ].join('\n');
+}
+
+/** Everything `bench/RESULTS.md` shows. */
+export interface Results {
+  readonly mode: string;
+  readonly settings: string;
+  readonly rows: readonly Row[];
+  readonly micro: PolicyMicroResult;
+  readonly scale: ScaleResult;
+  readonly profile?: string | undefined;
+  /** Hand-written notes kept across runs (`bench/NOTES.md`). */
+  readonly notes?: string | undefined;
+}
+
+/** The Markdown of `bench/RESULTS.md`. */
+export function formatResults(r: Results): string {
+  return `# Benchmark results
+
+Written by \`npm run bench\` (${r.mode}) on ${new Date().toISOString()}. Do not edit: the
+next run rewrites this file; notes that must survive live in \`bench/NOTES.md\`.
+
+## Machine
+
+${machineDescription()}
+
+## Throughput and latency
+
+${r.settings}
+
+Variants: **scopegate** (directive, Redis decision cache, process LRU on; "cold" rows turn the
+LRU off so every target's decision is read from Redis); **A** the same gateway with
+\`authorization: false\`; **B** the same rules as graphql-shield rules on the same schema,
+calling the same authorizer and cache (cold rows: its LRU off too); **C** a bare \`node:http\`
+server answering the same bytes. ×A, ×B, ×C are scopegate's req/s divided by theirs.
+
+${formatTable(r.rows)}
+
+## Policy evaluation
+
+${formatMicro(r.micro)}
+
+## Scale
+
+${formatScale(r.scale)}
+${r.profile ? `\n## CPU profile of this run (scopegate variant)\n\n${r.profile}\n` : ''}${r.notes ? `\n${r.notes.trim()}\n` : ''}`;
+}

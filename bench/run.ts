@@ -1,0 +1,380 @@
+/**
+ * `npm run bench [-- --quick | --smoke] [-- --profile]`: starts a private Redis, the embedded
+ * upstream and every variant in their own processes, drives them with autocannon from yet
+ * another process (alternating the variants' order between rounds to cancel drift), and prints
+ * one table; also the policy micro-benchmark and the decision cache scale check. Writes
+ * `bench/RESULTS.md`. Everything it starts is stopped when it ends, fails or is interrupted.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_DEMO_UPSTREAM_TOKEN } from '../src/demo/http-server.js';
+import { parsePolicyFile } from '../src/policy/policy-file.js';
+import { resolvePolicyFile } from '../src/store/policy-loader.js';
+import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
+import { createRedisProfileStore } from '../src/store/redis-profile-store.js';
+import { createUpstreamClient } from '../src/upstream/client.js';
+import { startRedis } from '../test/helpers/redis.js';
+import type { LoadJob, LoadResult } from './load-worker.js';
+import { runPolicyMicroBench } from './micro.js';
+import { onStop, ROOT, runNode, startNode, stopAll, stopOnSignals } from './processes.js';
+import { summarizeProfile } from './profile-summary.js';
+import {
+  formatMicro,
+  formatResults,
+  formatScale,
+  formatTable,
+  type Column,
+  type Row,
+} from './report.js';
+import type { ScaleResult } from './scale.js';
+import { createBenchIssuer } from './tokens.js';
+import type { VariantConfig } from './variant-server.js';
+import { benchPolicy, benchSeed, WORKLOAD_HEADER, workloadBody, type WorkloadId } from './world.js';
+
+interface Settings {
+  readonly rounds: number;
+  readonly durationSeconds: number;
+  /** Smoke: a fixed number of requests per cell instead of a duration. */
+  readonly amount?: number;
+  readonly connections: number;
+  readonly warmupAmount: number;
+  readonly w4Tokens: number;
+  readonly scalePairs: number;
+  readonly microIterations: number;
+}
+
+const argv = process.argv.slice(2);
+const mode = argv.includes('--smoke') ? 'smoke' : argv.includes('--quick') ? 'quick' : 'full';
+const SETTINGS: Record<typeof mode, Settings> = {
+  smoke: {
+    rounds: 1,
+    durationSeconds: 1,
+    amount: 20,
+    connections: 4,
+    warmupAmount: 4,
+    w4Tokens: 50,
+    scalePairs: 5_000,
+    microIterations: 10_000,
+  },
+  quick: {
+    rounds: 2,
+    durationSeconds: 2,
+    connections: 10,
+    warmupAmount: 200,
+    w4Tokens: 2_000,
+    scalePairs: 200_000,
+    microIterations: 100_000,
+  },
+  full: {
+    rounds: 3,
+    durationSeconds: 6,
+    connections: 10,
+    warmupAmount: 400,
+    w4Tokens: 10_000,
+    scalePairs: 200_000,
+    microIterations: 300_000,
+  },
+};
+const settings = SETTINGS[mode];
+const profiling = argv.includes('--profile');
+const resultsPath = mode === 'smoke' ? undefined : join(ROOT, 'bench', 'RESULTS.md');
+
+/** Gateway processes: scopegate, A and B, warm and cold; C (bare HTTP) is started later. */
+type ProcessName = 'sg' | 'sg-cold' | 'A' | 'A-cold' | 'B' | 'B-cold' | 'C';
+
+/** A started variant process. */
+interface Variant {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+interface RowPlan {
+  readonly id: string;
+  readonly description: string;
+  readonly workload: WorkloadId;
+  readonly targets: Row['targets'];
+  readonly procs: Record<Column, ProcessName>;
+}
+
+const warm = { scopegate: 'sg', A: 'A', B: 'B', C: 'C' } as const;
+const cold = { scopegate: 'sg-cold', A: 'A', B: 'B-cold', C: 'C' } as const;
+const PLAN: readonly RowPlan[] = [
+  {
+    id: 'W1 warm',
+    description: '1 project, 100 releases × 2 guarded fields',
+    workload: 'W1',
+    targets: 'warm',
+    procs: warm,
+  },
+  {
+    id: 'W1 cold',
+    description: 'W1, process cache off',
+    workload: 'W1',
+    targets: 'cold',
+    procs: cold,
+  },
+  {
+    id: 'W2 warm',
+    description: '20 projects × 10 guarded fields, group entries',
+    workload: 'W2',
+    targets: 'warm',
+    procs: warm,
+  },
+  {
+    id: 'W2 cold',
+    description: 'W2, process cache off',
+    workload: 'W2',
+    targets: 'cold',
+    procs: cold,
+  },
+  {
+    id: 'W3',
+    description: 'releaseCreate, a new tag per request',
+    workload: 'W3',
+    targets: 'none',
+    procs: warm,
+  },
+  {
+    id: 'W4',
+    description: 'W1 with a different token per request',
+    workload: 'W4',
+    targets: 'none',
+    procs: warm,
+  },
+];
+
+const t0 = performance.now();
+const log = (line: string): void =>
+  void process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+
+async function post(
+  url: string,
+  body: string,
+  token: string,
+  debug: boolean,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      ...(debug ? { 'x-scopegate-debug': '1' } : {}),
+    },
+    body,
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 200 || json['errors'] !== undefined || !json['data'])
+    throw new Error(`${url} answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
+  return json;
+}
+
+async function main(): Promise<void> {
+  stopOnSignals();
+  const work = mkdtempSync(join(tmpdir(), 'sg-bench-'));
+  onStop(() => Promise.resolve(rmSync(work, { recursive: true, force: true })));
+  log(`mode ${mode}; policy micro-benchmark`);
+  const micro = runPolicyMicroBench(settings.microIterations, mode === 'smoke' ? 2 : 5);
+
+  const redis = await startRedis();
+  onStop(() => redis.stop());
+  // The smoke test checks that nothing with these names is left running afterwards.
+  log(`work dir ${work}; redis port ${redis.port}`);
+  const seedPath = join(work, 'seed.json');
+  writeFileSync(seedPath, JSON.stringify(benchSeed()));
+  const upstream = await startNode(
+    ['src/cli/main.ts', 'demo-upstream', '--seed', seedPath, '--port', '0'],
+    /listening on (http:\/\/\S+)/,
+  );
+  const upstreamUrl = upstream.match[1] ?? '';
+  const conn = createRedisConnection({ url: redis.url });
+  await waitUntilReady(conn);
+  const client = createUpstreamClient({ baseUrl: upstreamUrl, token: DEFAULT_DEMO_UPSTREAM_TOKEN });
+  await createRedisProfileStore({ redis: conn }).replaceAll(
+    await resolvePolicyFile(parsePolicyFile(benchPolicy()), client),
+  );
+  conn.disconnect();
+
+  const issuer = await createBenchIssuer();
+  const token = await issuer.mint(1);
+  const w4Tokens = await Promise.all(
+    Array.from({ length: settings.w4Tokens }, (_, i) => issuer.mint(10 + i)),
+  );
+  const base = {
+    upstreamUrl,
+    upstreamToken: DEFAULT_DEMO_UPSTREAM_TOKEN,
+    redisUrl: redis.url,
+    issuer: issuer.options,
+  };
+  let configs = 0;
+  const startVariant = async (config: VariantConfig, nodeArgs: string[] = []): Promise<Variant> => {
+    const path = join(work, `variant-${configs++}.json`);
+    writeFileSync(path, JSON.stringify(config));
+    const started = await startNode(
+      ['bench/variant-server.ts', path],
+      /listening on (http:\/\/\S+)/,
+      { nodeArgs, timeoutMs: 60_000 },
+    );
+    return { url: started.match[1] ?? '', stop: () => started.stop() };
+  };
+  log('starting the variants');
+  const urls = new Map<ProcessName, string>();
+  const gateways: [ProcessName, VariantConfig][] = [
+    ['sg', { ...base, kind: 'scopegate' }],
+    ['sg-cold', { ...base, kind: 'scopegate', cache: 'cold' }],
+    ['A', { ...base, kind: 'baseline-a' }],
+    ['B', { ...base, kind: 'shield' }],
+    ['B-cold', { ...base, kind: 'shield', cache: 'cold' }],
+  ];
+  await Promise.all(
+    gateways.map(async ([name, config]) => urls.set(name, (await startVariant(config)).url)),
+  );
+
+  // Every gateway must answer every workload correctly before anything is timed.
+  const bodyFor = (w: WorkloadId, unique: string): string =>
+    workloadBody(w).replace('__UNIQUE__', unique);
+  const answers: Record<string, string> = {};
+  for (const w of ['W1', 'W2', 'W3'] as const) {
+    answers[w] = JSON.stringify(
+      await post(urls.get('sg') ?? '', bodyFor(w, 'answer'), token, false),
+    );
+    for (const [name] of gateways)
+      await post(urls.get(name) ?? '', bodyFor(w, `check-${name}`), token, false);
+  }
+  answers['W4'] = answers['W1'] ?? '';
+  urls.set('C', (await startVariant({ ...base, kind: 'bare-http', answers })).url);
+
+  const job = (name: ProcessName, w: WorkloadId, prefix: string, amount?: number): LoadJob => ({
+    url: `${urls.get(name) ?? ''}/graphql`,
+    body: workloadBody(w),
+    tokens: w === 'W4' ? w4Tokens : [token],
+    headers: { [WORKLOAD_HEADER]: w },
+    connections: settings.connections,
+    durationSeconds: settings.durationSeconds,
+    ...(amount !== undefined ? { amount } : {}),
+    uniquePrefix: prefix,
+  });
+  const runJobs = async (jobs: LoadJob[], tag: string): Promise<LoadResult[]> => {
+    const path = join(work, `jobs-${tag}.json`);
+    writeFileSync(path, JSON.stringify(jobs));
+    const out = await runNode(['bench/load-worker.ts', path]);
+    return out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LoadResult);
+  };
+
+  log('warming up');
+  const cells = PLAN.flatMap((row) =>
+    (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
+  );
+  await runJobs(
+    cells.map((c, k) => job(c.p, c.row.workload, `warm${k}`, settings.warmupAmount)),
+    'warmup',
+  );
+
+  const rows: Row[] = PLAN.map((p) => ({
+    id: p.id,
+    description: p.description,
+    targets: p.targets,
+    samples: { scopegate: [], A: [], B: [], C: [] },
+    roundTrips: {},
+  }));
+  for (let round = 0; round < settings.rounds; round++) {
+    // Odd rounds run every row's variants in reverse order: drift hits each side alike.
+    const order = round % 2 === 0 ? cells : [...cells].reverse();
+    log(`round ${round + 1}/${settings.rounds}: ${order.length} runs`);
+    const results = await runJobs(
+      order.map((c, k) => job(c.p, c.row.workload, `r${round}-${k}`, settings.amount)),
+      `round${round}`,
+    );
+    order.forEach((c, k) => {
+      const r = results[k];
+      if (r) rows[PLAN.indexOf(c.row)]?.samples[c.col].push(r);
+    });
+  }
+
+  // Round trips of one request now that everything is warm (cold rows: process cache off).
+  for (const [i, plan] of PLAN.entries()) {
+    for (const col of ['scopegate', 'A', 'B'] as const) {
+      const url = urls.get(plan.procs[col]) ?? '';
+      // The first request makes it warm again (the process cache keeps decisions 5 s).
+      await post(url, bodyFor(plan.workload, `rt0-${i}-${col}`), token, false);
+      const json = await post(url, bodyFor(plan.workload, `rt-${i}-${col}`), token, true);
+      const ext = (json['extensions'] as { scopegate?: { redisRoundTrips?: number } } | undefined)
+        ?.scopegate;
+      const row = rows[i];
+      if (row && ext?.redisRoundTrips !== undefined) row.roundTrips[col] = ext.redisRoundTrips;
+    }
+  }
+
+  let profile: string | undefined;
+  if (profiling) profile = await profileScopegate(base, job, runJobs, startVariant, work);
+
+  log(`scale check: ${settings.scalePairs} pairs`);
+  const scaleOut = await runNode(
+    ['bench/scale.ts', redis.url, String(settings.scalePairs), '10000'],
+    { nodeArgs: ['--expose-gc'] },
+  );
+  const scale = JSON.parse(scaleOut.trim()) as ScaleResult;
+
+  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each, ${settings.connections} connections (autocannon in its own process); req/s is the mean of the rounds, p99 their median.`;
+  process.stdout.write(
+    `\n${formatTable(rows)}\n\n${formatMicro(micro)}\n\n${formatScale(scale)}\n`,
+  );
+  if (profile) process.stdout.write(`\n${profile}\n`);
+  if (resultsPath) {
+    const notesPath = join(ROOT, 'bench', 'NOTES.md');
+    const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;
+    writeFileSync(
+      resultsPath,
+      formatResults({ mode, settings: settingsLine, rows, micro, scale, profile, notes }),
+    );
+    log(`wrote ${resultsPath}`);
+  }
+}
+
+/** Runs W1 and W2 against a scopegate process started with `--cpu-prof` and summarises each. */
+async function profileScopegate(
+  base: Omit<VariantConfig, 'kind'>,
+  job: (name: ProcessName, w: WorkloadId, prefix: string) => LoadJob,
+  runJobs: (jobs: LoadJob[], tag: string) => Promise<LoadResult[]>,
+  startVariant: (config: VariantConfig, nodeArgs: string[]) => Promise<Variant>,
+  work: string,
+): Promise<string> {
+  const out: string[] = [];
+  for (const w of ['W1', 'W2'] as const) {
+    const dir = join(work, `prof-${w}`);
+    mkdirSync(dir);
+    log(`profiling scopegate under ${w}`);
+    const variant = await startVariant({ ...base, kind: 'scopegate' }, [
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      dir,
+    ]);
+    const j = { ...job('sg', w, `prof-${w}`), url: `${variant.url}/graphql` };
+    await runJobs([{ ...j, amount: settings.warmupAmount }, j], `prof-${w}`);
+    await variant.stop(); // SIGTERM: a clean exit, which writes the profile
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    out.push(
+      file
+        ? summarizeProfile(join(dir, file), `${w} (scopegate, warm)`)
+        : `### ${w}\n\n(no profile written)\n`,
+    );
+  }
+  return out.join('\n');
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
+}

@@ -1,0 +1,194 @@
+/**
+ * Scale check of the decision cache, in its own process:
+ * `node --expose-gc --import tsx bench/scale.ts <redisUrl> <pairs> <lruMax>`.
+ *
+ * Drives `pairs` distinct (token, target) pairs through the cache exactly as a request's
+ * first sight does on a miss (batched `readMany`, `decide`, `writeBack`, `rememberLocal`),
+ * then prints one JSON line, a {@link ScaleResult}: resident memory before and after (which the
+ * process LRU's `max` must bound), and Redis memory per cached decision.
+ */
+import type { JobTokenPrincipal } from '../src/auth/principal.js';
+import {
+  createDecisionCache,
+  principalCacheKey,
+  type RoundTripCounter,
+} from '../src/cache/decision-cache.js';
+import { decide, DEFAULT_INSTANCE_SETTINGS } from '../src/policy/engine.js';
+import type { JobTokenProfile, TargetProject } from '../src/policy/types.js';
+import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
+
+/** What the scale check prints. */
+export interface ScaleResult {
+  readonly pairs: number;
+  readonly lruMax: number;
+  readonly rssBeforeMiB: number;
+  readonly rssAfterMiB: number;
+  readonly heapBeforeMiB: number;
+  readonly heapAfterMiB: number;
+  /** Keys written to Redis (decisions). */
+  readonly redisKeys: number;
+  /** `INFO memory` used_memory delta divided by the keys written. */
+  readonly redisBytesPerDecision: number;
+  /** Mean `MEMORY USAGE` of a sample of decision keys. */
+  readonly memoryUsageSample: number;
+  readonly sampleKey: string;
+  readonly seconds: number;
+}
+
+const TARGETS = 100;
+const BATCH = 200;
+
+function target(k: number): TargetProject {
+  return {
+    id: 50_000 + k,
+    fullPath: `scale/t${k}`,
+    visibility: 'private',
+    features: {
+      RELEASES: 'enabled',
+      TAGS: 'enabled',
+      CONTAINERS: 'enabled',
+      MERGE_REQUEST_NOTES: 'enabled',
+    },
+  };
+}
+
+function job(t: number): JobTokenPrincipal {
+  return {
+    kind: 'job',
+    issuer: 'https://issuer.bench',
+    jti: `scale-${t}`,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    projectId: 60_000 + t,
+    projectPath: `scale/src${t}`,
+    namespaceId: 700,
+    namespacePath: 'scale',
+    userId: 9001,
+    userLogin: 'bench-bot',
+    jobId: t,
+    pipelineId: t,
+    ref: 'main',
+    refType: 'branch',
+    refProtected: true,
+  };
+}
+
+async function usedMemory(info: () => Promise<string>): Promise<number> {
+  const m = /used_memory:(\d+)/.exec(await info());
+  return Number(m?.[1] ?? 0);
+}
+
+const mib = (n: number): number => Math.round((n / 1024 / 1024) * 10) / 10;
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** Runs the scale check. */
+export async function runScale(
+  redisUrl: string,
+  pairs: number,
+  lruMax: number,
+): Promise<ScaleResult> {
+  const started = performance.now();
+  const redis = createRedisConnection({ url: redisUrl, commandTimeoutMs: 30_000 });
+  await waitUntilReady(redis);
+  const cache = createDecisionCache({
+    redis,
+    createSubscriber: () => createRedisConnection({ url: redisUrl, subscriber: true }),
+    processMaxEntries: lruMax,
+    processTtlMs: 600_000,
+    decisionTtlMs: 600_000,
+  });
+  await cache.start();
+  const instance = DEFAULT_INSTANCE_SETTINGS;
+  const profile: JobTokenProfile = {
+    projectId: 0,
+    enforcement: 'ENFORCED',
+    entries: [],
+    version: 0,
+  };
+  const counter: RoundTripCounter = { roundTrips: 0, writes: 0 };
+  gc();
+  const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
+  const redisBefore = await usedMemory(() => redis.info('memory'));
+  const dbBefore = await redis.dbsize();
+
+  for (let start = 0; start < pairs; start += BATCH) {
+    const items = [];
+    for (let i = start; i < Math.min(start + BATCH, pairs); i++) {
+      const principal = job(Math.floor(i / TARGETS));
+      const t = target(i % TARGETS);
+      items.push({ principal, t, key: principalCacheKey(principal, t, instance) });
+    }
+    const reads = await cache.readMany(
+      items.map((it) => ({ projectId: it.t.id, principalKey: it.key, roleUserId: undefined })),
+      counter,
+    );
+    const writes = items.map((it, k) => {
+      const r = reads[k];
+      const set =
+        r?.set ??
+        decide({
+          principal: it.principal,
+          target: it.t,
+          profile: r?.profile ?? { ...profile, projectId: it.t.id },
+          roleAccessLevel: 30,
+          instance,
+        });
+      const gen = cache.generation(it.t.id);
+      cache.rememberLocal(it.t.id, it.key, { set, roleAccessLevel: 30 }, gen, 600_000);
+      return {
+        projectId: it.t.id,
+        version: r?.version ?? 0,
+        principalKey: it.key,
+        set,
+        ttlMs: 600_000,
+      };
+    });
+    cache.writeBack(writes, counter);
+  }
+  await redis.ping(); // every write-back pipeline before it has been answered
+  gc();
+  const rssAfter = process.memoryUsage().rss;
+  const heapAfter = process.memoryUsage().heapUsed;
+  const redisAfter = await usedMemory(() => redis.info('memory'));
+  const redisKeys = (await redis.dbsize()) - dbBefore;
+  const sample: string[] = [];
+  for (let k = 0; k < 200; k++) {
+    const principal = job(k * 7);
+    const t = target(k % TARGETS);
+    sample.push(`sg:{p:${t.id}}:d:0:${principalCacheKey(principal, t, instance)}`);
+  }
+  let total = 0;
+  let found = 0;
+  for (const key of sample) {
+    const bytes = (await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number | null;
+    if (bytes !== null) {
+      total += bytes;
+      found += 1;
+    }
+  }
+  await cache.close();
+  redis.disconnect();
+  return {
+    pairs,
+    lruMax,
+    rssBeforeMiB: mib(rssBefore),
+    rssAfterMiB: mib(rssAfter),
+    heapBeforeMiB: mib(heapBefore),
+    heapAfterMiB: mib(heapAfter),
+    redisKeys,
+    redisBytesPerDecision: Math.round((redisAfter - redisBefore) / Math.max(1, redisKeys)),
+    memoryUsageSample: found > 0 ? Math.round(total / found) : 0,
+    sampleKey: sample[0] ?? '',
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+  };
+}
+
+const [url, pairs, lruMax] = process.argv.slice(2);
+if (url !== undefined) {
+  const result = await runScale(url, Number(pairs ?? 200_000), Number(lruMax ?? 10_000));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}

@@ -1,0 +1,135 @@
+/**
+ * One gateway variant under test, in its own process (so each has its own CPU profile and
+ * event loop): `node --import tsx bench/variant-server.ts <variant.json>`. Prints
+ * `variant listening on <url>` once it serves, and stops cleanly on SIGTERM (which lets
+ * `node --cpu-prof` write its profile).
+ *
+ * - `scopegate`: `startGateway` with the directive, Redis profile store and decision cache,
+ *   wired as `bootstrapFleet` wires them;
+ * - `baseline-a`: the same with `authorization: false`;
+ * - `shield`: baseline (B), see `shield-gateway.ts`;
+ * - `bare-http`: baseline (C), a `node:http` server answering the recorded bytes of each
+ *   workload (chosen by the `x-bench-workload` header).
+ *
+ * `cache: 'cold'` turns the process cache (L1) off, so every first sight of a target in a
+ * request reads its decision from Redis.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createAuthenticator } from '../src/auth/authenticate.js';
+import type { IssuerOptions } from '../src/auth/issuers.js';
+import { createRedisRevocationList } from '../src/auth/revocation-redis.js';
+import { createJwtVerifier } from '../src/auth/verifier.js';
+import { createDecisionCache, type DecisionCache } from '../src/cache/decision-cache.js';
+import { DEFAULT_INSTANCE_SETTINGS } from '../src/policy/engine.js';
+import { startGateway } from '../src/server/gateway.js';
+import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
+import { createRedisProfileStore } from '../src/store/redis-profile-store.js';
+import { startShieldGateway } from './shield-gateway.js';
+import { WORKLOAD_HEADER } from './world.js';
+
+/** The variants a run measures. */
+export type VariantKind = 'scopegate' | 'baseline-a' | 'shield' | 'bare-http';
+
+/** What one variant process is told to start. */
+export interface VariantConfig {
+  readonly kind: VariantKind;
+  /** `cold`: the process decision cache is off. Default `warm`. */
+  readonly cache?: 'warm' | 'cold';
+  readonly upstreamUrl: string;
+  readonly upstreamToken: string;
+  readonly redisUrl: string;
+  readonly issuer: IssuerOptions;
+  /** `bare-http`: response bytes by workload id. */
+  readonly answers?: Readonly<Record<string, string>>;
+}
+
+/** The decision cache with its process layer switched off (every read goes to Redis). */
+function withoutProcessCache(cache: DecisionCache): DecisionCache {
+  return { ...cache, peekLocal: () => undefined, rememberLocal: () => undefined };
+}
+
+async function startBareHttp(answers: Readonly<Record<string, string>>): Promise<string> {
+  const bytes = new Map(Object.entries(answers).map(([k, v]) => [k, Buffer.from(v)]));
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const w = req.headers[WORKLOAD_HEADER];
+      const body = bytes.get(typeof w === 'string' ? w : 'W1') ?? Buffer.from('{}');
+      res.writeHead(200, {
+        'content-type': 'application/graphql-response+json; charset=utf-8',
+        'content-length': String(body.length),
+      });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Starts the variant of `config`; resolves its base URL and a closer. */
+export async function startVariant(
+  config: VariantConfig,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  if (config.kind === 'bare-http')
+    return { url: await startBareHttp(config.answers ?? {}), close: () => Promise.resolve() };
+  const redis = createRedisConnection({ url: config.redisUrl });
+  await waitUntilReady(redis);
+  const newSubscriber = () => createRedisConnection({ url: config.redisUrl, subscriber: true });
+  const store = createRedisProfileStore({ redis });
+  const shared = createDecisionCache({
+    redis,
+    createSubscriber: newSubscriber,
+    localChanges: store,
+  });
+  await shared.start();
+  const decisions = config.cache === 'cold' ? withoutProcessCache(shared) : shared;
+  const revocations = createRedisRevocationList({ redis, createSubscriber: newSubscriber });
+  await revocations.start();
+  const verifier = createJwtVerifier({ issuers: [config.issuer], adminUserIds: [] });
+  const authenticator = createAuthenticator({ verifier, revocations });
+  const upstream = { baseUrl: config.upstreamUrl, token: config.upstreamToken, timeoutMs: 10_000 };
+  const instance = DEFAULT_INSTANCE_SETTINGS;
+  const closeShared = async (): Promise<void> => {
+    await revocations.close();
+    await shared.close();
+    redis.disconnect();
+  };
+  if (config.kind === 'shield') {
+    const g = await startShieldGateway({
+      upstream,
+      authenticator,
+      revocations,
+      store,
+      decisions,
+      instance,
+    });
+    return { url: g.url, close: async () => (await g.close(), await closeShared()) };
+  }
+  const g = await startGateway({
+    upstream,
+    authenticator,
+    revocations,
+    store,
+    decisions,
+    instance,
+    landingPage: false,
+    shutdownGraceMs: 1_000,
+    authorization: config.kind === 'scopegate',
+  });
+  return { url: g.url, close: async () => (await g.close(), await closeShared()) };
+}
+
+const configPath = process.argv[2];
+if (configPath !== undefined && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as VariantConfig;
+  const running = await startVariant(config);
+  process.stdout.write(`variant listening on ${running.url}\n`);
+  const stop = (): void => {
+    void running.close().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

@@ -1,0 +1,56 @@
+/**
+ * Keeps the benchmark harness working: `bench/run.ts --smoke` starts Redis, the upstream and
+ * every variant in their own processes, sends a few requests to each, and prints the table.
+ * Benchmarks are not tests, so no figure is asserted; only that the table is printed, every
+ * response succeeded, and nothing the harness started is still running afterwards.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+interface RunOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runSmoke(): Promise<RunOutput> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('bench --smoke', () => {
+  // About 20 s on an idle 2-core machine; the bound leaves room for a loaded CI runner.
+  it(
+    'prints the table for every workload and leaves no process or Redis behind',
+    { timeout: 120_000 },
+    async () => {
+      const { code, stdout, stderr } = await runSmoke();
+      expect(code, stderr).toBe(0);
+      expect(stdout).toContain('| workload | scopegate req/s |');
+      for (const row of ['W1 warm', 'W1 cold', 'W2 warm', 'W2 cold', 'W3', 'W4'])
+        expect(stdout).toMatch(new RegExp(`^\\| ${row} \\| \\d+ \\|`, 'm'));
+      // Every request of every variant was answered with a 2xx.
+      for (const line of stdout.split('\n').filter((l) => /^\| W\d/.test(l)))
+        expect(line.split('|')[14]?.trim(), line).toBe('0');
+      expect(stdout).toContain('Policy evaluation');
+      expect(stdout).toContain('Decision cache scale');
+
+      const m = /work dir (\S+); redis port (\d+)/.exec(stderr);
+      expect(m, stderr).not.toBeNull();
+      const [, workDir = '', port = ''] = m ?? [];
+      expect(existsSync(workDir)).toBe(false);
+      const running = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      const leftovers = running
+        .split('\n')
+        .filter((l) => l.includes(workDir) || l.includes(`redis-server 127.0.0.1:${port}`));
+      expect(leftovers).toEqual([]);
+    },
+  );
+});
