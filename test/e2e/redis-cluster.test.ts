@@ -124,4 +124,27 @@ describe('on a 3-master Redis Cluster', () => {
       }
     }
   }, 60_000);
+
+  it('reads the decisions of every project of a level in one wave of per-slot pipelines, none when warm', async () => {
+    const g = await createFleetGateway({ clusterNodes: cluster.nodes });
+    try {
+      const query = `{ ${g.seed.projects
+        .map(
+          (p, i) =>
+            `p${i}: project(fullPath: "${p.path_with_namespace}") { fullPath releases { nodes { name } } }`,
+        )
+        .join(' ')} }`;
+      const token = await g.jobToken('acme/bots/remediator', 'remediator-bot');
+      const debug = { token, headers: { 'x-scopegate-debug': '1' } };
+      const cold = await g.gql(query, {}, debug);
+      const warm = await g.gql(query, {}, debug);
+      const trips = (r: typeof cold) =>
+        (r.body as { extensions?: { scopegate?: unknown } }).extensions?.scopegate;
+      expect(trips(cold)).toEqual({ redisRoundTrips: 1, redisWrites: 1 });
+      expect(trips(warm)).toEqual({ redisRoundTrips: 0, redisWrites: 0 });
+      expect(warm.body.data).toEqual(cold.body.data);
+    } finally {
+      await g.close();
+    }
+  });
 });
