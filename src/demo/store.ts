@@ -146,6 +146,21 @@ export class DemoStore {
     return levels.length === 0 ? undefined : Math.max(...levels);
   }
 
+  /**
+   * Changes a user's direct membership of a project, as a forge admin would; `undefined`
+   * removes it. For tests of how fast a role change reaches the gateway.
+   */
+  setProjectMember(projectRef: DemoRef, userId: number, accessLevel: number | undefined): void {
+    const project = this.project(projectRef);
+    let members = this.world.projectMembers.get(project.id);
+    if (!members) {
+      members = new Map();
+      this.world.projectMembers.set(project.id, members);
+    }
+    if (accessLevel === undefined) members.delete(userId);
+    else members.set(userId, accessLevel);
+  }
+
   private data(projectRef: DemoRef): ProjectData {
     return this.world.data.get(this.project(projectRef).id) as ProjectData;
   }

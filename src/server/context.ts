@@ -5,6 +5,7 @@ import type { AuthLog } from '../audit/auth-log.js';
 import type { ChangeLog } from '../audit/change-events.js';
 import type { Principal } from '../auth/principal.js';
 import type { RevocationList } from '../auth/revocation.js';
+import type { DecisionCache } from '../cache/decision-cache.js';
 import type { RequestAuthorizer, TargetDecision } from '../cache/request-authorizer.js';
 import type { InstanceSettings } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
@@ -53,6 +54,8 @@ export interface GatewayContext {
     decision: TargetDecision,
     requirements: readonly CheckedRequirement[],
   ) => void;
+  /** The fleet's decision cache (Redis); absent in the in-memory demo. */
+  readonly decisions?: DecisionCache | undefined;
   /** The management API's services; absent where a context is built without them. */
   readonly management?: ManagementServices;
   /** Observer of every allowed check (authorization log); cheap, must not throw. */

@@ -224,6 +224,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               logger.warn({ requestId, err: String(err) }, 'policy check failed closed'),
             onCacheLookup: metrics.observeCacheLookup,
           }),
+          decisions: options.decisions,
           management: management.services,
           ...management.hooks(
             combineDecisionHooks(

@@ -17,6 +17,7 @@ import { mergeRequestNoteResolvers } from '../../resolvers/merge-request-notes.j
 import { permissionResolvers } from '../../resolvers/permissions.js';
 import { projectResolvers } from '../../resolvers/projects.js';
 import { releaseResolvers } from '../../resolvers/releases.js';
+import { adminResolvers } from '../../resolvers/admin.js';
 import { revocationResolvers } from '../../resolvers/revocations.js';
 import { tagResolvers } from '../../resolvers/tags.js';
 import { packageRoot } from '../config/package-root.js';
@@ -74,6 +75,7 @@ export function buildGatewaySchema(options: BuildSchemaOptions = {}): GraphQLSch
     containerResolvers,
     mergeRequestNoteResolvers,
     revocationResolvers,
+    adminResolvers,
     jobTokenScopeResolvers,
     jobTokenScopeMutationResolvers,
     jobTokenScopeRolloutResolvers,
