@@ -37,6 +37,7 @@ const MANAGEMENT_MUTATIONS = new Set([
   'jobTokenScopeSetEnforcement',
   'jobTokenScopeAutopopulate',
   'jobTokenRevoke',
+  'jobTokenRolesDrop',
 ]);
 
 /** The SDL alone, directives readable, no resolvers and no transformer. */
