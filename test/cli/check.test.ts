@@ -7,7 +7,15 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPermissions, formatPermissionTable } from '../../src/cli/check.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../../src/policy/engine.js';
+import { startDemoUpstream } from '../../src/demo/http-server.js';
+import { loadSeedFile } from '../../src/demo/seed.js';
+import { parsePolicyFile } from '../../src/policy/policy-file.js';
+import { resolvePolicyFile } from '../../src/store/policy-loader.js';
+import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
+import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { createUpstreamClient } from '../../src/upstream/client.js';
+import { startRedis } from '../helpers/redis.js';
+import { SCENARIOS_PATH } from '../helpers/scenarios.js';
 import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -143,3 +151,76 @@ describe('scopegate check', () => {
 function createClient(t: TestGateway) {
   return createUpstreamClient({ baseUrl: t.upstream.url, token: t.upstream.token });
 }
+
+describe('scopegate check against a configured forge and Redis', () => {
+  it('reads profiles from Redis and the forge from SCOPEGATE_UPSTREAM_URL', async () => {
+    const redis = await startRedis();
+    const forge = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
+    const conn = createRedisConnection({ url: redis.url });
+    try {
+      await waitUntilReady(conn);
+      const store = createRedisProfileStore({ redis: conn });
+      const client = createUpstreamClient({ baseUrl: forge.url, token: forge.token });
+      await store.replaceAll(
+        await resolvePolicyFile(
+          parsePolicyFile({
+            version: 1,
+            projects: {
+              'acme/platform/registry': {
+                enforcement: 'ENFORCED',
+                entries: [
+                  { source: 'acme/apps/web', kind: 'PROJECT', permissions: { TAGS: 'WRITE' } },
+                ],
+              },
+            },
+          }),
+          client,
+        ),
+      );
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'check',
+          '--source',
+          'acme/apps/web',
+          '--target',
+          'acme/platform/registry',
+          '--user',
+          'alice',
+          '--protected',
+          '--json',
+        ],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            SCOPEGATE_UPSTREAM_URL: forge.url,
+            SCOPEGATE_UPSTREAM_TOKEN: forge.token,
+            SCOPEGATE_ISSUERS: JSON.stringify([
+              {
+                issuer: 'https://ci.example',
+                kind: 'job',
+                audience: 'sg',
+                jwksUri: 'https://ci.example/jwks',
+              },
+            ]),
+            REDIS_URL: redis.url,
+          },
+        },
+      );
+      const rows = JSON.parse(stdout) as { resource: string; level: string; reason: string }[];
+      expect(rows.find((r) => r.resource === 'TAGS')).toMatchObject({
+        level: 'WRITE',
+        reason: 'ENTRY_GRANTS',
+      });
+      expect(rows.find((r) => r.resource === 'RELEASES')).toMatchObject({ level: 'NONE' });
+    } finally {
+      conn.disconnect();
+      await forge.close();
+      await redis.stop();
+    }
+  });
+});
