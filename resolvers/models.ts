@@ -4,7 +4,7 @@
  * field can reach data of a project other than the one that owns it.
  */
 import type { Owned } from '../directives/requires-job-token-permission.js';
-import { notFoundError } from '../src/errors/codes.js';
+import { badUserInputError, notFoundError } from '../src/errors/codes.js';
 import type { GatewayContext } from '../src/server/context.js';
 import type {
   RestAuthor,
@@ -133,7 +133,14 @@ export async function mutationTarget(ctx: GatewayContext, projectPath: string): 
   return d.project.id;
 }
 
-/** A path segment for the REST API: the value URL-encoded as one segment. */
+/**
+ * A path segment for the REST API: the value URL-encoded as one segment. `.` and `..` are
+ * refused: encoding leaves dots as they are, and URL resolution (and the forge's own router)
+ * would then walk up, so `releaseDelete(tagName: "..")` became `DELETE /projects/:id`.
+ * Neither is a valid git ref or image tag name anyway.
+ */
 export function seg(value: string | number): string {
-  return encodeURIComponent(String(value));
+  const s = String(value);
+  if (s === '.' || s === '..') throw badUserInputError(`"${s}" is not a valid name`);
+  return encodeURIComponent(s);
 }

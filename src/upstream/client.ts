@@ -121,7 +121,13 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       if (info.status !== 'circuit_open') seen.outcome = info.status;
       options.onCall?.({ ...info, attempt: seen.attempt });
     };
-    const url = new URL(path.replace(/^\/+/, ''), base);
+    const relative = path.replace(/^\/+/, '');
+    // Defence in depth behind the resolvers' `seg()`: a `.` or `..` segment (also as `%2e`)
+    // would be resolved away by `new URL`, sending the service credential to a parent
+    // resource (`projects/1/releases/..` is `projects/1/`). Never expected: a programmer error.
+    if (/(^|\/)(\.|%2e){1,2}(\/|\?|$)/i.test(relative))
+      throw new Error('refusing an upstream path with a dot segment');
+    const url = new URL(relative, base);
     for (const [k, v] of Object.entries(query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {
