@@ -22,6 +22,7 @@ import type { InstanceSettings } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient, type UpstreamClientOptions } from '../upstream/client.js';
 import { createUpstreamLoaders } from '../upstream/loaders.js';
+import type { BreakerState } from '../upstream/resilience.js';
 import type { GatewayContext } from './context.js';
 import {
   BodyTooLargeError,
@@ -123,7 +124,11 @@ function isJsonContentType(value: string | undefined): boolean {
 /** Starts the gateway and resolves once it listens. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = options.metrics ?? createGatewayMetrics();
-  const upstream = createUpstreamClient(instrumentUpstream(options.upstream, metrics));
+  // Open circuit: the forge is failing, and `/readyz` says so (half-open still serves).
+  let upstreamCircuit: BreakerState = 'closed';
+  const upstream = createUpstreamClient(
+    instrumentUpstream(options.upstream, metrics, (state) => (upstreamCircuit = state)),
+  );
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const logger = options.logger ?? silentLogger();
@@ -298,6 +303,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === '/metrics' && req.method === 'GET') return await metrics.serve(res);
       if (path === '/readyz' && req.method === 'GET') {
         const ready = options.readiness ? await options.readiness() : true;
+        if (ready && upstreamCircuit === 'open')
+          return sendJson(res, 503, { status: 'upstream unavailable' });
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'policy store down' });
       }
       if (path === '/hooks/job-events' && req.method === 'POST') return await jobEvents(req, res);

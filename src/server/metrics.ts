@@ -253,10 +253,11 @@ export function routeLabel(url: string | undefined): string {
   return ROUTES.has(path) ? path : 'other';
 }
 
-/** The upstream options with the metrics' observers added to the caller's own. */
+/** The upstream options with the metrics' observers (and `onBreaker`) added to the caller's own. */
 export function instrumentUpstream(
   options: UpstreamClientOptions,
   metrics: GatewayMetrics,
+  onBreaker?: (state: BreakerState) => void,
 ): UpstreamClientOptions {
   const { onCall } = options;
   const onState = options.resilience?.onBreakerStateChange;
@@ -272,6 +273,7 @@ export function instrumentUpstream(
             ...options.resilience,
             onBreakerStateChange: (state: BreakerState) => {
               metrics.observeBreaker(state);
+              onBreaker?.(state);
               onState?.(state);
             },
           },

@@ -220,3 +220,39 @@ describe('circuit breaker', () => {
     expect(b.state).toBe('closed');
   });
 });
+
+describe('readiness', () => {
+  it('answers /readyz 503 while the upstream circuit is open, and 200 once a trial call succeeds', async () => {
+    const t = await createTestGateway({
+      upstream,
+      gateway: {
+        upstream: {
+          baseUrl: upstream.url,
+          token: upstream.token,
+          resilience: { retries: 0, breakerThreshold: 2, breakerCooldownMs: 200 },
+        },
+      },
+    });
+    try {
+      const readyz = async () => {
+        const res = await fetch(`${t.gateway.url}/readyz`);
+        return { status: res.status, body: (await res.json()) as unknown };
+      };
+      expect(await readyz()).toEqual({ status: 200, body: { status: 'ready' } });
+      const token = await t.jobToken('acme/apps/web', 'alice');
+      const query = '{ project(fullPath: "acme/apps/web") { name } }';
+      upstream.injectFault({ path: /./, kind: 'status', status: 503 });
+      for (let i = 0; i < 2; i++) await t.gql(query, {}, { token });
+      expect(await readyz()).toEqual({ status: 503, body: { status: 'upstream unavailable' } });
+      const fast = await t.gql(query, {}, { token });
+      expect(fast.body.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+      upstream.clearFaults();
+      await new Promise((r) => setTimeout(r, 250));
+      const trial = await t.gql(query, {}, { token });
+      expect(trial.body.errors).toBeUndefined();
+      expect(await readyz()).toEqual({ status: 200, body: { status: 'ready' } });
+    } finally {
+      await t.close();
+    }
+  });
+});
