@@ -26,7 +26,10 @@ export function packageOf(url: string): string {
   if (url === '') return '(native / idle / gc)';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm?.[1]) return nm[1];
-  if (url.startsWith('node:')) return 'node core';
+  // undici is node's fetch (the upstream client's HTTP calls); keep it apart from the rest.
+  if (url.includes('deps/undici')) return 'node core: undici (fetch)';
+  if (url.startsWith('node:internal/modules')) return 'node core: module loading (start-up)';
+  if (url.startsWith('node:')) return 'node core: other';
   const ours = /\/(src\/[^/]+|directives|resolvers|bench)\//.exec(url);
   return ours?.[1] ?? url;
 }

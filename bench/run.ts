@@ -22,7 +22,7 @@ import { resolvePolicyFile } from '../src/store/policy-loader.js';
 import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
 import { createRedisProfileStore } from '../src/store/redis-profile-store.js';
 import { createUpstreamClient } from '../src/upstream/client.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { freePort, startRedis } from '../test/helpers/redis.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { runPolicyMicroBench } from './micro.js';
 import { onStop, ROOT, runNode, startNode, stopAll, stopOnSignals } from './processes.js';
@@ -46,6 +46,7 @@ interface Settings {
   /** Smoke: a fixed number of requests per cell instead of a duration. */
   readonly amount?: number;
   readonly connections: number;
+  /** Warm-up per cell: a number of requests (smoke) or, when 0, one second. */
   readonly warmupAmount: number;
   readonly w4Tokens: number;
   readonly scalePairs: number;
@@ -69,7 +70,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     rounds: 2,
     durationSeconds: 2,
     connections: 10,
-    warmupAmount: 200,
+    warmupAmount: 0,
     w4Tokens: 2_000,
     scalePairs: 200_000,
     microIterations: 100_000,
@@ -78,7 +79,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     rounds: 3,
     durationSeconds: 6,
     connections: 10,
-    warmupAmount: 400,
+    warmupAmount: 0,
     w4Tokens: 10_000,
     scalePairs: 200_000,
     microIterations: 300_000,
@@ -190,19 +191,14 @@ async function main(): Promise<void> {
   log(`work dir ${work}; redis port ${redis.port}`);
   const seedPath = join(work, 'seed.json');
   writeFileSync(seedPath, JSON.stringify(benchSeed()));
-  const upstream = await startNode(
-    ['src/cli/main.ts', 'demo-upstream', '--seed', seedPath, '--port', '0'],
+  // The upstream's port is chosen here so that it and every variant start at the same time.
+  const upstreamPort = await freePort();
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}/api/v4`;
+  const upstreamStarted = startNode(
+    ['src/cli/main.ts', 'demo-upstream', '--seed', seedPath, '--port', String(upstreamPort)],
     /listening on (http:\/\/\S+)/,
+    { timeoutMs: 60_000 },
   );
-  const upstreamUrl = upstream.match[1] ?? '';
-  const conn = createRedisConnection({ url: redis.url });
-  await waitUntilReady(conn);
-  const client = createUpstreamClient({ baseUrl: upstreamUrl, token: DEFAULT_DEMO_UPSTREAM_TOKEN });
-  await createRedisProfileStore({ redis: conn }).replaceAll(
-    await resolvePolicyFile(parsePolicyFile(benchPolicy()), client),
-  );
-  conn.disconnect();
-
   const issuer = await createBenchIssuer();
   const token = await issuer.mint(1);
   const w4Tokens = await Promise.all(
@@ -225,7 +221,7 @@ async function main(): Promise<void> {
     );
     return { url: started.match[1] ?? '', stop: () => started.stop() };
   };
-  log('starting the variants');
+  log('starting the upstream and the variants');
   const urls = new Map<ProcessName, string>();
   const gateways: [ProcessName, VariantConfig][] = [
     ['sg', { ...base, kind: 'scopegate' }],
@@ -234,9 +230,20 @@ async function main(): Promise<void> {
     ['B', { ...base, kind: 'shield' }],
     ['B-cold', { ...base, kind: 'shield', cache: 'cold' }],
   ];
-  await Promise.all(
+  const variantsStarted = Promise.all(
     gateways.map(async ([name, config]) => urls.set(name, (await startVariant(config)).url)),
   );
+  // Awaited below; until then a failure must not count as unhandled.
+  variantsStarted.catch(() => undefined);
+  await upstreamStarted;
+  const conn = createRedisConnection({ url: redis.url });
+  await waitUntilReady(conn);
+  const client = createUpstreamClient({ baseUrl: upstreamUrl, token: DEFAULT_DEMO_UPSTREAM_TOKEN });
+  await createRedisProfileStore({ redis: conn }).replaceAll(
+    await resolvePolicyFile(parsePolicyFile(benchPolicy()), client),
+  );
+  conn.disconnect();
+  await variantsStarted;
 
   // Every gateway must answer every workload correctly before anything is timed.
   const bodyFor = (w: WorkloadId, unique: string): string =>
@@ -277,7 +284,10 @@ async function main(): Promise<void> {
     (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
   );
   await runJobs(
-    cells.map((c, k) => job(c.p, c.row.workload, `warm${k}`, settings.warmupAmount)),
+    cells.map((c, k) => ({
+      ...job(c.p, c.row.workload, `warm${k}`, settings.warmupAmount || undefined),
+      durationSeconds: 1,
+    })),
     'warmup',
   );
 
@@ -361,7 +371,13 @@ async function profileScopegate(
       dir,
     ]);
     const j = { ...job('sg', w, `prof-${w}`), url: `${variant.url}/graphql` };
-    await runJobs([{ ...j, amount: settings.warmupAmount }, j], `prof-${w}`);
+    await runJobs(
+      [
+        { ...j, durationSeconds: 1 },
+        { ...j, durationSeconds: Math.max(2, settings.durationSeconds * 3) },
+      ],
+      `prof-${w}`,
+    );
     await variant.stop(); // SIGTERM: a clean exit, which writes the profile
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     out.push(
