@@ -7,7 +7,7 @@
  * version and publish the invalidation, so no gateway keeps a stale decision.
  */
 import { auditedEntry, type ChangeAction, type ChangeEvent } from '../src/audit/change-events.js';
-import { badUserInputError } from '../src/errors/codes.js';
+import { badUserInputError, GatewayError, policyUnavailableError } from '../src/errors/codes.js';
 import { isProjectFullPath } from '../src/policy/project-path.js';
 import type {
   AllowlistEntry,
@@ -188,7 +188,11 @@ function translate(err: unknown, source: ResolvedSource, target: string): never 
     throw badUserInputError(`${source.fullPath} has no entry in the allowlist of ${target}`);
   if (err instanceof EntryLimitError)
     throw badUserInputError(`${err.message}; remove unused entries first`);
-  throw err;
+  if (err instanceof GatewayError) throw err;
+  // Anything else is the store failing (Redis away, timed out): the documented answer is
+  // POLICY_UNAVAILABLE, not a masked INTERNAL_SERVER_ERROR. The write did not happen (each
+  // store write is one script), so the caller may simply retry.
+  throw policyUnavailableError('the permission store is unavailable; nothing was changed');
 }
 
 async function currentEntry(t: ManagedTarget, s: ResolvedSource) {
