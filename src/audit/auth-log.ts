@@ -126,6 +126,8 @@ export interface AuthLogOptions {
   readonly logger?: Logger | undefined;
   /** Clock, ms. Default `Date.now`. */
   readonly now?: () => number;
+  /** Called for each event dropped because the buffer was full (metrics); must not throw. */
+  readonly onDrop?: (() => void) | undefined;
 }
 
 const ALLOWLIST_REASONS: ReadonlySet<ReasonCode> = new Set([
@@ -214,6 +216,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const record = (event: UsageEvent): void => {
     if (buffer.length >= bufferSize) {
       dropped += 1;
+      options.onDrop?.();
       return;
     }
     buffer.push(event);

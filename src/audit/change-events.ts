@@ -81,6 +81,8 @@ export interface ChangeLogOptions {
   readonly streamKey?: string;
   /** `MAXLEN ~` of the stream. Default {@link DEFAULT_CHANGE_STREAM_MAXLEN}. */
   readonly maxLen?: number;
+  /** Called for each event the stream could not take (metrics); must not throw. */
+  readonly onDrop?: (() => void) | undefined;
 }
 
 /** The audited form of an entry. */
@@ -119,6 +121,7 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
         );
       } catch (err) {
         failed += 1;
+        options.onDrop?.();
         logger.warn(
           {
             event: 'audit.stream_write_failed',

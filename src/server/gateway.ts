@@ -137,6 +137,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     instance,
     logger,
     upstream,
+    onAuditDrop: () => metrics.observeAuditDrop(),
   });
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
   const limits = resolveRequestLimits(options.limits);

@@ -44,6 +44,8 @@ export interface ManagementDeps {
   readonly instance: InstanceSettings;
   readonly logger: Logger;
   readonly upstream: UpstreamClient;
+  /** Called for every audit event (change or usage) that was dropped; must not throw. */
+  readonly onAuditDrop?: () => void;
 }
 
 /** The gateway's management services and request hooks. */
@@ -61,7 +63,12 @@ export function createManagement(
 ): Management {
   const changeLog =
     options.changeLog ??
-    createChangeLog({ logger: deps.logger, redis: options.redis, maxLen: options.streamMaxLen });
+    createChangeLog({
+      logger: deps.logger,
+      redis: options.redis,
+      maxLen: options.streamMaxLen,
+      onDrop: deps.onAuditDrop,
+    });
   const ownAuthLog = options.authLog === undefined;
   const authLog =
     options.authLog ??
@@ -72,6 +79,7 @@ export function createManagement(
       bufferSize: options.authLogBufferSize,
       flushIntervalMs: options.authLogFlushIntervalMs,
       logger: deps.logger,
+      onDrop: deps.onAuditDrop,
       lookupUser: async (id) => (await deps.upstream.find<RestUser>(`users/${id}`)) ?? null,
     });
   return {

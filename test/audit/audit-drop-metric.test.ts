@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+const TARGET = 'acme/platform/registry';
+
+/** The value of an unlabelled counter in Prometheus text format. */
+function counter(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : Number.NaN;
+}
+
+describe('audit drops in the metrics', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await createTestGateway({
+      // One buffered usage event and no flush: every further event is dropped.
+      gateway: { management: { authLogBufferSize: 1, authLogFlushIntervalMs: 3_600_000 } },
+      policy: {
+        version: 1,
+        projects: {
+          [TARGET]: {
+            enforcement: 'ENFORCED',
+            entries: [{ source: 'acme/apps', kind: 'GROUP', defaultPermissions: true }],
+          },
+        },
+      },
+    });
+  });
+  afterAll(async () => t.close());
+
+  it('counts every usage event dropped by a full buffer in scopegate_audit_events_dropped_total, while requests succeed', async () => {
+    const metric = 'scopegate_audit_events_dropped_total';
+    const before = counter(await (await fetch(`${t.gateway.url}/metrics`)).text(), metric);
+    expect(before).toBe(0);
+    const token = await t.jobToken('acme/apps/web', 'alice');
+    for (let i = 0; i < 5; i++) {
+      const res = await t.gql(
+        `{ project(fullPath: "${TARGET}") { releases { nodes { tagName } } } }`,
+        {},
+        { token },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.errors).toBeUndefined();
+    }
+    const after = counter(await (await fetch(`${t.gateway.url}/metrics`)).text(), metric);
+    expect(after).toBeGreaterThanOrEqual(4);
+  });
+});
