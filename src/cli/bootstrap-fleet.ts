@@ -73,6 +73,10 @@ export async function bootstrapFleet(
       createSubscriber: newSubscriber,
       localChanges: store,
       onError: onRedisError,
+      processMaxEntries: config.cache.processMaxEntries,
+      processTtlMs: config.cache.processTtlMs,
+      decisionTtlMs: config.cache.decisionTtlMs,
+      roleTtlMs: config.cache.roleTtlMs,
     });
     await decisions.start();
     closers.push(() => decisions.close());
@@ -145,7 +149,12 @@ export async function bootstrapFleet(
       shutdownGraceMs: config.shutdownGraceMs,
       logger,
       // Change events and the authorization log go to Redis streams and hashes.
-      management: { redis },
+      management: {
+        redis,
+        streamMaxLen: config.audit.streamMaxLen,
+        authLogBufferSize: config.audit.authLogBufferSize,
+        authLogFlushIntervalMs: config.audit.authLogFlushIntervalMs,
+      },
     });
     closers.push(() => gateway.close());
     return { gateway, config, close: closeAll };

@@ -74,7 +74,10 @@ export async function bootstrap(
     ...config.issuers,
     { issuer: devSigner.issuer, kind: 'any', audience: devSigner.audience, jwks: devSigner.jwks },
   ];
-  const store = createMemoryProfileStore();
+  const store = createMemoryProfileStore([], {
+    maxProjectEntries: config.maxProjectEntries,
+    maxGroupEntries: config.maxGroupEntries,
+  });
   const rawPolicy = options.policyPath ? readPolicy(options.policyPath) : seed.policy;
   if (rawPolicy !== undefined) {
     await store.replaceAll(
@@ -106,6 +109,10 @@ export async function bootstrap(
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       introspection: config.introspection,
+      management: {
+        authLogBufferSize: config.audit.authLogBufferSize,
+        authLogFlushIntervalMs: config.audit.authLogFlushIntervalMs,
+      },
       anonymousIntrospection: config.demo,
       limits: config.limits,
       shutdownGraceMs: config.shutdownGraceMs,

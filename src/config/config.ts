@@ -6,63 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import type { IssuerOptions } from '../auth/issuers.js';
-import { ENFORCEMENT_MODES, type JobTokenEnforcement } from '../policy/types.js';
+import type { JobTokenEnforcement } from '../policy/types.js';
+import { DEFAULTS, SETTINGS, type SettingKey } from './settings.js';
+
+export { DEFAULTS } from './settings.js';
 
 /** A configuration mistake; its message names the setting. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
-
-/** Every default, in one place. */
-export const DEFAULTS = Object.freeze({
-  /** Interface to listen on. */
-  host: '0.0.0.0',
-  /** HTTP port. */
-  port: 4000,
-  /** Upstream call timeout, milliseconds. */
-  upstreamTimeoutMs: 10_000,
-  /** Allowed clock skew when checking `exp`/`nbf`/`iat`, seconds. */
-  clockToleranceSeconds: 30,
-  /** Longest accepted token lifetime (`exp - iat`), seconds. */
-  maxTokenLifetimeSeconds: 86_400,
-  /** Largest request body, bytes. */
-  maxBodyBytes: 1_048_576,
-  /** Turns DISABLED and AUDIT into ENFORCED for every project. */
-  enforceAllowlistEverywhere: false,
-  /** Enforcement of projects that have no profile. */
-  defaultEnforcement: 'ENFORCED' as JobTokenEnforcement,
-  /** Entry limits per target project. */
-  maxProjectEntries: 200,
-  maxGroupEntries: 200,
-  /** Introspection for signed-in callers (always off for anonymous callers outside demo). */
-  introspection: true,
-  /** pino log level. */
-  logLevel: 'info',
-  /** Deepest field nesting of a GraphQL document. */
-  maxDepth: 12,
-  /** Most aliased fields in one operation. */
-  maxAliases: 30,
-  /** Most lexical tokens in one document. */
-  maxTokens: 2_000,
-  /** Highest estimated query cost (see `src/server/limits.ts`). */
-  maxCost: 5_000,
-  /** Requests per window per token (jti, else the user); 0 turns it off. Off without Redis. */
-  rateLimitPerToken: 600,
-  /** Requests per window per source project of job tokens; 0 turns it off. Off without Redis. */
-  rateLimitPerSourceProject: 6_000,
-  /** Rate limit window, seconds. */
-  rateLimitWindowSeconds: 60,
-  /** Retries of an idempotent upstream read after a network error or 502/503/504. */
-  upstreamRetries: 2,
-  /** Consecutive upstream failures that open the circuit breaker; 0 turns it off. */
-  circuitBreakerThreshold: 5,
-  /** How long an open circuit fails fast before one trial call, milliseconds. */
-  circuitBreakerCooldownMs: 10_000,
-  /** How long SIGTERM waits for in-flight requests before closing them, milliseconds. */
-  shutdownGraceMs: 10_000,
-});
 
 /** The resolved configuration. */
 export interface ResolvedConfig {
@@ -107,70 +60,20 @@ export interface ResolvedConfig {
     readonly windowSeconds: number;
   };
   readonly shutdownGraceMs: number;
+  /** The decision cache of a fleet (Redis mode). */
+  readonly cache: {
+    readonly processMaxEntries: number;
+    readonly processTtlMs: number;
+    readonly decisionTtlMs: number;
+    readonly roleTtlMs: number;
+  };
+  /** Audit streams and the authorization log's buffer. */
+  readonly audit: {
+    readonly streamMaxLen: number;
+    readonly authLogBufferSize: number;
+    readonly authLogFlushIntervalMs: number;
+  };
 }
-
-const url = z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http or https URL');
-const issuerSchema = z
-  .object({
-    issuer: z.string().min(1),
-    kind: z.enum(['job', 'user', 'any']),
-    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    jwksUri: url.optional(),
-    jwksFile: z.string().min(1).optional(),
-    algorithms: z.array(z.string()).optional(),
-  })
-  .refine((i) => !!i.jwksUri !== !!i.jwksFile, 'needs exactly one of "jwksUri" or "jwksFile"');
-
-const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-/** Settings: name in the environment, key in the config file, schema. */
-const SETTINGS = {
-  host: ['HOST', z.string().min(1)],
-  port: ['PORT', int(0, 65_535)],
-  upstreamUrl: ['SCOPEGATE_UPSTREAM_URL', url],
-  upstreamToken: ['SCOPEGATE_UPSTREAM_TOKEN', z.string().min(1)],
-  upstreamTimeoutMs: ['SCOPEGATE_UPSTREAM_TIMEOUT_MS', int(100, 120_000)],
-  issuers: ['SCOPEGATE_ISSUERS', z.array(issuerSchema).min(1)],
-  jwksUrl: ['SCOPEGATE_JWKS_URL', url],
-  jwksFile: ['SCOPEGATE_JWKS_FILE', z.string().min(1)],
-  issuer: ['SCOPEGATE_ISSUER', z.string().min(1)],
-  audience: ['SCOPEGATE_AUDIENCE', z.string().min(1)],
-  redisUrl: ['REDIS_URL', z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')],
-  redisClusterNodes: [
-    'REDIS_CLUSTER_NODES',
-    z.string().regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port,host:port'),
-  ],
-  adminUsers: [
-    'SCOPEGATE_ADMIN_USERS',
-    z.string().regex(/^\d+(,\d+)*$/, 'must be forge user ids separated by commas'),
-  ],
-  webhookSecret: ['SCOPEGATE_WEBHOOK_SECRET', z.string().min(16, 'must be at least 16 characters')],
-  enforceAllowlistEverywhere: ['SCOPEGATE_ENFORCE_ALLOWLIST_EVERYWHERE', bool],
-  defaultEnforcement: ['SCOPEGATE_DEFAULT_ENFORCEMENT', z.enum(ENFORCEMENT_MODES)],
-  clockToleranceSeconds: ['SCOPEGATE_CLOCK_TOLERANCE_SECONDS', int(0, 300)],
-  maxTokenLifetimeSeconds: ['SCOPEGATE_MAX_TOKEN_LIFETIME_SECONDS', int(60, 604_800)],
-  maxBodyBytes: ['SCOPEGATE_MAX_BODY_BYTES', int(1024, 64 * 1024 * 1024)],
-  maxProjectEntries: ['SCOPEGATE_MAX_PROJECT_ENTRIES', int(1, 10_000)],
-  maxGroupEntries: ['SCOPEGATE_MAX_GROUP_ENTRIES', int(1, 10_000)],
-  introspection: ['SCOPEGATE_INTROSPECTION', bool],
-  logLevel: [
-    'SCOPEGATE_LOG_LEVEL',
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  ],
-  maxDepth: ['SCOPEGATE_MAX_DEPTH', int(1, 100)],
-  maxAliases: ['SCOPEGATE_MAX_ALIASES', int(1, 1_000)],
-  maxTokens: ['SCOPEGATE_MAX_TOKENS', int(10, 100_000)],
-  maxCost: ['SCOPEGATE_MAX_COST', int(1, 10_000_000)],
-  rateLimitPerToken: ['SCOPEGATE_RATE_LIMIT_PER_TOKEN', int(0, 1_000_000)],
-  rateLimitPerSourceProject: ['SCOPEGATE_RATE_LIMIT_PER_SOURCE_PROJECT', int(0, 10_000_000)],
-  rateLimitWindowSeconds: ['SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS', int(1, 3_600)],
-  upstreamRetries: ['SCOPEGATE_UPSTREAM_RETRIES', int(0, 5)],
-  circuitBreakerThreshold: ['SCOPEGATE_CIRCUIT_BREAKER_THRESHOLD', int(0, 1_000)],
-  circuitBreakerCooldownMs: ['SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS', int(100, 600_000)],
-  shutdownGraceMs: ['SCOPEGATE_SHUTDOWN_GRACE_MS', int(0, 600_000)],
-} as const;
-type SettingKey = keyof typeof SETTINGS;
 
 /** Settings that may be read from a file named by `<NAME>_FILE` (secrets). */
 const FILE_SETTINGS: readonly SettingKey[] = ['upstreamToken', 'webhookSecret'];
@@ -364,6 +267,17 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
       windowSeconds: get('rateLimitWindowSeconds', DEFAULTS.rateLimitWindowSeconds),
     }),
     shutdownGraceMs: get('shutdownGraceMs', DEFAULTS.shutdownGraceMs),
+    cache: Object.freeze({
+      processMaxEntries: get('decisionCacheSize', DEFAULTS.decisionCacheSize),
+      processTtlMs: get('decisionCacheTtlMs', DEFAULTS.decisionCacheTtlMs),
+      decisionTtlMs: get('decisionRedisTtlSeconds', DEFAULTS.decisionRedisTtlSeconds) * 1000,
+      roleTtlMs: get('roleCacheTtlSeconds', DEFAULTS.roleCacheTtlSeconds) * 1000,
+    }),
+    audit: Object.freeze({
+      streamMaxLen: get('auditStreamMaxLen', DEFAULTS.auditStreamMaxLen),
+      authLogBufferSize: get('authLogBufferSize', DEFAULTS.authLogBufferSize),
+      authLogFlushIntervalMs: get('authLogFlushMs', DEFAULTS.authLogFlushMs),
+    }),
   });
 }
 

@@ -150,6 +150,18 @@ describe('malformed settings', () => {
       '"SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS" Too small',
     ],
     ['SCOPEGATE_SHUTDOWN_GRACE_MS', 'soon', '"SCOPEGATE_SHUTDOWN_GRACE_MS" Invalid input'],
+    // 0 would make the process cache unbounded (size) or never expire (TTL) in lru-cache.
+    ['SCOPEGATE_DECISION_CACHE_SIZE', '0', '"SCOPEGATE_DECISION_CACHE_SIZE" Too small'],
+    ['SCOPEGATE_DECISION_CACHE_TTL_MS', '0', '"SCOPEGATE_DECISION_CACHE_TTL_MS" Too small'],
+    ['SCOPEGATE_ROLE_CACHE_TTL_SECONDS', '0', '"SCOPEGATE_ROLE_CACHE_TTL_SECONDS" Too small'],
+    [
+      'SCOPEGATE_DECISION_REDIS_TTL_SECONDS',
+      '86400',
+      '"SCOPEGATE_DECISION_REDIS_TTL_SECONDS" Too big',
+    ],
+    ['SCOPEGATE_AUDIT_STREAM_MAXLEN', '10', '"SCOPEGATE_AUDIT_STREAM_MAXLEN" Too small'],
+    ['SCOPEGATE_AUTH_LOG_BUFFER_SIZE', 'x', '"SCOPEGATE_AUTH_LOG_BUFFER_SIZE" Invalid input'],
+    ['SCOPEGATE_AUTH_LOG_FLUSH_MS', '5', '"SCOPEGATE_AUTH_LOG_FLUSH_MS" Too small'],
   ])('names %s=%j', (name, value, message) => {
     expect(messageFor({ ...VALID, [name]: value })).toMatch(
       new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
@@ -177,6 +189,17 @@ describe('sources and defaults', () => {
       circuitBreaker: { threshold: 5, cooldownMs: 10_000 },
     });
     expect(c.shutdownGraceMs).toBe(10_000);
+    expect(c.cache).toEqual({
+      processMaxEntries: 10_000,
+      processTtlMs: 5_000,
+      decisionTtlMs: 60_000,
+      roleTtlMs: 60_000,
+    });
+    expect(c.audit).toEqual({
+      streamMaxLen: 100_000,
+      authLogBufferSize: 10_000,
+      authLogFlushIntervalMs: 1_000,
+    });
     expect(Object.isFrozen(c)).toBe(true);
   });
 
