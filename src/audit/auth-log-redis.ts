@@ -10,6 +10,7 @@ import { LEVELS, RESOURCES } from '../policy/types.js';
 import { isCluster, type RedisConnection } from '../store/redis-client.js';
 import { DEFAULT_KEY_PREFIX } from '../store/redis-keys.js';
 import type { AuthLogBackend, UsageEvent, UsageRecord } from './auth-log.js';
+import { failClosed } from '../store/fail-closed.js';
 
 /** Options of {@link createRedisAuthLogBackend}. */
 export interface RedisAuthLogOptions {
@@ -88,80 +89,85 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
     for (const [err] of res ?? []) if (err) throw err;
   }
 
-  return {
-    async write(deltas, events) {
-      const byTarget = new Map<number, UsageRecord[]>();
-      for (const d of deltas) {
-        const list = byTarget.get(d.targetProjectId) ?? [];
-        list.push(d);
-        byTarget.set(d.targetProjectId, list);
-      }
-      const cluster = isCluster(redis);
-      let p = redis.pipeline();
-      for (const [target, list] of byTarget) {
-        const keys = authLogKeys(target, prefix);
-        for (const d of list) {
-          const last: LastUse = {
-            sourcePath: d.sourcePath,
-            sourceNamespaceId: d.sourceNamespaceId,
-            sourceNamespacePath: d.sourceNamespacePath,
-            lastJobId: d.lastJobId,
-            lastPipelineId: d.lastPipelineId,
-            lastUserId: d.lastUserId,
-            lastUserIsBot: d.lastUserIsBot,
-            matchedEntry: d.matchedEntry,
-          };
-          const flags = Object.entries(d.used).map(([r, l]) => `u:${r}:${l}`);
-          p.eval(
-            MERGE,
-            2,
-            keys.record(d.sourceProjectId),
-            keys.sources,
-            String(d.sourceProjectId),
-            String(d.allowed),
-            String(d.denied),
-            String(d.wouldDeny),
-            String(d.deniedByAllowlist),
-            String(d.lastUsedAt),
-            JSON.stringify(last),
-            ...flags,
-          );
+  // Reads for jobTokenAuthLog and the compliance report answer POLICY_UNAVAILABLE when Redis
+  // fails; the flush loop counts a failed write and keeps the batch.
+  return failClosed<AuthLogBackend>(
+    {
+      async write(deltas, events) {
+        const byTarget = new Map<number, UsageRecord[]>();
+        for (const d of deltas) {
+          const list = byTarget.get(d.targetProjectId) ?? [];
+          list.push(d);
+          byTarget.set(d.targetProjectId, list);
         }
+        const cluster = isCluster(redis);
+        let p = redis.pipeline();
+        for (const [target, list] of byTarget) {
+          const keys = authLogKeys(target, prefix);
+          for (const d of list) {
+            const last: LastUse = {
+              sourcePath: d.sourcePath,
+              sourceNamespaceId: d.sourceNamespaceId,
+              sourceNamespacePath: d.sourceNamespacePath,
+              lastJobId: d.lastJobId,
+              lastPipelineId: d.lastPipelineId,
+              lastUserId: d.lastUserId,
+              lastUserIsBot: d.lastUserIsBot,
+              matchedEntry: d.matchedEntry,
+            };
+            const flags = Object.entries(d.used).map(([r, l]) => `u:${r}:${l}`);
+            p.eval(
+              MERGE,
+              2,
+              keys.record(d.sourceProjectId),
+              keys.sources,
+              String(d.sourceProjectId),
+              String(d.allowed),
+              String(d.denied),
+              String(d.wouldDeny),
+              String(d.deniedByAllowlist),
+              String(d.lastUsedAt),
+              JSON.stringify(last),
+              ...flags,
+            );
+          }
+          if (cluster) {
+            await exec(p);
+            p = redis.pipeline();
+          }
+        }
+        if (byTarget.size > 0) p.sadd(targetsKey, ...[...byTarget.keys()].map(String));
         if (cluster) {
           await exec(p);
           p = redis.pipeline();
         }
-      }
-      if (byTarget.size > 0) p.sadd(targetsKey, ...[...byTarget.keys()].map(String));
-      if (cluster) {
+        for (const e of events)
+          p.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', JSON.stringify(eventJson(e)));
         await exec(p);
-        p = redis.pipeline();
-      }
-      for (const e of events)
-        p.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', JSON.stringify(eventJson(e)));
-      await exec(p);
-    },
+      },
 
-    async list(targetProjectId) {
-      const keys = authLogKeys(targetProjectId, prefix);
-      const ids = (await redis.smembers(keys.sources)).map(Number);
-      if (ids.length === 0) return [];
-      const p = redis.pipeline();
-      for (const id of ids) p.hgetall(keys.record(id));
-      const res = (await p.exec()) ?? [];
-      const out: UsageRecord[] = [];
-      res.forEach(([err, h], i) => {
-        if (err) throw err;
-        const r = fromHash(targetProjectId, ids[i] ?? 0, h as Record<string, string>);
-        if (r) out.push(r);
-      });
-      return out;
-    },
+      async list(targetProjectId) {
+        const keys = authLogKeys(targetProjectId, prefix);
+        const ids = (await redis.smembers(keys.sources)).map(Number);
+        if (ids.length === 0) return [];
+        const p = redis.pipeline();
+        for (const id of ids) p.hgetall(keys.record(id));
+        const res = (await p.exec()) ?? [];
+        const out: UsageRecord[] = [];
+        res.forEach(([err, h], i) => {
+          if (err) throw err;
+          const r = fromHash(targetProjectId, ids[i] ?? 0, h as Record<string, string>);
+          if (r) out.push(r);
+        });
+        return out;
+      },
 
-    async targets() {
-      return (await redis.smembers(targetsKey)).map(Number);
+      async targets() {
+        return (await redis.smembers(targetsKey)).map(Number);
+      },
     },
-  };
+    () => false,
+  );
 }
 
 function eventJson(e: UsageEvent): Record<string, unknown> {

@@ -24,6 +24,7 @@ import {
   type ProfileStore,
   type ProfileWrite,
 } from './profile-store.js';
+import { failClosed } from './fail-closed.js';
 import { evalScript, isCluster, type RedisConnection } from './redis-client.js';
 import {
   DEFAULT_KEY_PREFIX,
@@ -233,91 +234,103 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
     return profileFromHash(projectId, hash, Number(version ?? 0));
   }
 
-  return {
-    get,
+  // Redis failing is POLICY_UNAVAILABLE for every caller; the typed refusals pass unchanged.
+  return failClosed<RedisProfileStore>(
+    {
+      get,
 
-    async put(p) {
-      checkLimits(p);
-      for (const e of p.entries) entrySchema.parse(e);
-      await write(p.projectId, PUT_PROFILE, hashArgs(p));
-      const stored = await get(p.projectId);
-      if (!stored) throw new Error(`profile ${p.projectId} vanished after being written`);
-      return stored;
-    },
-
-    async replaceAll(profiles) {
-      for (const p of profiles) {
+      async put(p) {
         checkLimits(p);
         for (const e of p.entries) entrySchema.parse(e);
-      }
-      // Stage: nothing readers see changes until every profile is written.
-      const importId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-      const ttl = opts.stageTtlSeconds ?? 3600;
-      const staged = new Map<number, string>();
-      for (const p of profiles) {
-        const key = `${projectKeys(p.projectId, prefix).stagePrefix}${importId}`;
-        staged.set(p.projectId, key);
-        await redis
-          .multi()
-          .del(key)
-          .hset(key, ...hashArgs(p))
-          .expire(key, ttl)
-          .exec();
-      }
-      const old = (await redis.smembers(indexKey)).map(Number);
-      const all = [...new Set([...old, ...staged.keys()])];
-      await redis.sadd(indexKey, ...all.map(String));
-      // Swap: one script per project. On a single node they run inside one MULTI (all or
-      // nothing); on a Cluster each project's swap is atomic by itself.
-      const swapArgs = (id: number) => {
-        const keys = projectKeys(id, prefix);
-        const stageKey = staged.get(id) ?? `${keys.stagePrefix}${importId}`;
-        return { keys: [keys.profile, keys.version, stageKey], args: [channel, String(id)] };
-      };
-      if (isCluster(redis)) {
-        for (const id of all) {
-          const { keys, args } = swapArgs(id);
-          await evalScript(redis, SWAP_STAGED, keys, args);
+        await write(p.projectId, PUT_PROFILE, hashArgs(p));
+        const stored = await get(p.projectId);
+        if (!stored) throw new Error(`profile ${p.projectId} vanished after being written`);
+        return stored;
+      },
+
+      async replaceAll(profiles) {
+        for (const p of profiles) {
+          checkLimits(p);
+          for (const e of p.entries) entrySchema.parse(e);
         }
-      } else {
-        const tx = redis.multi();
-        for (const id of all) {
-          const { keys, args } = swapArgs(id);
-          tx.eval(SWAP_STAGED, keys.length, ...keys, ...args);
+        // Stage: nothing readers see changes until every profile is written.
+        const importId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+        const ttl = opts.stageTtlSeconds ?? 3600;
+        const staged = new Map<number, string>();
+        for (const p of profiles) {
+          const key = `${projectKeys(p.projectId, prefix).stagePrefix}${importId}`;
+          staged.set(p.projectId, key);
+          await redis
+            .multi()
+            .del(key)
+            .hset(key, ...hashArgs(p))
+            .expire(key, ttl)
+            .exec();
         }
-        const res = await tx.exec();
-        for (const [err] of res ?? []) if (err) throw err;
-      }
-      const dropped = old.filter((id) => !staged.has(id)).map(String);
-      if (dropped.length > 0) await redis.srem(indexKey, ...dropped);
-      for (const id of all) changed(id);
+        const old = (await redis.smembers(indexKey)).map(Number);
+        const all = [...new Set([...old, ...staged.keys()])];
+        await redis.sadd(indexKey, ...all.map(String));
+        // Swap: one script per project. On a single node they run inside one MULTI (all or
+        // nothing); on a Cluster each project's swap is atomic by itself.
+        const swapArgs = (id: number) => {
+          const keys = projectKeys(id, prefix);
+          const stageKey = staged.get(id) ?? `${keys.stagePrefix}${importId}`;
+          return { keys: [keys.profile, keys.version, stageKey], args: [channel, String(id)] };
+        };
+        if (isCluster(redis)) {
+          for (const id of all) {
+            const { keys, args } = swapArgs(id);
+            await evalScript(redis, SWAP_STAGED, keys, args);
+          }
+        } else {
+          const tx = redis.multi();
+          for (const id of all) {
+            const { keys, args } = swapArgs(id);
+            tx.eval(SWAP_STAGED, keys.length, ...keys, ...args);
+          }
+          const res = await tx.exec();
+          for (const [err] of res ?? []) if (err) throw err;
+        }
+        const dropped = old.filter((id) => !staged.has(id)).map(String);
+        if (dropped.length > 0) await redis.srem(indexKey, ...dropped);
+        for (const id of all) changed(id);
+      },
+
+      async list() {
+        const ids = (await redis.smembers(indexKey)).map(Number).sort((a, b) => a - b);
+        const found = await Promise.all(ids.map(get));
+        return found.filter((p): p is JobTokenProfile => p !== undefined);
+      },
+
+      addEntry: (projectId, entry) => upsert(projectId, entry, 'add'),
+      updateEntry: (projectId, entry) => upsert(projectId, entry, 'update'),
+
+      async removeEntry(projectId, sourceKind, sourceId) {
+        const code = await write(projectId, REMOVE_ENTRY, [entryField(sourceKind, sourceId)]);
+        if (code === -3)
+          throw new EntryNotFoundError(`no entry for ${sourceKind.toLowerCase()} ${sourceId}`);
+        return code;
+      },
+
+      async setEnforcement(projectId, mode) {
+        return write(projectId, SET_ENFORCEMENT, [modeSchema.parse(mode)]);
+      },
+
+      onChange(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+
+      close: () => Promise.resolve(),
     },
+    isStoreRefusal,
+  );
+}
 
-    async list() {
-      const ids = (await redis.smembers(indexKey)).map(Number).sort((a, b) => a - b);
-      const found = await Promise.all(ids.map(get));
-      return found.filter((p): p is JobTokenProfile => p !== undefined);
-    },
-
-    addEntry: (projectId, entry) => upsert(projectId, entry, 'add'),
-    updateEntry: (projectId, entry) => upsert(projectId, entry, 'update'),
-
-    async removeEntry(projectId, sourceKind, sourceId) {
-      const code = await write(projectId, REMOVE_ENTRY, [entryField(sourceKind, sourceId)]);
-      if (code === -3)
-        throw new EntryNotFoundError(`no entry for ${sourceKind.toLowerCase()} ${sourceId}`);
-      return code;
-    },
-
-    async setEnforcement(projectId, mode) {
-      return write(projectId, SET_ENFORCEMENT, [modeSchema.parse(mode)]);
-    },
-
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-
-    close: () => Promise.resolve(),
-  };
+function isStoreRefusal(err: unknown): boolean {
+  return (
+    err instanceof EntryExistsError ||
+    err instanceof EntryLimitError ||
+    err instanceof EntryNotFoundError
+  );
 }
