@@ -1,0 +1,83 @@
+/**
+ * `scopegate policy import | export` as an operator runs them: real processes, a real Redis and
+ * the embedded forge. A dry run writes nothing; `--apply` writes; export gives the file back.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
+import { loadSeedFile } from '../../src/demo/seed.js';
+import { parsePolicyFile } from '../../src/policy/policy-file.js';
+import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { SCENARIOS_PATH } from '../helpers/scenarios.js';
+
+const POLICY = {
+  version: 1,
+  projects: {
+    'acme/platform/registry': {
+      enforcement: 'AUDIT',
+      entries: [{ source: 'acme/apps', kind: 'GROUP', permissions: { RELEASES: 'READ' } }],
+    },
+  },
+};
+
+describe('scopegate policy', () => {
+  let redis: TestRedis;
+  let upstream: DemoUpstream;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    upstream = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
+    dir = mkdtempSync(join(tmpdir(), 'sg-policy-cli-'));
+    writeFileSync(join(dir, 'policy.json'), JSON.stringify(POLICY));
+    env = cleanEnv({
+      SCOPEGATE_UPSTREAM_URL: upstream.url,
+      SCOPEGATE_UPSTREAM_TOKEN: upstream.token,
+      REDIS_URL: redis.url,
+    });
+  });
+  afterAll(async () => {
+    await upstream.close();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const profileKeys = async (): Promise<string[]> => {
+    const conn = createRedisConnection({ url: redis.url });
+    try {
+      await waitUntilReady(conn);
+      return await conn.keys('sg:{p:*}:profile');
+    } finally {
+      conn.disconnect();
+    }
+  };
+
+  it('imports as a dry run by default (a diff, nothing written), then writes with --apply, and exports the same policy', async () => {
+    const dry = await runCli(['policy', 'import', join(dir, 'policy.json')], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('acme/platform/registry: + ');
+    expect(dry.stdout).toContain('dry run: 2 change(s)');
+    expect(await profileKeys()).toEqual([]);
+
+    const applied = await runCli(['policy', 'import', join(dir, 'policy.json'), '--apply'], env);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain('applied: 2 change(s)');
+    expect(await profileKeys()).toHaveLength(1);
+
+    const exported = await runCli(['policy', 'export'], env);
+    expect(exported.code).toBe(0);
+    expect(parsePolicyFile(JSON.parse(exported.stdout))).toEqual(parsePolicyFile(POLICY));
+  }, 60_000);
+
+  it('refuses to run without Redis, naming the setting, and never prints the upstream credential', async () => {
+    const res = await runCli(['policy', 'export'], { ...env, REDIS_URL: '' });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('"REDIS_URL" or "REDIS_CLUSTER_NODES" is required');
+    expect(res.stdout + res.stderr).not.toContain(upstream.token);
+  }, 60_000);
+});
