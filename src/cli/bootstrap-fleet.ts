@@ -3,11 +3,9 @@
  * Redis (`REDIS_URL` or `REDIS_CLUSTER_NODES`) for profiles, revocations, the decision cache
  * and rate limits, so every instance of a fleet shares one policy.
  */
-import { readFileSync } from 'node:fs';
 import { createLogger } from '../audit/logger.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import { createRedisRevocationList } from '../auth/revocation-redis.js';
-import { createJwtVerifier } from '../auth/verifier.js';
 import { createDecisionCache } from '../cache/decision-cache.js';
 import { ConfigError, type ResolvedConfig } from '../config/config.js';
 import { parsePolicyFile } from '../policy/policy-file.js';
@@ -22,8 +20,14 @@ import {
   type RedisConnectionOptions,
 } from '../store/redis-client.js';
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
-import { createUpstreamClient, type UpstreamClientOptions } from '../upstream/client.js';
+import { createUpstreamClient } from '../upstream/client.js';
 import type { BootstrapOptions, Running } from './bootstrap.js';
+import {
+  gatewayOptionsFromConfig,
+  readPolicyFile,
+  upstreamOptionsFromConfig,
+  verifierFromConfig,
+} from './gateway-options.js';
 
 /** How long start-up waits for Redis before giving up, ms. */
 const REDIS_STARTUP_TIMEOUT_MS = 10_000;
@@ -88,35 +92,16 @@ export async function bootstrapFleet(
     await revocations.start();
     closers.push(() => revocations.close());
 
-    const upstream: UpstreamClientOptions = {
-      baseUrl: url,
-      token,
-      timeoutMs: config.upstream.timeoutMs,
-      resilience: {
-        retries: config.upstream.retries,
-        breakerThreshold: config.upstream.circuitBreaker.threshold,
-        breakerCooldownMs: config.upstream.circuitBreaker.cooldownMs,
-      },
-    };
+    const upstream = upstreamOptionsFromConfig(config, url, token);
+
     if (options.policyPath) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(readFileSync(options.policyPath, 'utf8'));
-      } catch {
-        throw new ConfigError(
-          `"--policy" names a file that cannot be read as JSON: ${options.policyPath}`,
-        );
-      }
+      const raw = readPolicyFile(options.policyPath);
       await store.replaceAll(
         await resolvePolicyFile(parsePolicyFile(raw), createUpstreamClient(upstream)),
       );
     }
-    const verifier = createJwtVerifier({
-      issuers: [...config.issuers],
-      adminUserIds: config.adminUsers,
-      clockToleranceSeconds: config.clockToleranceSeconds,
-      maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
-    });
+    const verifier = verifierFromConfig(config);
+
     const { perToken, perSourceProject, windowSeconds } = config.rateLimit;
     const gateway = await startGateway({
       upstream,
@@ -135,26 +120,10 @@ export async function bootstrapFleet(
               onError: onRedisError,
             })
           : undefined,
-      instance: {
-        enforceAllowlistEverywhere: config.enforceAllowlistEverywhere,
-        defaultEnforcement: config.defaultEnforcement,
-      },
-      webhookSecret: config.webhookSecret,
-      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
-      host: config.host,
-      port: config.port,
-      maxBodyBytes: config.maxBodyBytes,
-      introspection: config.introspection,
-      limits: config.limits,
-      shutdownGraceMs: config.shutdownGraceMs,
+      ...gatewayOptionsFromConfig(config),
       logger,
       // Change events and the authorization log go to Redis streams and hashes.
-      management: {
-        redis,
-        streamMaxLen: config.audit.streamMaxLen,
-        authLogBufferSize: config.audit.authLogBufferSize,
-        authLogFlushIntervalMs: config.audit.authLogFlushIntervalMs,
-      },
+      management: { ...gatewayOptionsFromConfig(config).management, redis },
     });
     closers.push(() => gateway.close());
     return { gateway, config, close: closeAll };

@@ -3,15 +3,12 @@
  * in-memory store, a dev signing key served as JWKS, and the seed's policy; otherwise the
  * configured upstream, issuers and Redis (`bootstrap-fleet.ts`).
  */
-import { readFileSync } from 'node:fs';
 import { createLogger } from '../audit/logger.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import { createDevSigner, type DevSigner } from '../auth/dev-keys.js';
 import type { IssuerOptions } from '../auth/issuers.js';
 import { createMemoryRevocationList } from '../auth/revocation.js';
-import { createJwtVerifier } from '../auth/verifier.js';
 import type { ResolvedConfig } from '../config/config.js';
-import { ConfigError } from '../config/config.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/http-server.js';
 import { defaultSeedPath, loadSeedFile, type DemoSeed } from '../demo/seed.js';
 import { parsePolicyFile } from '../policy/policy-file.js';
@@ -20,6 +17,12 @@ import { resolvePolicyFile } from '../store/policy-loader.js';
 import { createMemoryProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
 import { bootstrapFleet } from './bootstrap-fleet.js';
+import {
+  gatewayOptionsFromConfig,
+  readPolicyFile,
+  upstreamOptionsFromConfig,
+  verifierFromConfig,
+} from './gateway-options.js';
 
 /** What to start besides the configuration. */
 export interface BootstrapOptions {
@@ -43,14 +46,6 @@ export interface Running {
 /** The path the demo serves its dev JWKS on. */
 export const DEV_JWKS_PATH = '/-/jwks.json';
 
-function readPolicy(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new ConfigError(`"--policy" names a file that cannot be read as JSON: ${path}`);
-  }
-}
-
 /** Starts scopegate as configured. */
 export async function bootstrap(
   config: ResolvedConfig,
@@ -59,16 +54,8 @@ export async function bootstrap(
   if (!config.demo) return bootstrapFleet(config, options);
   const seed = loadSeedFile(options.seedPath ?? defaultSeedPath());
   const demoUpstream = await startDemoUpstream({ seed });
-  const upstreamOptions = {
-    baseUrl: demoUpstream.url,
-    token: demoUpstream.token,
-    timeoutMs: config.upstream.timeoutMs,
-    resilience: {
-      retries: config.upstream.retries,
-      breakerThreshold: config.upstream.circuitBreaker.threshold,
-      breakerCooldownMs: config.upstream.circuitBreaker.cooldownMs,
-    },
-  };
+  const upstreamOptions = upstreamOptionsFromConfig(config, demoUpstream.url, demoUpstream.token);
+
   const devSigner = await createDevSigner();
   const issuers: IssuerOptions[] = [
     ...config.issuers,
@@ -78,7 +65,7 @@ export async function bootstrap(
     maxProjectEntries: config.maxProjectEntries,
     maxGroupEntries: config.maxGroupEntries,
   });
-  const rawPolicy = options.policyPath ? readPolicy(options.policyPath) : seed.policy;
+  const rawPolicy = options.policyPath ? readPolicyFile(options.policyPath) : seed.policy;
   if (rawPolicy !== undefined) {
     await store.replaceAll(
       await resolvePolicyFile(parsePolicyFile(rawPolicy), createUpstreamClient(upstreamOptions)),
@@ -86,12 +73,8 @@ export async function bootstrap(
   }
   const revocations = createMemoryRevocationList();
   await revocations.start();
-  const verifier = createJwtVerifier({
-    issuers,
-    adminUserIds: config.adminUsers,
-    clockToleranceSeconds: config.clockToleranceSeconds,
-    maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
-  });
+  const verifier = verifierFromConfig(config, issuers);
+
   let gateway: Gateway;
   try {
     gateway = await startGateway({
@@ -99,23 +82,7 @@ export async function bootstrap(
       authenticator: createAuthenticator({ verifier, revocations }),
       revocations,
       store,
-      instance: {
-        enforceAllowlistEverywhere: config.enforceAllowlistEverywhere,
-        defaultEnforcement: config.defaultEnforcement,
-      },
-      webhookSecret: config.webhookSecret,
-      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
-      host: config.host,
-      port: config.port,
-      maxBodyBytes: config.maxBodyBytes,
-      introspection: config.introspection,
-      management: {
-        authLogBufferSize: config.audit.authLogBufferSize,
-        authLogFlushIntervalMs: config.audit.authLogFlushIntervalMs,
-      },
-      anonymousIntrospection: config.demo,
-      limits: config.limits,
-      shutdownGraceMs: config.shutdownGraceMs,
+      ...gatewayOptionsFromConfig(config),
       logger: createLogger({ level: config.logLevel }),
       extraRoutes: {
         [DEV_JWKS_PATH]: (_req, res) => {

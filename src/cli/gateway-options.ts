@@ -1,0 +1,91 @@
+/**
+ * The one translation of a `ResolvedConfig` into what the gateway, its verifier and its
+ * upstream client take, shared by the demo and the fleet bootstraps so they cannot drift.
+ */
+import type { IssuerOptions } from '../auth/issuers.js';
+import { createJwtVerifier, type JwtVerifier } from '../auth/verifier.js';
+import { ConfigError, type ResolvedConfig } from '../config/config.js';
+import type { GatewayOptions } from '../server/gateway.js';
+import type { ManagementOptions } from '../server/management.js';
+import type { UpstreamClientOptions } from '../upstream/client.js';
+import { readFileSync } from 'node:fs';
+
+/** Gateway settings that come straight from configuration. */
+export type ConfiguredGatewayOptions = Pick<
+  GatewayOptions,
+  | 'instance'
+  | 'webhookSecret'
+  | 'maxTokenLifetimeSeconds'
+  | 'host'
+  | 'port'
+  | 'maxBodyBytes'
+  | 'introspection'
+  | 'anonymousIntrospection'
+  | 'limits'
+  | 'shutdownGraceMs'
+> & { readonly management: ManagementOptions };
+
+/** The gateway options configuration decides (the caller adds store, caches, logger, ...). */
+export function gatewayOptionsFromConfig(config: ResolvedConfig): ConfiguredGatewayOptions {
+  return {
+    instance: {
+      enforceAllowlistEverywhere: config.enforceAllowlistEverywhere,
+      defaultEnforcement: config.defaultEnforcement,
+    },
+    webhookSecret: config.webhookSecret,
+    maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.maxBodyBytes,
+    introspection: config.introspection,
+    // Anonymous introspection only in the demo, where a person explores the schema.
+    anonymousIntrospection: config.demo,
+    limits: config.limits,
+    shutdownGraceMs: config.shutdownGraceMs,
+    management: {
+      streamMaxLen: config.audit.streamMaxLen,
+      authLogBufferSize: config.audit.authLogBufferSize,
+      authLogFlushIntervalMs: config.audit.authLogFlushIntervalMs,
+    },
+  };
+}
+
+/** The upstream client's options for a base URL and credential. */
+export function upstreamOptionsFromConfig(
+  config: ResolvedConfig,
+  baseUrl: string,
+  token: string,
+): UpstreamClientOptions {
+  return {
+    baseUrl,
+    token,
+    timeoutMs: config.upstream.timeoutMs,
+    resilience: {
+      retries: config.upstream.retries,
+      breakerThreshold: config.upstream.circuitBreaker.threshold,
+      breakerCooldownMs: config.upstream.circuitBreaker.cooldownMs,
+    },
+  };
+}
+
+/** The token verifier for the configured issuers (plus any the caller adds, e.g. the dev key). */
+export function verifierFromConfig(
+  config: ResolvedConfig,
+  issuers: readonly IssuerOptions[] = config.issuers,
+): JwtVerifier {
+  return createJwtVerifier({
+    issuers: [...issuers],
+    adminUserIds: config.adminUsers,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+  });
+}
+
+/** Reads a `--policy FILE` as JSON; a clear one-line error otherwise. */
+export function readPolicyFile(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ConfigError(`"--policy" names a file that cannot be read as JSON: ${path}`);
+  }
+}
