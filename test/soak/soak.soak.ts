@@ -64,7 +64,11 @@ describe('soak', () => {
     const tokens = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         g.jobToken(SOURCE, i % 2 === 0 ? 'alice' : 'remediator-bot', {
-          claims: { job_id: String(10_000 + i) },
+          // The test issuer's tokens live 5 minutes by default: these must outlive the run.
+          claims: {
+            job_id: String(10_000 + i),
+            exp: Math.floor(Date.now() / 1000) + MINUTES * 60 + 600,
+          },
         }),
       ),
     );
