@@ -91,7 +91,7 @@ export function formatScale(s: ScaleResult): string {
   return [
     `Decision cache scale (${s.pairs} distinct (token, target) pairs in ${s.seconds} s, process LRU max ${s.lruMax} entries):`,
     `- RSS ${s.rssBeforeMiB} MiB → ${s.rssAfterMiB} MiB; V8 heap ${s.heapBeforeMiB} MiB → ${s.heapAfterMiB} MiB (the LRU holds at most ${s.lruMax} decisions)`,
-    `- Redis: ${s.redisKeys} decision keys, ${s.redisBytesPerDecision} bytes per decision (used_memory delta / keys), MEMORY USAGE of a sample ${s.memoryUsageSample} bytes (target < 200: ${s.redisBytesPerDecision < 200 ? 'ok' : 'MISS'}); e.g. \`${s.sampleKey}\``,
+    `- Redis: ${s.redisKeys} decisions (fields of per-project hashes), ${s.redisBytesPerDecision} bytes per decision (used_memory delta / decisions), MEMORY USAGE of the hashes ${s.memoryUsageSample} bytes per decision (target < 200: ${s.redisBytesPerDecision < 200 ? 'ok' : 'MISS'}); e.g. \`${s.sampleKey}\``,
   ].join('\n');
 }
 

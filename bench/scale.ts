@@ -25,12 +25,13 @@ export interface ScaleResult {
   readonly rssAfterMiB: number;
   readonly heapBeforeMiB: number;
   readonly heapAfterMiB: number;
-  /** Keys written to Redis (decisions). */
+  /** Decisions held in Redis (fields of the decision hashes). */
   readonly redisKeys: number;
-  /** `INFO memory` used_memory delta divided by the keys written. */
+  /** `INFO memory` used_memory delta divided by the decisions written. */
   readonly redisBytesPerDecision: number;
-  /** Mean `MEMORY USAGE` of a sample of decision keys. */
+  /** `MEMORY USAGE` of every decision hash, divided by the decisions they hold. */
   readonly memoryUsageSample: number;
+  /** One decision hash and one of its fields. */
   readonly sampleKey: string;
   readonly seconds: number;
 }
@@ -112,7 +113,6 @@ export async function runScale(
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
   const redisBefore = await usedMemory(() => redis.info('memory'));
-  const dbBefore = await redis.dbsize();
 
   for (let start = 0; start < pairs; start += BATCH) {
     const items = [];
@@ -153,22 +153,19 @@ export async function runScale(
   const rssAfter = process.memoryUsage().rss;
   const heapAfter = process.memoryUsage().heapUsed;
   const redisAfter = await usedMemory(() => redis.info('memory'));
-  const redisKeys = (await redis.dbsize()) - dbBefore;
-  const sample: string[] = [];
-  for (let k = 0; k < 200; k++) {
-    const principal = job(k * 7);
-    const t = target(k % TARGETS);
-    sample.push(`sg:{p:${t.id}}:d:0:${principalCacheKey(principal, t, instance)}`);
-  }
-  let total = 0;
-  let found = 0;
-  for (const key of sample) {
-    const bytes = (await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number | null;
-    if (bytes !== null) {
-      total += bytes;
-      found += 1;
+  let redisKeys = 0;
+  let usage = 0;
+  let sampleKey = '';
+  let cursor = '0';
+  do {
+    const [next, hashes] = await redis.scan(cursor, 'MATCH', 'sg:{p:*}:d:*', 'COUNT', 1000);
+    cursor = next;
+    for (const hash of hashes) {
+      redisKeys += await redis.hlen(hash);
+      usage += ((await redis.call('MEMORY', 'USAGE', hash, 'SAMPLES', '0')) as number | null) ?? 0;
+      if (sampleKey === '') sampleKey = `${hash} ${(await redis.hkeys(hash))[0] ?? ''}`;
     }
-  }
+  } while (cursor !== '0');
   await cache.close();
   redis.disconnect();
   return {
@@ -180,8 +177,8 @@ export async function runScale(
     heapAfterMiB: mib(heapAfter),
     redisKeys,
     redisBytesPerDecision: Math.round((redisAfter - redisBefore) / Math.max(1, redisKeys)),
-    memoryUsageSample: found > 0 ? Math.round(total / found) : 0,
-    sampleKey: sample[0] ?? '',
+    memoryUsageSample: Math.round(usage / Math.max(1, redisKeys)),
+    sampleKey,
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
 }

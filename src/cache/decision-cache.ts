@@ -5,10 +5,16 @@
  * - **process** (L1): an `lru-cache` of `PermissionSet`s, short TTL (default 5 s), flushed per
  *   project by the pub/sub invalidation (and entirely when the subscriber reconnects, since
  *   messages may have been lost while it was away). A warm hit costs no round trip.
- * - **Redis** (L2): `sg:{p:<id>}:d:<version>:<principal key>` holding `encodePermissionSet`,
- *   TTL bounded by the configured TTL, the token's `exp` and the cached role's remaining TTL.
- *   The version is read in the same script, so a decision of an older profile is never read.
- *   Member roles from the upstream live beside it, `sg:{p:<id>}:role:<userId>` (default 60 s).
+ * - **Redis** (L2): one hash per project, profile version and time bucket,
+ *   `sg:{p:<id>}:d:<version>:<bucket>`, field `<principal key>`, value
+ *   `<expiry, ms since the epoch, base 36>|<encodePermissionSet>`. A decision's own expiry is
+ *   bounded by the configured TTL, the token's `exp` and the cached role's remaining TTL, and
+ *   the reader ignores an expired one. The bucket is `floor(now / TTL)`: every hash stops being
+ *   read when its bucket ends and Redis drops it one TTL later, so what Redis holds is bounded
+ *   by the decisions made in two TTLs, without a per-decision key and expiry (a hash field
+ *   costs about 150 bytes where a key with an expiry cost about 210). The version is read in
+ *   the same script, so a decision of an older profile is never read. Member roles from the
+ *   upstream live beside it, `sg:{p:<id>}:role:<userId>` (default 60 s).
  *
  * {@link DecisionCache.readMany} fetches, for any number of targets, version + decision + role
  * (+ the profile when the decision is missing) in ONE pipelined round trip (one pipeline per
@@ -143,10 +149,12 @@ export interface DecisionCache {
   close(): Promise<void>;
 }
 
-// KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role.
+// KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role,
+// time bucket. The decision hash's name is built here from the version just read; it carries
+// the project's hash tag like every other key, so it lives in the same Cluster slot.
 const READ_SCRIPT = `
 local v = redis.call('GET', KEYS[1]) or '0'
-local d = redis.call('GET', KEYS[3] .. v .. ':' .. ARGV[1])
+local d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[3], ARGV[1])
 local role = false
 local pttl = -2
 if ARGV[2] == '1' then
@@ -160,17 +168,37 @@ const READ_SHA = scriptSha(READ_SCRIPT);
 
 type ReadReply = [string, string | null, string | null, number, string[]];
 
-function parseReply(projectId: number, reply: ReadReply): ReadResult {
-  const [v, d, role, pttl, flat] = reply;
-  let set: PermissionSet | undefined;
-  if (d !== null) {
-    try {
-      set = decodePermissionSet(d);
-      if (set.targetProjectId !== projectId) set = undefined;
-    } catch {
-      set = undefined;
-    }
+/** A decision as stored in its hash field: its own expiry, then the encoded set. */
+export function encodeStoredDecision(set: PermissionSet, expiresAtMs: number): string {
+  return `${Math.floor(expiresAtMs).toString(36)}|${encodePermissionSet(set)}`;
+}
+
+/** The set of a stored decision, or `undefined` when it expired, is malformed or is another project's. */
+export function decodeStoredDecision(
+  raw: string,
+  projectId: number,
+  nowMs: number,
+): PermissionSet | undefined {
+  const bar = raw.indexOf('|');
+  if (bar <= 0) return undefined;
+  const expiresAt = parseInt(raw.slice(0, bar), 36);
+  if (!Number.isSafeInteger(expiresAt) || expiresAt <= nowMs) return undefined;
+  try {
+    const set = decodePermissionSet(raw.slice(bar + 1));
+    return set.targetProjectId === projectId ? set : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+/** The time bucket of the decision hashes at `nowMs`. */
+function bucketOf(nowMs: number, ttlMs: number): number {
+  return Math.floor(nowMs / ttlMs);
+}
+
+function parseReply(projectId: number, reply: ReadReply, nowMs: number): ReadResult {
+  const [v, d, role, pttl, flat] = reply;
+  const set = d === null ? undefined : decodeStoredDecision(d, projectId, nowMs);
   const version = Number(v);
   const hash: Record<string, string> = {};
   for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k] as string] = flat[k + 1] as string;
@@ -193,6 +221,9 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   const processTtlMs = opts.processTtlMs ?? DECISION_CACHE_DEFAULTS.processTtlMs;
   const roleTtlMs = opts.roleTtlMs ?? DECISION_CACHE_DEFAULTS.roleTtlMs;
   const decisionTtlMs = opts.decisionTtlMs ?? DECISION_CACHE_DEFAULTS.decisionTtlMs;
+  if (!Number.isSafeInteger(decisionTtlMs) || decisionTtlMs <= 0)
+    throw new Error('decisionTtlMs must be a positive integer');
+  const now = opts.now ?? Date.now;
   const local = new LRUCache<string, LocalDecision & { gen: number }>({
     max: opts.processMaxEntries ?? DECISION_CACHE_DEFAULTS.processMaxEntries,
     ttl: processTtlMs,
@@ -212,7 +243,12 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   let subscriber: RedisConnection | undefined;
   let stopLocal: (() => void) | undefined;
 
-  function queue(pipe: ReturnType<RedisConnection['pipeline']>, r: ReadRequest, useSha: boolean) {
+  function queue(
+    pipe: ReturnType<RedisConnection['pipeline']>,
+    r: ReadRequest,
+    useSha: boolean,
+    bucket: number,
+  ) {
     const keys = projectKeys(r.projectId, prefix);
     const args = [
       keys.version,
@@ -221,6 +257,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       `${keys.rolePrefix}${r.roleUserId ?? 0}`,
       r.principalKey,
       r.roleUserId === undefined ? '0' : '1',
+      String(bucket),
     ];
     if (useSha) pipe.evalsha(READ_SHA, 4, ...args);
     else pipe.eval(READ_SCRIPT, 4, ...args);
@@ -230,12 +267,13 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   async function run(
     reqs: readonly ReadRequest[],
     useSha: boolean,
+    bucket: number,
   ): Promise<[Error | null, unknown][]> {
     const groups = isCluster(redis) ? reqs.map((r) => [r]) : [reqs];
     const results = await Promise.all(
       groups.map(async (group) => {
         const pipe = redis.pipeline();
-        for (const r of group) queue(pipe, r, useSha);
+        for (const r of group) queue(pipe, r, useSha, bucket);
         const res = await pipe.exec();
         if (!res) throw new Error('the decision read was aborted');
         return res;
@@ -262,37 +300,43 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     generation,
     async readMany(reqs, counter) {
       if (reqs.length === 0) return [];
+      const at = now();
+      const bucket = bucketOf(at, decisionTtlMs);
       counter.roundTrips += 1;
-      let res = await run(reqs, true);
+      let res = await run(reqs, true, bucket);
       if (res.some(([err]) => isNoScript(err))) {
         // Redis restarted and lost its script cache: send the body once more.
         counter.roundTrips += 1;
-        res = await run(reqs, false);
+        res = await run(reqs, false, bucket);
       }
       return res.map(([err, reply], k) => {
         if (err) throw err;
-        return parseReply((reqs[k] as ReadRequest).projectId, reply as ReadReply);
+        return parseReply((reqs[k] as ReadRequest).projectId, reply as ReadReply, at);
       });
     },
     writeBack(items, counter) {
       if (items.length === 0) return;
       const groups = isCluster(redis) ? items.map((w) => [w]) : [items];
       counter.writes += 1;
+      const at = now();
+      const bucket = bucketOf(at, decisionTtlMs);
+      // The hash outlives its bucket by one TTL (the longest a decision in it may live).
+      const hashTtl = (bucket + 2) * decisionTtlMs - at;
       for (const group of groups) {
         const pipe = redis.pipeline();
+        const hashes = new Set<string>();
         for (const w of group) {
           const keys = projectKeys(w.projectId, prefix);
-          const ttl = Math.floor(w.ttlMs);
-          if (ttl > 0)
-            pipe.set(
-              `${keys.decisionPrefix}${w.version}:${w.principalKey}`,
-              encodePermissionSet(w.set),
-              'PX',
-              ttl,
-            );
+          const ttl = Math.floor(Math.min(w.ttlMs, decisionTtlMs));
+          if (ttl > 0) {
+            const hash = `${keys.decisionPrefix}${w.version}:${bucket}`;
+            pipe.hset(hash, w.principalKey, encodeStoredDecision(w.set, at + ttl));
+            hashes.add(hash);
+          }
           if (w.role)
             pipe.set(`${keys.rolePrefix}${w.role.userId}`, String(w.role.level), 'PX', roleTtlMs);
         }
+        for (const hash of hashes) pipe.pexpire(hash, hashTtl);
         pipe.exec().catch(onError);
       }
     },

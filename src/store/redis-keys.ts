@@ -15,7 +15,7 @@ export interface ProjectKeys {
   readonly profile: string;
   /** Integer, incremented by every write of the profile. */
   readonly version: string;
-  /** Prefix of decision keys: `<decisionPrefix><version>:<principal key>`. */
+  /** Prefix of decision hashes: `<decisionPrefix><version>:<time bucket>`, field `<principal key>`. */
   readonly decisionPrefix: string;
   /** Prefix of cached member roles: `<rolePrefix><userId>`. */
   readonly rolePrefix: string;

@@ -6,6 +6,7 @@ import {
   type RoundTripCounter,
 } from '../../src/cache/decision-cache.js';
 import { principalCacheKey } from '../../src/cache/decision-key.js';
+import { encodePermissionSet } from '../../src/policy/codec.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../../src/policy/engine.js';
 import type { PermissionSet, TargetProject } from '../../src/policy/types.js';
 import {
@@ -127,13 +128,17 @@ describe('decision cache on a real Redis', () => {
   let redis: RedisConnection;
   let store: RedisProfileStore;
   const open: DecisionCache[] = [];
-  const make = async (processTtlMs = 5_000): Promise<DecisionCache> => {
+  const make = async (
+    processTtlMs = 5_000,
+    extra: { now?: () => number; decisionTtlMs?: number } = {},
+  ): Promise<DecisionCache> => {
     const cache = createDecisionCache({
       redis,
       createSubscriber: () =>
         createRedisConnection({ url: server.url, maxReconnectDelayMs: 100, subscriber: true }),
       localChanges: store,
       processTtlMs,
+      ...extra,
     });
     await cache.start();
     open.push(cache);
@@ -209,15 +214,80 @@ describe('decision cache on a real Redis', () => {
     });
   });
 
-  it('bounds a decision in Redis by the TTL it is given', async () => {
-    const cache = await make();
+  it('bounds a decision in Redis by the TTL it is given, and its hash by two TTLs', async () => {
+    let clock = 1_000_000_000_000;
+    const cache = await make(5_000, { now: () => clock, decisionTtlMs: 60_000 });
     cache.writeBack(
       [{ projectId: 1, version: 0, principalKey: key, set, ttlMs: 1_500 }],
       counter(),
     );
     await until(async () => (await redis.keys('*:d:*')).length === 1);
-    const [k] = await redis.keys('*:d:*');
-    expect(await redis.pttl(k!)).toBeLessThanOrEqual(1_500);
+    const [hash] = await redis.keys('*:d:*');
+    // One hash per project, version and time bucket; the decision is a field of it.
+    expect(hash).toBe(`${projectKeys(1).decisionPrefix}0:${Math.floor(clock / 60_000)}`);
+    expect(await redis.hkeys(hash!)).toEqual([key]);
+    const pttl = await redis.pttl(hash!);
+    expect(pttl).toBeGreaterThan(60_000);
+    expect(pttl).toBeLessThanOrEqual(120_000);
+    const read = async () =>
+      (
+        await cache.readMany(
+          [{ projectId: 1, principalKey: key, roleUserId: undefined }],
+          counter(),
+        )
+      )[0];
+    expect((await read())?.set).toEqual(set);
+    clock += 1_499;
+    expect((await read())?.set).toEqual(set);
+    clock += 1; // the decision's own 1.5 s are over; the hash still holds it
+    expect(await redis.hexists(hash!, key)).toBe(1);
+    expect((await read())?.set).toBeUndefined();
+  });
+
+  it('stops reading a bucket when it ends, and never keeps a decision past the cache TTL', async () => {
+    let clock = 1_000_000_000_000 - 10; // 10 ms before a bucket of 1 s ends
+    const cache = await make(5_000, { now: () => clock, decisionTtlMs: 1_000 });
+    cache.writeBack(
+      [{ projectId: 1, version: 0, principalKey: key, set, ttlMs: 60_000 }],
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 1);
+    const read = async () =>
+      (
+        await cache.readMany(
+          [{ projectId: 1, principalKey: key, roleUserId: undefined }],
+          counter(),
+        )
+      )[0];
+    expect((await read())?.set).toEqual(set);
+    clock += 10;
+    expect((await read())?.set).toBeUndefined();
+  });
+
+  it('treats a malformed or foreign stored decision as absent, never as a grant', async () => {
+    const clock = Date.now();
+    const cache = await make(5_000, { now: () => clock });
+    const hash = `${projectKeys(1).decisionPrefix}0:${Math.floor(clock / 60_000)}`;
+    const read = async () =>
+      (
+        await cache.readMany(
+          [{ projectId: 1, principalKey: key, roleUserId: undefined }],
+          counter(),
+        )
+      )[0];
+    const future = (clock + 10_000).toString(36);
+    for (const raw of [
+      'garbage',
+      `${future}|not json`,
+      `zzzzzzzzzzzzzz|${JSON.stringify([1])}`,
+      `|${encodePermissionSet(set)}`,
+      `${future}|${encodePermissionSet({ ...set, targetProjectId: 2 })}`,
+    ]) {
+      await redis.hset(hash, key, raw);
+      expect((await read())?.set).toBeUndefined();
+    }
+    await redis.hset(hash, key, `${future}|${encodePermissionSet(set)}`);
+    expect((await read())?.set).toEqual(set);
   });
 
   it('flushes the process cache of another instance through pub/sub, and of the writer at once', async () => {
