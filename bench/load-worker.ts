@@ -6,6 +6,7 @@
  * Per request it picks the next body and token in turn, and replaces `__UNIQUE__` in the body
  * with a number unique to this run (W3 creates a release with a fresh tag every time).
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
@@ -22,6 +23,8 @@ export interface LoadJob {
   readonly amount?: number;
   /** Prefix of the `__UNIQUE__` numbers (so two runs never repeat a tag). */
   readonly uniquePrefix: string;
+  /** The target gateway's process id, to measure the CPU time it spends per request. */
+  readonly pid?: number;
 }
 
 /** One run's figures. */
@@ -34,12 +37,36 @@ export interface LoadResult {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /**
+   * CPU time (user + system) the target process spent per successful request during the run,
+   * in ms; absent when its `/proc/<pid>/stat` cannot be read. Unlike req/s it does not depend
+   * on how much of a shared CPU the process was given, so it is the steadier measure of what a
+   * gateway variant costs.
+   */
+  readonly cpuMsPerRequest?: number;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** CPU time of process `pid` so far, in ms (Linux `/proc`); `undefined` elsewhere. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+    return Number.isFinite(ticks) ? (ticks * 1000) / ticksPerSecond : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs one job. */
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
   let n = 0;
   const unique = job.body.includes('__UNIQUE__');
+  const cpuBefore = job.pid === undefined ? undefined : processCpuMs(job.pid);
   const started = performance.now();
   const result = await autocannon({
     url: job.url,
@@ -70,7 +97,12 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   });
   // autocannon's own `duration` is whole seconds; a short run needs the real elapsed time.
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = job.pid === undefined ? undefined : processCpuMs(job.pid);
   const requests = result['2xx'] + result.non2xx;
+  const cpu =
+    cpuBefore !== undefined && cpuAfter !== undefined && result['2xx'] > 0
+      ? { cpuMsPerRequest: (cpuAfter - cpuBefore) / result['2xx'] }
+      : {};
   return {
     requests,
     ok: result['2xx'],
@@ -80,6 +112,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     rps: result['2xx'] / seconds,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    ...cpu,
   };
 }
 

@@ -21,18 +21,25 @@ export interface Row {
   readonly roundTrips: Partial<Record<Column, number>>;
 }
 
-/** Mean req/s and median p99 of a cell's rounds. */
+/** Mean req/s, median p99 and median CPU per request of a cell's rounds. */
 export interface CellSummary {
   readonly rps: number;
   readonly p99: number;
   readonly failures: number;
+  /** Gateway process CPU per request, ms (NaN when not measured). */
+  readonly cpuMs: number;
 }
 
 /** Summarises one cell. */
 export function summarize(samples: readonly LoadResult[]): CellSummary {
-  if (samples.length === 0) return { rps: 0, p99: 0, failures: 0 };
+  if (samples.length === 0) return { rps: 0, p99: 0, failures: 0, cpuMs: NaN };
   const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
+  const cpus = samples
+    .map((s) => s.cpuMsPerRequest)
+    .filter((c): c is number => c !== undefined)
+    .sort((a, b) => a - b);
   return {
+    cpuMs: cpus.length === 0 ? NaN : (cpus[Math.floor(cpus.length / 2)] ?? NaN),
     rps: samples.reduce((t, s) => t + s.rps, 0) / samples.length,
     p99: p99s[Math.floor(p99s.length / 2)] ?? 0,
     failures: samples.reduce((t, s) => t + s.non2xx + s.errors, 0),
@@ -41,6 +48,7 @@ export function summarize(samples: readonly LoadResult[]): CellSummary {
 
 const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toString() : '-');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
+const f3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '-');
 
 /** Targets checked for a row; empty when none apply. */
 export function targetVerdicts(row: Row): string[] {
@@ -61,7 +69,7 @@ export function targetVerdicts(row: Row): string[] {
 /** The table as Markdown (also readable in a terminal). */
 export function formatTable(rows: readonly Row[]): string {
   const head =
-    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | targets |';
+    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | CPU ms/req (sg, A, B) | CPU sg÷A | CPU B÷sg | targets |';
   const sep = `|${head
     .split('|')
     .slice(1, -1)
@@ -76,7 +84,8 @@ export function formatTable(rows: readonly Row[]): string {
       .map((k) => (row.roundTrips[k] === undefined ? '-' : String(row.roundTrips[k])))
       .join(', ');
     const failures = s.failures + a.failures + b.failures + c.failures;
-    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${f2(s.rps / a.rps)} | ${f2(s.rps / b.rps)} | ${f2(s.rps / c.rps)} | ${f2(s.p99 / a.p99)} | ${rt} | ${failures} | ${targetVerdicts(row).join(', ')} |`;
+    const cpu = `${f3(s.cpuMs)}, ${f3(a.cpuMs)}, ${f3(b.cpuMs)}`;
+    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${f2(s.rps / a.rps)} | ${f2(s.rps / b.rps)} | ${f2(s.rps / c.rps)} | ${f2(s.p99 / a.p99)} | ${rt} | ${failures} | ${cpu} | ${f2(s.cpuMs / a.cpuMs)} | ${f2(b.cpuMs / s.cpuMs)} | ${targetVerdicts(row).join(', ')} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
@@ -140,6 +149,11 @@ LRU off so every target's decision is read from Redis); **A** the same gateway w
 \`authorization: false\`; **B** the same rules as graphql-shield rules on the same schema,
 calling the same authorizer and cache (cold rows: its LRU off too); **C** a bare \`node:http\`
 server answering the same bytes. ×A, ×B, ×C are scopegate's req/s divided by theirs.
+"CPU ms/req" is the CPU time (user + system, from \`/proc/<pid>/stat\`) each gateway process
+spent per successful request during the timed runs (median of the rounds): it does not depend
+on how much of a shared machine a process was given, so "CPU sg÷A" (authorization's cost:
+1.00 is free) and "CPU B÷sg" (how much more graphql-shield costs) are the steadier ratios
+when the req/s columns move with the machine's load.
 
 ${formatTable(r.rows)}
 

@@ -96,6 +96,7 @@ type ProcessName = 'sg' | 'sg-cold' | 'A' | 'A-cold' | 'B' | 'B-cold' | 'C';
 /** A started variant process. */
 interface Variant {
   readonly url: string;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -220,10 +221,11 @@ async function main(): Promise<void> {
       /listening on (http:\/\/\S+)/,
       { nodeArgs, timeoutMs: 60_000 },
     );
-    return { url: started.match[1] ?? '', stop: () => started.stop() };
+    return { url: started.match[1] ?? '', pid: started.child.pid, stop: () => started.stop() };
   };
   log('starting the upstream and the variants');
   const urls = new Map<ProcessName, string>();
+  const pids = new Map<ProcessName, number | undefined>();
   const gateways: [ProcessName, VariantConfig][] = [
     ['sg', { ...base, kind: 'scopegate' }],
     ['sg-cold', { ...base, kind: 'scopegate', cache: 'cold' }],
@@ -232,7 +234,11 @@ async function main(): Promise<void> {
     ['B-cold', { ...base, kind: 'shield', cache: 'cold' }],
   ];
   const variantsStarted = Promise.all(
-    gateways.map(async ([name, config]) => urls.set(name, (await startVariant(config)).url)),
+    gateways.map(async ([name, config]) => {
+      const v = await startVariant(config);
+      urls.set(name, v.url);
+      pids.set(name, v.pid);
+    }),
   );
   // Awaited below; until then a failure must not count as unhandled.
   variantsStarted.catch(() => undefined);
@@ -258,7 +264,9 @@ async function main(): Promise<void> {
       await post(urls.get(name) ?? '', bodyFor(w, `check-${name}`), token, false);
   }
   answers['W4'] = answers['W1'] ?? '';
-  urls.set('C', (await startVariant({ ...base, kind: 'bare-http', answers })).url);
+  const bare = await startVariant({ ...base, kind: 'bare-http', answers });
+  urls.set('C', bare.url);
+  pids.set('C', bare.pid);
 
   const job = (name: ProcessName, w: WorkloadId, prefix: string, amount?: number): LoadJob => ({
     url: `${urls.get(name) ?? ''}/graphql`,
@@ -269,6 +277,7 @@ async function main(): Promise<void> {
     durationSeconds: settings.durationSeconds,
     ...(amount !== undefined ? { amount } : {}),
     uniquePrefix: prefix,
+    ...(pids.get(name) !== undefined ? { pid: pids.get(name) } : {}),
   });
   const runJobs = async (jobs: LoadJob[], tag: string): Promise<LoadResult[]> => {
     const path = join(work, `jobs-${tag}.json`);
