@@ -360,6 +360,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (forced) logger.warn({ event: 'shutdown.forced', graceMs }, 'in-flight requests cut');
       await apollo.stop();
       await management.close();
+      await upstream.close();
     },
   };
 }

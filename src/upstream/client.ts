@@ -1,10 +1,15 @@
 /**
- * Typed client for the forge's REST API v4 on the built-in `fetch`.
+ * Typed client for the forge's REST API v4 on undici's `request` (the HTTP client behind
+ * Node's `fetch`, without the WHATWG streams, `Request`/`Response` objects and
+ * `AbortSignal.timeout` around it: measured at about a third of `fetch`'s CPU per call, which
+ * was the largest item of the gateway's profile; see bench/NOTES.md). One connection pool per
+ * client, keep-alive, redirects never followed.
  *
  * Calls carry the gateway's own service credential (`PRIVATE-TOKEN`), never the caller's
  * token. Every failure becomes a `GatewayError` with a code; no message ever contains the
  * upstream URL or the credential (DESIGN.md section 5, CONVENTIONS.md "Errors").
  */
+import { Agent, request, type Dispatcher } from 'undici';
 import {
   badUserInputError,
   notFoundError,
@@ -82,6 +87,42 @@ export interface UpstreamClient {
     body?: unknown,
     opts?: CallOptions,
   ): Promise<T | undefined>;
+  /** Drops the pooled connections; a call still in flight fails as UPSTREAM_UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+/** The response headers a caller reads (only pagination). */
+interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
+/** An attempt's answer. */
+interface CallResult {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  readonly json: unknown;
+}
+
+/** undici's codes for a connect, headers or body timeout. */
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function isTimeout(err: unknown, deadline: AbortSignal): boolean {
+  if (deadline.aborted) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TIMEOUT_CODES.has(code);
+}
+
+function headerGetter(headers: Dispatcher.ResponseData['headers']): ResponseHeaders {
+  return {
+    get(name) {
+      const v = headers[name.toLowerCase()];
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
 }
 
 /** Encodes a project or group id or full path for use as `:id` in a REST path. */
@@ -107,6 +148,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const resilience = options.resilience ? resolveResilience(options.resilience) : undefined;
   const breaker = options.resilience ? createCircuitBreaker(options.resilience) : undefined;
+  // Idle pooled sockets are unref'd by undici, so an unclosed client never holds a process open.
+  // Its own timeouts tick at about one second, too coarse for `timeoutMs`: each call has its
+  // own timer and abort signal instead.
+  const agent = new Agent();
 
   /** One attempt; `seen.outcome` tells the retry loop and the breaker how it ended. */
   async function callOnce(
@@ -116,7 +161,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     body: unknown,
     opts: CallOptions | undefined,
     seen: { outcome: AttemptOutcome; attempt: number },
-  ): Promise<{ status: number; headers: Headers; json: unknown }> {
+  ): Promise<CallResult> {
     const report = (info: UpstreamCallInfo): void => {
       if (info.status !== 'circuit_open') seen.outcome = info.status;
       options.onCall?.({ ...info, attempt: seen.attempt });
@@ -137,53 +182,66 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     if (opts?.requestId) headers['x-request-id'] = opts.requestId;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const started = performance.now();
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-        // Never follow a redirect (the credential would go wherever it points); 'manual'
-        // hands back the 3xx itself, which maps to UPSTREAM_ERROR (a misconfigured URL),
-        // not to UPSTREAM_UNAVAILABLE ("try again later" would not help).
-        redirect: 'manual',
-      });
-    } catch (err) {
-      const timedOut =
-        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    // One deadline for the whole call, the body included.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const failed = (err: unknown, while_: 'connecting' | 'reading'): Error => {
+      if (err instanceof ResponseTooLarge) {
+        return upstreamError('the forge API returned a response that is too large');
+      }
+      const timedOut = isTimeout(err, deadline.signal);
       report({
         method,
         status: timedOut ? 'timeout' : 'network_error',
         durationMs: performance.now() - started,
       });
-      throw upstreamUnavailableError(
-        timedOut
-          ? 'the forge API did not answer in time'
-          : 'the forge API is unavailable; try again later',
+      if (timedOut) return upstreamUnavailableError('the forge API did not answer in time');
+      return upstreamUnavailableError(
+        while_ === 'connecting'
+          ? 'the forge API is unavailable; try again later'
+          : 'the forge API connection failed while reading the response',
       );
-    }
+    };
+    let res: Dispatcher.ResponseData;
     let text: string;
     try {
-      text = await readLimited(res, maxBytes);
-    } catch (err) {
-      report({ method, status: res.status, durationMs: performance.now() - started });
-      if (err instanceof ResponseTooLarge)
-        throw upstreamError('the forge API returned a response that is too large');
-      seen.outcome = 'network_error';
-      throw upstreamUnavailableError('the forge API connection failed while reading the response');
+      try {
+        // undici never follows a redirect here (the credential would go wherever it points):
+        // the 3xx itself maps to UPSTREAM_ERROR (a misconfigured URL), not to
+        // UPSTREAM_UNAVAILABLE ("try again later" would not help).
+        res = await request(url, {
+          dispatcher: agent,
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: body === undefined ? null : JSON.stringify(body),
+          signal: deadline.signal,
+        });
+      } catch (err) {
+        throw failed(err, 'connecting');
+      }
+      try {
+        text = await readLimited(res, maxBytes);
+      } catch (err) {
+        if (err instanceof ResponseTooLarge)
+          report({ method, status: res.statusCode, durationMs: performance.now() - started });
+        throw failed(err, 'reading');
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    report({ method, status: res.status, durationMs: performance.now() - started });
+    const status = res.statusCode;
+    report({ method, status, durationMs: performance.now() - started });
     let json: unknown = undefined;
+    const ok = status >= 200 && status < 300;
     if (text.length > 0) {
       try {
         json = JSON.parse(text);
       } catch {
-        if (res.ok) throw upstreamError('the forge API returned a malformed response');
+        if (ok) throw upstreamError('the forge API returned a malformed response');
       }
     }
-    if (res.ok) return { status: res.status, headers: res.headers, json };
-    throw mapStatus(res.status, json, opts?.what);
+    if (ok) return { status, headers: headerGetter(res.headers), json };
+    throw mapStatus(status, json, opts?.what);
   }
 
   /**
@@ -196,7 +254,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     query: Record<string, string | number | undefined> | undefined,
     body: unknown,
     opts: CallOptions | undefined,
-  ): Promise<{ status: number; headers: Headers; json: unknown }> {
+  ): Promise<CallResult> {
     const attempts = method === 'GET' ? 1 + (resilience?.retries ?? 0) : 1;
     for (let attempt = 1; ; attempt++) {
       if (breaker && !breaker.tryAcquire()) {
@@ -265,6 +323,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       // happened either way, so that is "no object", not a malformed response.
       return r.json !== null && typeof r.json === 'object' ? (r.json as T) : undefined;
     },
+    close: () => agent.destroy(),
   };
 }
 
@@ -276,27 +335,27 @@ function expectJson<T>(json: unknown): T {
 
 class ResponseTooLarge extends Error {}
 
-async function readLimited(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? '0');
+/** Reads the body as text, at most `maxBytes` of it; the socket is dropped otherwise. */
+async function readLimited(res: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
+  const { body } = res;
+  const declared = Number(headerGetter(res.headers).get('content-length') ?? '0');
   if (declared > maxBytes) {
-    await res.body?.cancel();
+    body.destroy();
     throw new ResponseTooLarge();
   }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
     if (total > maxBytes) {
-      await reader.cancel();
+      body.destroy();
       throw new ResponseTooLarge();
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return chunks.length === 1
+    ? (chunks[0] as Buffer).toString('utf8')
+    : Buffer.concat(chunks).toString('utf8');
 }
 
 /** The upstream's own validation message: `message` or `error`, flattened, bounded, single line. */

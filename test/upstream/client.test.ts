@@ -296,6 +296,26 @@ describe('broken answers', () => {
     expect(err.extensions['code']).toBe('UPSTREAM_UNAVAILABLE');
   });
 
+  it('reuses connections for consecutive calls, and close() drops it and fails a call in flight', async () => {
+    const sockets = new Set<unknown>();
+    handler = (req, res) => {
+      sockets.add(req.socket);
+      if (req.url?.includes('slow')) setTimeout(() => res.writeHead(200).end('{}'), 1_000);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":7}');
+    };
+    const client = makeClient({ timeoutMs: 5_000 });
+    for (let i = 0; i < 10; i++) await client.get('projects/7');
+    // Kept alive and reused (undici's pool may open a second one while the first is released).
+    expect(sockets.size).toBeLessThanOrEqual(2);
+    const inFlight = failure(client.get('projects/slow'));
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    await client.close();
+    const err = await inFlight;
+    expect(err.extensions['code']).toBe('UPSTREAM_UNAVAILABLE');
+    expect(performance.now() - started).toBeLessThan(900);
+  });
+
   it('maps a reset connection to UPSTREAM_UNAVAILABLE', async () => {
     handler = (req) => req.socket.destroy();
     const err = await failure(makeClient().get('projects/7'));
