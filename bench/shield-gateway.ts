@@ -11,7 +11,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { getDirective } from '@graphql-tools/utils';
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
@@ -142,7 +145,12 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
     hideSchemaDetailsFromClientErrors: true,
     parseOptions: limitParseOptions(limits),
     validationRules: limitValidationRules(limits),
-    plugins: [policyStatusPlugin(), metrics.plugin(), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      policyStatusPlugin(),
+      metrics.plugin(),
+      ApolloServerPluginLandingPageDisabled(),
+    ],
   });
   await apollo.start();
 
@@ -186,7 +194,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
         });
       },
     });
-    const out: Record<string, string> = { 'x-request-id': requestId };
+    const out: Record<string, string> = { 'x-request-id': requestId, 'cache-control': 'no-store' };
     for (const [k, v] of result.headers) out[k] = v;
     res.writeHead(result.status ?? 200, out);
     if (result.body.kind === 'complete') return void res.end(result.body.string);

@@ -312,8 +312,17 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
           reason: r.reason,
         });
       };
+      // The directive passes each field's own requirement array and the request's one decision
+      // per project, so a (decision, requirements) pair already seen adds nothing: a list of
+      // 100 releases costs one Map look-up per field, not a string key per requirement.
+      const used = new Map<TargetDecision, Set<readonly CheckedRequirement[]>>();
       return {
         onUsed(d, reqs) {
+          if (d.project.id === principal.projectId) return;
+          let seenReqs = used.get(d);
+          if (!seenReqs) used.set(d, (seenReqs = new Set()));
+          if (seenReqs.has(reqs)) return;
+          seenReqs.add(reqs);
           for (const req of reqs) emit(d, req, false);
         },
         onDenied(d, req) {

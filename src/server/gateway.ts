@@ -7,7 +7,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { Logger } from 'pino';
 import { createDecisionHooks } from '../audit/decision-log.js';
 import { silentLogger } from '../audit/logger.js';
@@ -153,6 +156,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     parseOptions: limitParseOptions(limits),
     validationRules: limitValidationRules(limits),
     plugins: [
+      // No field has a cache hint: the plugin's per-field bookkeeping would only ever conclude
+      // "no-store", which the response below says itself.
+      ApolloServerPluginCacheControlDisabled(),
       policyStatusPlugin(),
       metrics.plugin(),
       ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),
@@ -242,7 +248,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         };
       },
     });
-    const outHeaders: Record<string, string> = { 'x-request-id': requestId };
+    // Every answer depends on who asked: no shared cache may keep it.
+    const outHeaders: Record<string, string> = {
+      'x-request-id': requestId,
+      'cache-control': 'no-store',
+    };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     res.writeHead(result.status ?? 200, outHeaders);
     if (result.body.kind === 'complete') {

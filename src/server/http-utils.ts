@@ -33,6 +33,8 @@ export function sendJson(
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
+    // Every answer depends on who asked: no shared cache may keep it.
+    'cache-control': 'no-store',
     ...headers,
   });
   res.end(text);

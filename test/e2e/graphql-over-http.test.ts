@@ -213,4 +213,30 @@ describe('HTTP behaviour of /graphql', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   });
+
+  it('tells every cache not to store an answer: allowed, denied, refused and malformed alike', async () => {
+    const token = await t.jobToken('acme/apps/web', 'alice');
+    const post = (body: string, auth?: string) =>
+      fetch(t.gateway.graphqlUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        },
+        body,
+      });
+    const answers = [
+      await post(JSON.stringify({ query: '{ __typename }' }), token),
+      await post(
+        JSON.stringify({
+          query: '{ project(fullPath: "acme/platform/registry") { tags { nodes { name } } } }',
+        }),
+        token,
+      ),
+      await post(JSON.stringify({ query: '{ __typename }' }), 'not-a-token'),
+      await post('{"query": ', token),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 401, 400]);
+    for (const res of answers) expect(res.headers.get('cache-control')).toBe('no-store');
+  });
 });
