@@ -282,20 +282,6 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     hooks(principal) {
       if (principal.kind !== 'job') return undefined;
       const seen = new Set<string>();
-      const base = (d: TargetDecision) => ({
-        targetProjectId: d.project.id,
-        targetPath: d.project.path_with_namespace,
-        sourceProjectId: principal.projectId,
-        sourcePath: principal.projectPath,
-        sourceNamespaceId: principal.namespaceId,
-        sourceNamespacePath: principal.namespacePath,
-        jobId: principal.jobId,
-        pipelineId: principal.pipelineId,
-        userId: principal.userId,
-        matchedEntry: d.set.matchedEntry
-          ? { kind: d.set.matchedEntry.sourceKind, id: d.set.matchedEntry.sourceId }
-          : undefined,
-      });
       const emit = (d: TargetDecision, req: CheckedRequirement, denied: boolean): void => {
         if (d.project.id === principal.projectId) return; // same project: no scoping to log
         const key = `${denied ? 'D' : 'A'}:${d.project.id}:${req.resource}:${req.level}`;
@@ -303,13 +289,24 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
         seen.add(key);
         const resource = req.resource as JobTokenResource;
         const r = d.set.resources[resource];
+        const entry = d.set.matchedEntry;
+        // One literal (no spread of a shared base): this runs for every target of every request.
         record({
-          ...base(d),
+          targetProjectId: d.project.id,
+          targetPath: d.project.path_with_namespace,
+          sourceProjectId: principal.projectId,
+          sourcePath: principal.projectPath,
+          sourceNamespaceId: principal.namespaceId,
+          sourceNamespacePath: principal.namespacePath,
           at: now(),
+          jobId: principal.jobId,
+          pipelineId: principal.pipelineId,
+          userId: principal.userId,
           resource,
           level: req.level as JobTokenAccessLevel,
           outcome: denied ? 'denied' : r.auditWouldDeny ? 'wouldDeny' : 'allowed',
           reason: r.reason,
+          matchedEntry: entry ? { kind: entry.sourceKind, id: entry.sourceId } : undefined,
         });
       };
       // The directive passes each field's own requirement array and the request's one decision
