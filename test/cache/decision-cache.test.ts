@@ -63,6 +63,11 @@ const set: PermissionSet = {
 };
 const key = principalCacheKey(job, target, DEFAULT_INSTANCE_SETTINGS);
 const counter = (): RoundTripCounter => ({ roundTrips: 0, writes: 0 });
+/** What Redis holds for `key` on project 1 (no role asked). */
+const readOne = async (cache: DecisionCache) =>
+  (
+    await cache.readMany([{ projectId: 1, principalKey: key, roleUserId: undefined }], counter())
+  )[0];
 
 async function until(check: () => boolean | Promise<boolean>, ms = 2_000): Promise<void> {
   const start = Date.now();
@@ -229,19 +234,12 @@ describe('decision cache on a real Redis', () => {
     const pttl = await redis.pttl(hash!);
     expect(pttl).toBeGreaterThan(60_000);
     expect(pttl).toBeLessThanOrEqual(120_000);
-    const read = async () =>
-      (
-        await cache.readMany(
-          [{ projectId: 1, principalKey: key, roleUserId: undefined }],
-          counter(),
-        )
-      )[0];
-    expect((await read())?.set).toEqual(set);
+    expect((await readOne(cache))?.set).toEqual(set);
     clock += 1_499;
-    expect((await read())?.set).toEqual(set);
+    expect((await readOne(cache))?.set).toEqual(set);
     clock += 1; // the decision's own 1.5 s are over; the hash still holds it
     expect(await redis.hexists(hash!, key)).toBe(1);
-    expect((await read())?.set).toBeUndefined();
+    expect((await readOne(cache))?.set).toBeUndefined();
   });
 
   it('stops reading a bucket when it ends, and never keeps a decision past the cache TTL', async () => {
@@ -252,29 +250,15 @@ describe('decision cache on a real Redis', () => {
       counter(),
     );
     await until(async () => (await redis.keys('*:d:*')).length === 1);
-    const read = async () =>
-      (
-        await cache.readMany(
-          [{ projectId: 1, principalKey: key, roleUserId: undefined }],
-          counter(),
-        )
-      )[0];
-    expect((await read())?.set).toEqual(set);
+    expect((await readOne(cache))?.set).toEqual(set);
     clock += 10;
-    expect((await read())?.set).toBeUndefined();
+    expect((await readOne(cache))?.set).toBeUndefined();
   });
 
   it('treats a malformed or foreign stored decision as absent, never as a grant', async () => {
     const clock = Date.now();
     const cache = await make(5_000, { now: () => clock });
     const hash = `${projectKeys(1).decisionPrefix}0:${Math.floor(clock / 60_000)}`;
-    const read = async () =>
-      (
-        await cache.readMany(
-          [{ projectId: 1, principalKey: key, roleUserId: undefined }],
-          counter(),
-        )
-      )[0];
     const future = (clock + 10_000).toString(36);
     for (const raw of [
       'garbage',
@@ -284,10 +268,10 @@ describe('decision cache on a real Redis', () => {
       `${future}|${encodePermissionSet({ ...set, targetProjectId: 2 })}`,
     ]) {
       await redis.hset(hash, key, raw);
-      expect((await read())?.set).toBeUndefined();
+      expect((await readOne(cache))?.set).toBeUndefined();
     }
     await redis.hset(hash, key, `${future}|${encodePermissionSet(set)}`);
-    expect((await read())?.set).toEqual(set);
+    expect((await readOne(cache))?.set).toEqual(set);
   });
 
   it('flushes the process cache of another instance through pub/sub, and of the writer at once', async () => {
