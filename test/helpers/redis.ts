@@ -68,6 +68,14 @@ async function waitForPing(port: number, deadlineMs: number): Promise<void> {
   }
 }
 
+/** Every server this process started and has not stopped. */
+const running = new Set<ChildProcess>();
+// A run that ends without stopping its servers (an uncaught error, a script that throws before
+// its cleanup) must not leave them behind: kill them as the process exits.
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /** Starts `redis-server` on a free port with persistence off, and waits until it answers. */
 export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
   const port = options.port ?? (await freePort());
@@ -92,6 +100,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
       ],
       { stdio: 'ignore' },
     );
+    const started = child;
+    running.add(started);
+    started.once('exit', () => running.delete(started));
     await waitForPing(port, 10_000);
   };
   const kill = async (): Promise<void> => {
