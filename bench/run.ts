@@ -219,7 +219,8 @@ async function main(): Promise<void> {
     const started = await startNode(
       ['bench/variant-server.ts', path],
       /listening on (http:\/\/\S+)/,
-      { nodeArgs, timeoutMs: 60_000 },
+      // As `scopegate serve` and the Docker image run (graphql-js's development checks off).
+      { nodeArgs, timeoutMs: 60_000, env: { NODE_ENV: 'production' } },
     );
     return { url: started.match[1] ?? '', pid: started.child.pid, stop: () => started.stop() };
   };

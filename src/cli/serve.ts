@@ -58,7 +58,9 @@ function waitForStopSignal(): Promise<void> {
 }
 
 async function printBanner(running: Running): Promise<void> {
-  const out: string[] = [`scopegate listening: ${running.gateway.graphqlUrl}`];
+  const out: string[] = [
+    `scopegate listening: ${running.gateway.graphqlUrl} (NODE_ENV=${process.env['NODE_ENV'] ?? ''})`,
+  ];
   if (running.demoUpstream && running.devSigner && running.seed) {
     const keyFile = await writeDevKeyFile(running.devSigner);
     out.push(

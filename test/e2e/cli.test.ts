@@ -60,10 +60,10 @@ beforeAll(async () => {
     ['serve', '--demo'],
     cleanEnv({ PORT: String(port), SCOPEGATE_DEV_KEY_FILE: keyFile }),
   );
-  scenarioDemo = startCli(
-    ['serve', '--demo', '--seed', SCENARIOS_PATH],
-    cleanEnv({ PORT: '0', SCOPEGATE_DEV_KEY_FILE: join(dir, 'scenario-key.json') }),
-  );
+  // This one runs as an operator starts it: no NODE_ENV at all (the others inherit vitest's).
+  const noNodeEnv = cleanEnv({ PORT: '0', SCOPEGATE_DEV_KEY_FILE: join(dir, 'scenario-key.json') });
+  delete noNodeEnv['NODE_ENV'];
+  scenarioDemo = startCli(['serve', '--demo', '--seed', SCENARIOS_PATH], noNodeEnv);
   upstreamCli = startCli(
     ['demo-upstream', '--seed', SCENARIOS_PATH, '--port', String(upstreamPort)],
     cleanEnv(),
@@ -120,6 +120,13 @@ describe('scopegate serve --demo', () => {
     const res = await graphql(graphqlUrl, WEB_RELEASES, tokens[0]?.trim());
     expect(res).toEqual({ status: 200, body: WEB_FIRST_RELEASE });
     expect(demo.stdout()).not.toContain('demo-upstream-token');
+  });
+
+  it('serves in production mode unless NODE_ENV says otherwise, and says which', async () => {
+    expect((await scenarioDemo.waitFor(/scopegate listening: \S+ \(NODE_ENV=(\w*)\)/))[1]).toBe(
+      'production',
+    );
+    expect((await demo.waitFor(/scopegate listening: \S+ \(NODE_ENV=(\w*)\)/))[1]).toBe('test');
   });
 
   it('refuses a token the demo did not sign with 401', async () => {
