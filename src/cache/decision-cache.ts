@@ -114,7 +114,13 @@ export interface WriteBack {
   readonly version: number;
   readonly principalKey: string;
   readonly set: PermissionSet;
+  /** How long the decision may live, from the write (bounded by the cache's TTL). */
   readonly ttlMs: number;
+  /**
+   * A moment it must not outlive whatever `ttlMs` says, ms since the epoch: the token's `exp`,
+   * which a relative TTL computed a little before the write would overshoot by that little.
+   */
+  readonly notAfterMs?: number | undefined;
   /** A role fetched from the upstream, to cache for `roleTtlMs`. */
   readonly role?: { readonly userId: number; readonly level: number } | undefined;
 }
@@ -327,10 +333,13 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
         const hashes = new Set<string>();
         for (const w of group) {
           const keys = projectKeys(w.projectId, prefix);
-          const ttl = Math.floor(Math.min(w.ttlMs, decisionTtlMs));
-          if (ttl > 0) {
+          const expiresAt = Math.min(
+            at + Math.floor(Math.min(w.ttlMs, decisionTtlMs)),
+            w.notAfterMs ?? Infinity,
+          );
+          if (expiresAt > at) {
             const hash = `${keys.decisionPrefix}${w.version}:${bucket}`;
-            pipe.hset(hash, w.principalKey, encodeStoredDecision(w.set, at + ttl));
+            pipe.hset(hash, w.principalKey, encodeStoredDecision(w.set, expiresAt));
             hashes.add(hash);
           }
           if (w.role)

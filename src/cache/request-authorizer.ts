@@ -211,6 +211,7 @@ export function createRequestAuthorizer(
               principalKey: it.key,
               set,
               ttlMs,
+              notAfterMs: principal.kind === 'anonymous' ? undefined : principal.expiresAt * 1000,
               role:
                 fetched && roleUserId !== undefined
                   ? { userId: roleUserId, level: role }

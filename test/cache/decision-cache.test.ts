@@ -242,6 +242,28 @@ describe('decision cache on a real Redis', () => {
     expect((await readOne(cache))?.set).toBeUndefined();
   });
 
+  it("never stores a decision past its notAfterMs (the token's exp), whatever the TTL", async () => {
+    const clock = 1_000_000_000_000;
+    const cache = await make(5_000, { now: () => clock });
+    cache.writeBack(
+      [
+        {
+          projectId: 1,
+          version: 0,
+          principalKey: key,
+          set,
+          ttlMs: 10_000,
+          notAfterMs: clock + 500,
+        },
+      ],
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 1);
+    const [hash] = await redis.keys('*:d:*');
+    const raw = (await redis.hget(hash!, key)) ?? '';
+    expect(parseInt(raw.slice(0, raw.indexOf('|')), 36)).toBe(clock + 500);
+  });
+
   it('stops reading a bucket when it ends, and never keeps a decision past the cache TTL', async () => {
     let clock = 1_000_000_000_000 - 10; // 10 ms before a bucket of 1 s ends
     const cache = await make(5_000, { now: () => clock, decisionTtlMs: 1_000 });
