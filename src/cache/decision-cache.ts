@@ -9,9 +9,9 @@
  *   `sg:{p:<id>}:d:<version>:<bucket>`, field `<principal key>`, value
  *   `<expiry, ms since the epoch, base 36>|<encodePermissionSet>`. A decision's own expiry is
  *   bounded by the configured TTL, the token's `exp` and the cached role's remaining TTL, and
- *   the reader ignores an expired one. The bucket is `floor(now / TTL)`: every hash stops being
- *   read when its bucket ends and Redis drops it one TTL later, so what Redis holds is bounded
- *   by the decisions made in two TTLs, without a per-decision key and expiry (a hash field
+ *   the reader ignores an expired one. The bucket is `floor(now / TTL)`: a hash is written
+ *   during its bucket, read during it and the next one, and dropped by Redis when the next one
+ *   ends, so what Redis holds is bounded by the decisions made in two TTLs, without a per-decision key and expiry (a hash field
  *   costs about 150 bytes where a key with an expiry cost about 210). The version is read in
  *   the same script, so a decision of an older profile is never read. Member roles from the
  *   upstream live beside it, `sg:{p:<id>}:role:<userId>` (default 60 s).
@@ -156,11 +156,14 @@ export interface DecisionCache {
 }
 
 // KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role,
-// time bucket. The decision hash's name is built here from the version just read; it carries
+// time bucket, the bucket before it (a decision written just before a bucket ended is still
+// found just after, rather than every decision missing at once at each boundary). The
+// decision hash's name is built here from the version just read; it carries
 // the project's hash tag like every other key, so it lives in the same Cluster slot.
 const READ_SCRIPT = `
 local v = redis.call('GET', KEYS[1]) or '0'
 local d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[3], ARGV[1])
+if not d then d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[4], ARGV[1]) end
 local role = false
 local pttl = -2
 if ARGV[2] == '1' then
@@ -264,6 +267,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       r.principalKey,
       r.roleUserId === undefined ? '0' : '1',
       String(bucket),
+      String(bucket - 1),
     ];
     if (useSha) pipe.evalsha(READ_SHA, 4, ...args);
     else pipe.eval(READ_SCRIPT, 4, ...args);

@@ -264,17 +264,28 @@ describe('decision cache on a real Redis', () => {
     expect(parseInt(raw.slice(0, raw.indexOf('|')), 36)).toBe(clock + 500);
   });
 
-  it('stops reading a bucket when it ends, and never keeps a decision past the cache TTL', async () => {
-    let clock = 1_000_000_000_000 - 10; // 10 ms before a bucket of 1 s ends
+  it('reads a decision across one bucket boundary, never past its own TTL or two buckets back', async () => {
+    const bucketStart = 1_000_000_000_000;
+    let clock = bucketStart - 10; // 10 ms before a bucket of 1 s ends
     const cache = await make(5_000, { now: () => clock, decisionTtlMs: 1_000 });
     cache.writeBack(
       [{ projectId: 1, version: 0, principalKey: key, set, ttlMs: 60_000 }],
       counter(),
     );
     await until(async () => (await redis.keys('*:d:*')).length === 1);
+    clock = bucketStart + 10; // the next bucket: still found, in the one before
     expect((await readOne(cache))?.set).toEqual(set);
-    clock += 10;
+    clock = bucketStart + 989; // 999 ms after the write
+    expect((await readOne(cache))?.set).toEqual(set);
+    clock = bucketStart + 990; // the cache TTL (1 s) caps the 60 s asked for
     expect((await readOne(cache))?.set).toBeUndefined();
+    // Two buckets on, the write's hash is not read, even holding a decision that has not expired.
+    clock = bucketStart + 1_010;
+    const written = `${projectKeys(1).decisionPrefix}0:${Math.floor(bucketStart / 1_000) - 1}`;
+    await redis.hset(written, key, `${(clock + 60_000).toString(36)}|${encodePermissionSet(set)}`);
+    expect((await readOne(cache))?.set).toBeUndefined();
+    clock = bucketStart + 10; // ...which the bucket after it still reads
+    expect((await readOne(cache))?.set).toEqual(set);
   });
 
   it('treats a malformed or foreign stored decision as absent, never as a grant', async () => {
