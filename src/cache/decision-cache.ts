@@ -11,22 +11,21 @@
  *   bounded by the configured TTL, the token's `exp` and the cached role's remaining TTL, and
  *   the reader ignores an expired one. The bucket is `floor(now / TTL)`: a hash is written
  *   during its bucket, read during it and the next one, and dropped by Redis when the next one
- *   ends, so what Redis holds is bounded by the decisions made in two TTLs, without a per-decision key and expiry (a hash field
- *   costs about 150 bytes where a key with an expiry cost about 210). The version is read in
+ *   ends, so what Redis holds is bounded by the decisions made in two TTLs, without a key and
+ *   an expiry per decision (about 120 bytes a decision instead of 210). The version is read in
  *   the same script, so a decision of an older profile is never read. Member roles from the
- *   upstream live beside it, `sg:{p:<id>}:role:<userId>` (default 60 s).
+ *   upstream live beside it, `sg:{p:<id>}:role:<userId>` (default 60 s). The stored format
+ *   and the read script are in `redis-decisions.ts`.
  *
  * {@link DecisionCache.readMany} fetches, for any number of targets, version + decision + role
  * (+ the profile when the decision is missing) in ONE pipelined round trip (one pipeline per
  * project in parallel on a Cluster, since a pipeline there must stay on one node).
  */
 import { LRUCache } from 'lru-cache';
-import { decodePermissionSet, encodePermissionSet } from '../policy/codec.js';
-import type { JobTokenProfile, PermissionSet } from '../policy/types.js';
+import type { PermissionSet } from '../policy/types.js';
 import {
   isCluster,
   isNoScript,
-  scriptSha,
   waitUntilReady,
   type RedisConnection,
 } from '../store/redis-client.js';
@@ -36,7 +35,17 @@ import {
   parseInvalidation,
   projectKeys,
 } from '../store/redis-keys.js';
-import { profileFromHash } from '../store/redis-profile-store.js';
+import {
+  bucketOf,
+  encodeStoredDecision,
+  parseReply,
+  READ_SCRIPT,
+  READ_SHA,
+  type ReadReply,
+  type ReadResult,
+} from './redis-decisions.js';
+
+export type { ReadResult } from './redis-decisions.js';
 
 // The key moved to its own module; still importable from here (the benchmark does).
 export { principalCacheKey } from './decision-key.js';
@@ -95,19 +104,6 @@ export interface ReadRequest {
   readonly roleUserId: number | undefined;
 }
 
-/** What Redis holds for one target. */
-export interface ReadResult {
-  readonly version: number;
-  /** The cached decision (undecodable counts as absent). */
-  readonly set: PermissionSet | undefined;
-  /** Cached forge access level, when asked for and present. */
-  readonly role: number | undefined;
-  /** Remaining life of the cached role, ms (when present). */
-  readonly roleTtlMs: number | undefined;
-  /** The profile, read only when the decision (or the role it needs) is absent. */
-  readonly profile: JobTokenProfile | undefined;
-}
-
 /** One decision (and maybe role) to store after computing it. */
 export interface WriteBack {
   readonly projectId: number;
@@ -153,72 +149,6 @@ export interface DecisionCache {
   /** Subscribes to invalidations. */
   start(): Promise<void>;
   close(): Promise<void>;
-}
-
-// KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role,
-// time bucket, the bucket before it (a decision written just before a bucket ended is still
-// found just after, rather than every decision missing at once at each boundary). The
-// decision hash's name is built here from the version just read; it carries
-// the project's hash tag like every other key, so it lives in the same Cluster slot.
-const READ_SCRIPT = `
-local v = redis.call('GET', KEYS[1]) or '0'
-local d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[3], ARGV[1])
-if not d then d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[4], ARGV[1]) end
-local role = false
-local pttl = -2
-if ARGV[2] == '1' then
-  role = redis.call('GET', KEYS[4])
-  pttl = redis.call('PTTL', KEYS[4])
-end
-local profile = {}
-if not d or (ARGV[2] == '1' and not role) then profile = redis.call('HGETALL', KEYS[2]) end
-return {v, d, role, pttl, profile}`;
-const READ_SHA = scriptSha(READ_SCRIPT);
-
-type ReadReply = [string, string | null, string | null, number, string[]];
-
-/** A decision as stored in its hash field: its own expiry, then the encoded set. */
-export function encodeStoredDecision(set: PermissionSet, expiresAtMs: number): string {
-  return `${Math.floor(expiresAtMs).toString(36)}|${encodePermissionSet(set)}`;
-}
-
-/** The set of a stored decision, or `undefined` when it expired, is malformed or is another project's. */
-export function decodeStoredDecision(
-  raw: string,
-  projectId: number,
-  nowMs: number,
-): PermissionSet | undefined {
-  const bar = raw.indexOf('|');
-  if (bar <= 0) return undefined;
-  const expiresAt = parseInt(raw.slice(0, bar), 36);
-  if (!Number.isSafeInteger(expiresAt) || expiresAt <= nowMs) return undefined;
-  try {
-    const set = decodePermissionSet(raw.slice(bar + 1));
-    return set.targetProjectId === projectId ? set : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The time bucket of the decision hashes at `nowMs`. */
-function bucketOf(nowMs: number, ttlMs: number): number {
-  return Math.floor(nowMs / ttlMs);
-}
-
-function parseReply(projectId: number, reply: ReadReply, nowMs: number): ReadResult {
-  const [v, d, role, pttl, flat] = reply;
-  const set = d === null ? undefined : decodeStoredDecision(d, projectId, nowMs);
-  const version = Number(v);
-  const hash: Record<string, string> = {};
-  for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k] as string] = flat[k + 1] as string;
-  const level = role === null ? undefined : Number(role);
-  return {
-    version,
-    set,
-    role: level !== undefined && Number.isFinite(level) ? level : undefined,
-    roleTtlMs: level !== undefined && pttl > 0 ? pttl : undefined,
-    profile: profileFromHash(projectId, hash, version),
-  };
 }
 
 /** Creates the shared cache layers. Call `start()` before serving. */

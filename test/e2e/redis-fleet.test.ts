@@ -3,6 +3,7 @@
  * the decision cache's round trips, fail-closed behaviour while Redis is away and recovery
  * when it returns.
  */
+import { storedDecisionExpiry } from '../../src/cache/redis-decisions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GqlResponse } from '../helpers/gateway.js';
 import { createFleetGateway, type FleetGateway } from '../helpers/redis-fleet.js';
@@ -216,7 +217,7 @@ describe('gateways sharing one Redis', () => {
         const fields = await conn.hgetall(hash);
         for (const [field, value] of Object.entries(fields)) {
           if (field.startsWith(`j:${source.id}:`))
-            expiries.push(parseInt(value.slice(0, value.indexOf('|')), 36));
+            expiries.push(storedDecisionExpiry(value) ?? Infinity);
         }
       }
       return expiries.length > 0;

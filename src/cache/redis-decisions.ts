@@ -1,0 +1,95 @@
+/**
+ * How the decision cache's Redis layer stores and reads a decision (see `decision-cache.ts`):
+ * the value format of a hash field, the time bucket of the hash, and the read script that
+ * fetches version, decision, role and (when needed) profile of one target in one call.
+ */
+import { decodePermissionSet, encodePermissionSet } from '../policy/codec.js';
+import type { JobTokenProfile, PermissionSet } from '../policy/types.js';
+import { scriptSha } from '../store/redis-client.js';
+import { profileFromHash } from '../store/redis-profile-store.js';
+
+/** What Redis holds for one target. */
+export interface ReadResult {
+  readonly version: number;
+  /** The cached decision (undecodable counts as absent). */
+  readonly set: PermissionSet | undefined;
+  /** Cached forge access level, when asked for and present. */
+  readonly role: number | undefined;
+  /** Remaining life of the cached role, ms (when present). */
+  readonly roleTtlMs: number | undefined;
+  /** The profile, read only when the decision (or the role it needs) is absent. */
+  readonly profile: JobTokenProfile | undefined;
+}
+
+// KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role,
+// time bucket, the bucket before it (a decision written just before a bucket ended is still
+// found just after, rather than every decision missing at once at each boundary). The
+// decision hash's name is built here from the version just read; it carries
+// the project's hash tag like every other key, so it lives in the same Cluster slot.
+export const READ_SCRIPT = `
+local v = redis.call('GET', KEYS[1]) or '0'
+local d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[3], ARGV[1])
+if not d then d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[4], ARGV[1]) end
+local role = false
+local pttl = -2
+if ARGV[2] == '1' then
+  role = redis.call('GET', KEYS[4])
+  pttl = redis.call('PTTL', KEYS[4])
+end
+local profile = {}
+if not d or (ARGV[2] == '1' and not role) then profile = redis.call('HGETALL', KEYS[2]) end
+return {v, d, role, pttl, profile}`;
+export const READ_SHA = scriptSha(READ_SCRIPT);
+
+export type ReadReply = [string, string | null, string | null, number, string[]];
+
+/** A decision as stored in its hash field: its own expiry, then the encoded set. */
+export function encodeStoredDecision(set: PermissionSet, expiresAtMs: number): string {
+  return `${Math.floor(expiresAtMs).toString(36)}|${encodePermissionSet(set)}`;
+}
+
+/** The expiry a stored decision carries, ms since the epoch; `undefined` when malformed. */
+export function storedDecisionExpiry(raw: string): number | undefined {
+  const bar = raw.indexOf('|');
+  const expiresAt = bar <= 0 ? NaN : parseInt(raw.slice(0, bar), 36);
+  return Number.isSafeInteger(expiresAt) ? expiresAt : undefined;
+}
+
+/** The set of a stored decision, or `undefined` when it expired, is malformed or is another project's. */
+export function decodeStoredDecision(
+  raw: string,
+  projectId: number,
+  nowMs: number,
+): PermissionSet | undefined {
+  const expiresAt = storedDecisionExpiry(raw);
+  if (expiresAt === undefined || expiresAt <= nowMs) return undefined;
+  const bar = raw.indexOf('|');
+  try {
+    const set = decodePermissionSet(raw.slice(bar + 1));
+    return set.targetProjectId === projectId ? set : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The time bucket of the decision hashes at `nowMs`. */
+export function bucketOf(nowMs: number, ttlMs: number): number {
+  return Math.floor(nowMs / ttlMs);
+}
+
+/** What one call of the read script answered for target `projectId`, read at `nowMs`. */
+export function parseReply(projectId: number, reply: ReadReply, nowMs: number): ReadResult {
+  const [v, d, role, pttl, flat] = reply;
+  const set = d === null ? undefined : decodeStoredDecision(d, projectId, nowMs);
+  const version = Number(v);
+  const hash: Record<string, string> = {};
+  for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k] as string] = flat[k + 1] as string;
+  const level = role === null ? undefined : Number(role);
+  return {
+    version,
+    set,
+    role: level !== undefined && Number.isFinite(level) ? level : undefined,
+    roleTtlMs: level !== undefined && pttl > 0 ? pttl : undefined,
+    profile: profileFromHash(projectId, hash, version),
+  };
+}
