@@ -31,7 +31,7 @@ import {
 } from '../src/policy/types.js';
 import type { InstanceSettings } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
-import { readBody, requestIdOf, sendGraphQLError } from '../src/server/http-utils.js';
+import { readBody, requestIdOf, sendGraphQLError, UNCACHEABLE } from '../src/server/http-utils.js';
 import {
   limitParseOptions,
   limitValidationRules,
@@ -194,7 +194,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
         });
       },
     });
-    const out: Record<string, string> = { 'x-request-id': requestId, 'cache-control': 'no-store' };
+    const out: Record<string, string> = { 'x-request-id': requestId, ...UNCACHEABLE };
     for (const [k, v] of result.headers) out[k] = v;
     res.writeHead(result.status ?? 200, out);
     if (result.body.kind === 'complete') return void res.end(result.body.string);

@@ -33,6 +33,7 @@ import {
   requestIdOf,
   sendGraphQLError,
   sendJson,
+  UNCACHEABLE,
 } from './http-utils.js';
 import {
   anonymousIntrospectionPlugin,
@@ -248,11 +249,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         };
       },
     });
-    // Every answer depends on who asked: no shared cache may keep it.
-    const outHeaders: Record<string, string> = {
-      'x-request-id': requestId,
-      'cache-control': 'no-store',
-    };
+    const outHeaders: Record<string, string> = { 'x-request-id': requestId, ...UNCACHEABLE };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     res.writeHead(result.status ?? 200, outHeaders);
     if (result.body.kind === 'complete') {

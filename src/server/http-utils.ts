@@ -22,6 +22,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Every answer depends on who asked: no shared cache may keep it. */
+export const UNCACHEABLE = Object.freeze({ 'cache-control': 'no-store' });
+
 /** Sends a JSON body with a status and extra headers. */
 export function sendJson(
   res: ServerResponse,
@@ -33,8 +36,7 @@ export function sendJson(
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
-    // Every answer depends on who asked: no shared cache may keep it.
-    'cache-control': 'no-store',
+    ...UNCACHEABLE,
     ...headers,
   });
   res.end(text);

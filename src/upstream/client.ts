@@ -91,15 +91,10 @@ export interface UpstreamClient {
   close(): Promise<void>;
 }
 
-/** The response headers a caller reads (only pagination). */
-interface ResponseHeaders {
-  get(name: string): string | null;
-}
-
 /** An attempt's answer. */
 interface CallResult {
   readonly status: number;
-  readonly headers: ResponseHeaders;
+  readonly headers: Dispatcher.ResponseData['headers'];
   readonly json: unknown;
 }
 
@@ -116,13 +111,13 @@ function isTimeout(err: unknown, deadline: AbortSignal): boolean {
   return typeof code === 'string' && TIMEOUT_CODES.has(code);
 }
 
-function headerGetter(headers: Dispatcher.ResponseData['headers']): ResponseHeaders {
-  return {
-    get(name) {
-      const v = headers[name.toLowerCase()];
-      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-    },
-  };
+/** One response header (`name` in lower case), repeated values joined. */
+function headerValue(
+  headers: Dispatcher.ResponseData['headers'],
+  name: string,
+): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 /** Encodes a project or group id or full path for use as `:id` in a REST path. */
@@ -186,9 +181,6 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     const failed = (err: unknown, while_: 'connecting' | 'reading'): Error => {
-      if (err instanceof ResponseTooLarge) {
-        return upstreamError('the forge API returned a response that is too large');
-      }
       const timedOut = isTimeout(err, deadline.signal);
       report({
         method,
@@ -222,9 +214,9 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       try {
         text = await readLimited(res, maxBytes);
       } catch (err) {
-        if (err instanceof ResponseTooLarge)
-          report({ method, status: res.statusCode, durationMs: performance.now() - started });
-        throw failed(err, 'reading');
+        if (!(err instanceof ResponseTooLarge)) throw failed(err, 'reading');
+        report({ method, status: res.statusCode, durationMs: performance.now() - started });
+        throw upstreamError('the forge API returned a response that is too large');
       }
     } finally {
       clearTimeout(timer);
@@ -240,7 +232,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         if (ok) throw upstreamError('the forge API returned a malformed response');
       }
     }
-    if (ok) return { status, headers: headerGetter(res.headers), json };
+    if (ok) return { status, headers: res.headers, json };
     throw mapStatus(status, json, opts?.what);
   }
 
@@ -307,7 +299,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       const r = await call('GET', path, query, undefined, opts);
       if (!Array.isArray(r.json))
         throw upstreamError('the forge API returned a malformed response');
-      const next = r.headers.get('x-next-page');
+      const next = headerValue(r.headers, 'x-next-page');
       const nextPage = next && /^\d+$/.test(next) ? Number(next) : undefined;
       return { items: r.json as T[], nextPage };
     },
@@ -338,7 +330,7 @@ class ResponseTooLarge extends Error {}
 /** Reads the body as text, at most `maxBytes` of it; the socket is dropped otherwise. */
 async function readLimited(res: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
   const { body } = res;
-  const declared = Number(headerGetter(res.headers).get('content-length') ?? '0');
+  const declared = Number(headerValue(res.headers, 'content-length') ?? '0');
   if (declared > maxBytes) {
     body.destroy();
     throw new ResponseTooLarge();
