@@ -1,11 +1,13 @@
 /**
- * `npm run bench [-- --quick | --smoke] [-- --profile]`: starts a private Redis, the embedded
+ * `npm run bench [-- --quick | --smoke] [-- --profile | --profile-only] [--profile-case sg:W1:cold]
+ *  [--profile-dir DIR]`: starts a private Redis, the embedded
  * upstream and every variant in their own processes, drives them with autocannon from yet
  * another process (alternating the variants' order between rounds to cancel drift), and prints
  * one table; also the policy micro-benchmark and the decision cache scale check. Writes
  * `bench/RESULTS.md`. Everything it starts is stopped when it ends, fails or is interrupted.
  */
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -87,7 +89,9 @@ const SETTINGS: Record<typeof mode, Settings> = {
   },
 };
 const settings = SETTINGS[mode];
-const profiling = argv.includes('--profile');
+/** `--profile-only`: skip the timed rounds, scale check and RESULTS.md; just profile. */
+const profileOnly = argv.includes('--profile-only');
+const profiling = profileOnly || argv.includes('--profile') || argv.includes('--profile-case');
 const resultsPath = mode === 'smoke' ? undefined : join(ROOT, 'bench', 'RESULTS.md');
 
 /** Gateway processes: scopegate, A and B, warm and cold; C (bare HTTP) is started later. */
@@ -290,6 +294,12 @@ async function main(): Promise<void> {
       .map((l) => JSON.parse(l) as LoadResult);
   };
 
+  if (profileOnly) {
+    const only = await profileScopegate(base, job, runJobs, startVariant, work);
+    process.stdout.write(`\n${only}\n`);
+    return;
+  }
+
   log('warming up');
   const cells = PLAN.flatMap((row) =>
     (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
@@ -363,7 +373,41 @@ async function main(): Promise<void> {
   }
 }
 
-/** Runs W1 and W2 against a scopegate process started with `--cpu-prof` and summarises each. */
+/** One profiled run: which gateway, which workload, process cache on or off. */
+interface ProfileCase {
+  readonly kind: 'scopegate' | 'baseline-a' | 'shield';
+  readonly w: WorkloadId;
+  readonly cache: 'warm' | 'cold';
+}
+
+const PROFILE_KINDS = { sg: 'scopegate', A: 'baseline-a', B: 'shield' } as const;
+
+/**
+ * The profiled runs: `--profile` alone profiles scopegate under W1 and W2 (warm) and W1 cold;
+ * `--profile-case sg:W2:warm` (repeatable; variants sg, A, B) chooses others.
+ */
+function profileCases(): ProfileCase[] {
+  const picked = argv.flatMap((a, i) => (a === '--profile-case' ? [argv[i + 1] ?? ''] : []));
+  if (picked.length === 0) {
+    return [
+      { kind: 'scopegate', w: 'W1', cache: 'warm' },
+      { kind: 'scopegate', w: 'W2', cache: 'warm' },
+      { kind: 'scopegate', w: 'W1', cache: 'cold' },
+    ];
+  }
+  return picked.map((spec) => {
+    const [v, w, cache = 'warm'] = spec.split(':');
+    const kind = PROFILE_KINDS[v as keyof typeof PROFILE_KINDS] as ProfileCase['kind'] | undefined;
+    if (!kind || !['W1', 'W2', 'W3', 'W4'].includes(w ?? '') || !['warm', 'cold'].includes(cache))
+      throw new Error(`--profile-case ${spec}: expected sg|A|B:W1..W4[:warm|cold]`);
+    return { kind, w: w as WorkloadId, cache: cache as ProfileCase['cache'] };
+  });
+}
+
+/**
+ * Runs each profile case against its own process started with `--cpu-prof` and summarises it;
+ * `--profile-dir DIR` also keeps the `.cpuprofile` files there (for a diff between cases).
+ */
 async function profileScopegate(
   base: Omit<VariantConfig, 'kind'>,
   job: (name: ProcessName, w: WorkloadId, prefix: string) => LoadJob,
@@ -372,29 +416,43 @@ async function profileScopegate(
   work: string,
 ): Promise<string> {
   const out: string[] = [];
-  for (const w of ['W1', 'W2'] as const) {
-    const dir = join(work, `prof-${w}`);
+  const keep = argv[argv.indexOf('--profile-dir') + 1];
+  const keepDir = argv.includes('--profile-dir') ? keep : undefined;
+  for (const { kind, w, cache } of profileCases()) {
+    const name = `${kind}-${w}-${cache}`;
+    const dir = join(work, `prof-${name}`);
     mkdirSync(dir);
-    log(`profiling scopegate under ${w}`);
-    const variant = await startVariant({ ...base, kind: 'scopegate' }, [
+    log(`profiling ${kind} under ${w} ${cache}`);
+    const variant = await startVariant({ ...base, kind, cache }, [
       '--cpu-prof',
       '--cpu-prof-dir',
       dir,
     ]);
-    const j = { ...job('sg', w, `prof-${w}`), url: `${variant.url}/graphql` };
-    await runJobs(
+    const j = {
+      ...job('sg', w, `prof-${name}`),
+      url: `${variant.url}/graphql`,
+      ...(variant.pid !== undefined ? { pid: variant.pid } : {}),
+    };
+    const [, timed] = await runJobs(
       [
         { ...j, durationSeconds: 1 },
         { ...j, durationSeconds: Math.max(2, settings.durationSeconds * 3) },
       ],
-      `prof-${w}`,
+      `prof-${name}`,
     );
     await variant.stop(); // SIGTERM: a clean exit, which writes the profile
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file && keepDir) {
+      mkdirSync(keepDir, { recursive: true });
+      copyFileSync(join(dir, file), join(keepDir, `${name}.cpuprofile`));
+    }
+    const measured = timed
+      ? `${timed.ok} requests, ${timed.cpuMsPerRequest?.toFixed(3) ?? '?'} ms CPU per request`
+      : 'no requests';
     out.push(
       file
-        ? summarizeProfile(join(dir, file), `${w} (scopegate, warm)`)
-        : `### ${w}\n\n(no profile written)\n`,
+        ? summarizeProfile(join(dir, file), `${w} (${kind}, ${cache}; ${measured})`)
+        : `### ${w} (${kind}, ${cache})\n\n(no profile written)\n`,
     );
   }
   return out.join('\n');

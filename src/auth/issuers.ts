@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   errors,
   type FlattenedJWSInput,
   type JSONWebKeySet,
@@ -75,7 +76,14 @@ export interface ResolvedIssuerOptions {
   readonly algorithms: readonly string[];
   /** Resolves the verification key for a token of this issuer only. */
   readonly getKey: JWTVerifyGetKey;
+  /**
+   * Counts the fetches of a remote key set (always 0 for a local one): a verification
+   * remembered under an older count may rest on a key the issuer has since removed.
+   */
+  readonly keySetGeneration: () => number;
 }
+
+const LOCAL_GENERATION = (): number => 0;
 
 /**
  * Thrown by a remote key set when its keys could not be fetched (network error, timeout, non-200,
@@ -135,7 +143,11 @@ function readJwksFile(path: string, option: string): JWTVerifyGetKey {
   return localKeySet(parsed, where);
 }
 
-function remoteKeySet(uri: string, option: string, timing: KeySetTiming): JWTVerifyGetKey {
+function remoteKeySet(
+  uri: string,
+  option: string,
+  timing: KeySetTiming,
+): { getKey: JWTVerifyGetKey; generation: () => number } {
   let url: URL;
   try {
     url = new URL(uri);
@@ -145,15 +157,22 @@ function remoteKeySet(uri: string, option: string, timing: KeySetTiming): JWTVer
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new Error(`${option} must be an https or http URL`);
   }
+  let fetches = 0;
   const remote = createRemoteJWKSet(url, {
     cooldownDuration: timing.cooldownMs,
     cacheMaxAge: timing.cacheMaxAgeMs,
     timeoutDuration: timing.timeoutMs,
+    // Counted when the fetch starts, so a verification that began before it is never taken
+    // for one that used the new keys.
+    [customFetch]: (input: string, init: RequestInit) => {
+      fetches += 1;
+      return fetch(input, init);
+    },
   });
   // Fetch failures surface from jose as TimeoutError, a bare fetch TypeError or a generic
   // JOSEError; tag them all as one error the translator maps to KEYS_UNAVAILABLE, and let the
   // errors that are about the token (no key for its kid/alg) through unchanged.
-  return async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+  const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
     try {
       return await remote(header, token);
     } catch (err) {
@@ -161,6 +180,7 @@ function remoteKeySet(uri: string, option: string, timing: KeySetTiming): JWTVer
       throw new KeySetUnavailableError({ cause: err });
     }
   };
+  return { getKey, generation: () => fetches };
 }
 
 function parseAlgorithms(value: unknown, option: string): readonly string[] {
@@ -210,8 +230,13 @@ export function resolveIssuer(
     throw new Error(`${option} must set exactly one of jwksUri, jwksFile or jwks`);
   }
   let getKey: JWTVerifyGetKey;
+  let keySetGeneration = LOCAL_GENERATION;
   if (options.jwksUri !== undefined) {
-    getKey = remoteKeySet(options.jwksUri, `${option}.jwksUri`, timing);
+    ({ getKey, generation: keySetGeneration } = remoteKeySet(
+      options.jwksUri,
+      `${option}.jwksUri`,
+      timing,
+    ));
   } else if (options.jwksFile !== undefined) {
     getKey = readJwksFile(options.jwksFile, `${option}.jwksFile`);
   } else {
@@ -223,6 +248,7 @@ export function resolveIssuer(
     audience: parseAudience(options.audience, `${option}.audience`),
     algorithms: parseAlgorithms(options.algorithms, `${option}.algorithms`),
     getKey,
+    keySetGeneration,
   });
 }
 

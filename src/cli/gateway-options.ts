@@ -78,6 +78,8 @@ export function verifierFromConfig(
     adminUserIds: config.adminUsers,
     clockToleranceSeconds: config.clockToleranceSeconds,
     maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    tokenCacheSize: config.tokenCache.size,
+    tokenCacheTtlMs: config.tokenCache.ttlMs,
   });
 }
 

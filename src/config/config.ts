@@ -41,6 +41,8 @@ export interface ResolvedConfig {
   readonly defaultEnforcement: JobTokenEnforcement;
   readonly clockToleranceSeconds: number;
   readonly maxTokenLifetimeSeconds: number;
+  /** The verifier's cache of verified tokens (size 0: off). */
+  readonly tokenCache: { readonly size: number; readonly ttlMs: number };
   readonly maxBodyBytes: number;
   readonly maxProjectEntries: number;
   readonly maxGroupEntries: number;
@@ -250,6 +252,10 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
     defaultEnforcement: get('defaultEnforcement', DEFAULTS.defaultEnforcement),
     clockToleranceSeconds: get('clockToleranceSeconds', DEFAULTS.clockToleranceSeconds),
     maxTokenLifetimeSeconds: get('maxTokenLifetimeSeconds', DEFAULTS.maxTokenLifetimeSeconds),
+    tokenCache: Object.freeze({
+      size: get('tokenCacheSize', DEFAULTS.tokenCacheSize),
+      ttlMs: get('tokenCacheTtlMs', DEFAULTS.tokenCacheTtlMs),
+    }),
     maxBodyBytes: get('maxBodyBytes', DEFAULTS.maxBodyBytes),
     maxProjectEntries: get('maxProjectEntries', DEFAULTS.maxProjectEntries),
     maxGroupEntries: get('maxGroupEntries', DEFAULTS.maxGroupEntries),

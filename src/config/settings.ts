@@ -17,6 +17,10 @@ export const DEFAULTS = Object.freeze({
   clockToleranceSeconds: 30,
   /** Longest accepted token lifetime (`exp - iat`), seconds. */
   maxTokenLifetimeSeconds: 86_400,
+  /** Verified tokens remembered per process (by SHA-256); 0 verifies every request's token. */
+  tokenCacheSize: 10_000,
+  /** Longest a verified token is remembered before its signature is checked again, ms. */
+  tokenCacheTtlMs: 60_000,
   /** Largest request body, bytes. */
   maxBodyBytes: 1_048_576,
   /** Turns DISABLED and AUDIT into ENFORCED for every project. */
@@ -109,6 +113,8 @@ export const SETTINGS = {
   defaultEnforcement: ['SCOPEGATE_DEFAULT_ENFORCEMENT', z.enum(ENFORCEMENT_MODES)],
   clockToleranceSeconds: ['SCOPEGATE_CLOCK_TOLERANCE_SECONDS', int(0, 300)],
   maxTokenLifetimeSeconds: ['SCOPEGATE_MAX_TOKEN_LIFETIME_SECONDS', int(60, 604_800)],
+  tokenCacheSize: ['SCOPEGATE_TOKEN_CACHE_SIZE', int(0, 10_000_000)],
+  tokenCacheTtlMs: ['SCOPEGATE_TOKEN_CACHE_TTL_MS', int(1_000, 600_000)],
   maxBodyBytes: ['SCOPEGATE_MAX_BODY_BYTES', int(1024, 64 * 1024 * 1024)],
   maxProjectEntries: ['SCOPEGATE_MAX_PROJECT_ENTRIES', int(1, 10_000)],
   maxGroupEntries: ['SCOPEGATE_MAX_GROUP_ENTRIES', int(1, 10_000)],

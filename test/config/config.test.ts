@@ -162,6 +162,9 @@ describe('malformed settings', () => {
     ['SCOPEGATE_AUDIT_STREAM_MAXLEN', '10', '"SCOPEGATE_AUDIT_STREAM_MAXLEN" Too small'],
     ['SCOPEGATE_AUTH_LOG_BUFFER_SIZE', 'x', '"SCOPEGATE_AUTH_LOG_BUFFER_SIZE" Invalid input'],
     ['SCOPEGATE_AUTH_LOG_FLUSH_MS', '5', '"SCOPEGATE_AUTH_LOG_FLUSH_MS" Too small'],
+    ['SCOPEGATE_TOKEN_CACHE_SIZE', '-1', '"SCOPEGATE_TOKEN_CACHE_SIZE" Too small'],
+    ['SCOPEGATE_TOKEN_CACHE_TTL_MS', '999', '"SCOPEGATE_TOKEN_CACHE_TTL_MS" Too small'],
+    ['SCOPEGATE_TOKEN_CACHE_TTL_MS', '3600000', '"SCOPEGATE_TOKEN_CACHE_TTL_MS" Too big'],
   ])('names %s=%j', (name, value, message) => {
     expect(messageFor({ ...VALID, [name]: value })).toMatch(
       new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
@@ -200,6 +203,8 @@ describe('sources and defaults', () => {
       authLogBufferSize: 10_000,
       authLogFlushIntervalMs: 1_000,
     });
+    expect(c.tokenCache).toEqual({ size: 10_000, ttlMs: 60_000 });
+    expect(loadConfig({ ...VALID, SCOPEGATE_TOKEN_CACHE_SIZE: '0' }).tokenCache.size).toBe(0);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
