@@ -44,6 +44,8 @@ export interface LoadResult {
    * gateway variant costs.
    */
   readonly cpuMsPerRequest?: number;
+  /** Requests that had to reuse a token of a list of several (more requests than tokens). */
+  readonly tokenReuses: number;
 }
 
 let ticksPerSecond: number | undefined;
@@ -110,6 +112,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     errors: result.errors,
     seconds,
     rps: result['2xx'] / seconds,
+    tokenReuses: job.tokens.length > 1 ? Math.max(0, n - job.tokens.length) : 0,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     ...cpu,

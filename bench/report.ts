@@ -52,7 +52,11 @@ const f3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '-');
 
 /** Targets checked for a row; empty when none apply. */
 export function targetVerdicts(row: Row): string[] {
-  if (row.targets === 'none') return [];
+  const reused = Object.values(row.samples)
+    .flat()
+    .some((r) => r.tokenReuses > 0);
+  // W4 measures first sights of tokens: a run with more requests than fresh tokens says so.
+  if (row.targets === 'none') return reused ? ['tokens reused (add w4Tokens)'] : [];
   const s = summarize(row.samples.scopegate);
   const a = summarize(row.samples.A);
   const b = summarize(row.samples.B);

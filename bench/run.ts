@@ -50,6 +50,10 @@ interface Settings {
   readonly connections: number;
   /** Warm-up per cell: a number of requests (smoke) or, when 0, 0.5 s (quick) or 1 s. */
   readonly warmupAmount: number;
+  /**
+   * W4's tokens, split into one slice per run of a cell (warm-up, then each round) so that no
+   * token is seen twice by a gateway process and every request pays a full verification.
+   */
   readonly w4Tokens: number;
   readonly scalePairs: number;
   readonly microIterations: number;
@@ -74,7 +78,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     durationSeconds: 1.25,
     connections: 10,
     warmupAmount: 0,
-    w4Tokens: 2_000,
+    w4Tokens: 3_000,
     scalePairs: 200_000,
     microIterations: 100_000,
   },
@@ -83,7 +87,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     durationSeconds: 6,
     connections: 10,
     warmupAmount: 0,
-    w4Tokens: 10_000,
+    w4Tokens: 16_000,
     scalePairs: 200_000,
     microIterations: 300_000,
   },
@@ -152,7 +156,7 @@ const PLAN: readonly RowPlan[] = [
   },
   {
     id: 'W4',
-    description: 'W1 with a different token per request',
+    description: 'W1 with a token no gateway process has seen before, per request',
     workload: 'W4',
     targets: 'none',
     procs: warm,
@@ -273,10 +277,20 @@ async function main(): Promise<void> {
   urls.set('C', bare.url);
   pids.set('C', bare.pid);
 
-  const job = (name: ProcessName, w: WorkloadId, prefix: string, amount?: number): LoadJob => ({
+  // Run 0 is the warm-up, run r + 1 the round r; each gets its own slice of W4's tokens.
+  const sliceSize = Math.floor(w4Tokens.length / (settings.rounds + 1));
+  const tokensFor = (w: WorkloadId, run: number): string[] =>
+    w === 'W4' ? w4Tokens.slice(run * sliceSize, (run + 1) * sliceSize) : [token];
+  const job = (
+    name: ProcessName,
+    w: WorkloadId,
+    prefix: string,
+    amount?: number,
+    run = 0,
+  ): LoadJob => ({
     url: `${urls.get(name) ?? ''}/graphql`,
     body: workloadBody(w),
-    tokens: w === 'W4' ? w4Tokens : [token],
+    tokens: tokensFor(w, run),
     headers: { [WORKLOAD_HEADER]: w },
     connections: settings.connections,
     durationSeconds: settings.durationSeconds,
@@ -324,7 +338,7 @@ async function main(): Promise<void> {
     const order = round % 2 === 0 ? cells : [...cells].reverse();
     log(`round ${round + 1}/${settings.rounds}: ${order.length} runs`);
     const results = await runJobs(
-      order.map((c, k) => job(c.p, c.row.workload, `r${round}-${k}`, settings.amount)),
+      order.map((c, k) => job(c.p, c.row.workload, `r${round}-${k}`, settings.amount, round + 1)),
       `round${round}`,
     );
     order.forEach((c, k) => {
