@@ -433,8 +433,9 @@ async function profileScopegate(
   const out: string[] = [];
   const keep = argv[argv.indexOf('--profile-dir') + 1];
   const keepDir = argv.includes('--profile-dir') ? keep : undefined;
-  for (const { kind, w, cache } of profileCases()) {
-    const name = `${kind}-${w}-${cache}`;
+  for (const [i, { kind, w, cache }] of profileCases().entries()) {
+    // A case may be given twice (to see how much two profiles of one case differ).
+    const name = `${kind}-${w}-${cache}-${i}`;
     const dir = join(work, `prof-${name}`);
     mkdirSync(dir);
     log(`profiling ${kind} under ${w} ${cache}`);
