@@ -19,7 +19,8 @@
  *
  * {@link DecisionCache.readMany} fetches, for any number of targets, version + decision + role
  * (+ the profile when the decision is missing) in ONE pipelined round trip (one pipeline per
- * project in parallel on a Cluster, since a pipeline there must stay on one node).
+ * project in parallel on a Cluster, since a pipeline there must stay on one node). The reads
+ * of all requests that miss in the same event-loop turn go out in that same pipeline.
  */
 import { LRUCache } from 'lru-cache';
 import type { PermissionSet } from '../policy/types.js';
@@ -151,6 +152,14 @@ export interface DecisionCache {
   close(): Promise<void>;
 }
 
+/** One request's reads, waiting for the next shared pipeline. */
+interface PendingRead {
+  readonly reqs: readonly ReadRequest[];
+  readonly counter: RoundTripCounter;
+  resolve(results: ReadResult[]): void;
+  reject(err: unknown): void;
+}
+
 /** Creates the shared cache layers. Call `start()` before serving. */
 export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   const { redis } = opts;
@@ -203,6 +212,48 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     else pipe.eval(READ_SCRIPT, 4, ...args);
   }
 
+  // Reads of every request that reach `readMany` in one event-loop turn share one pipeline:
+  // under load several requests miss the process cache at once, and one write and one reply
+  // for all of them cost Redis and this process far fewer system calls than one each.
+  let pending: PendingRead[] = [];
+  let flushScheduled = false;
+
+  async function flushReads(): Promise<void> {
+    const batch = pending;
+    pending = [];
+    flushScheduled = false;
+    const all = batch.flatMap((p) => p.reqs);
+    const at = now();
+    const bucket = bucketOf(at, decisionTtlMs);
+    let res: [Error | null, unknown][];
+    try {
+      res = await run(all, true, bucket);
+      if (res.some(([err]) => isNoScript(err))) {
+        // Redis restarted and lost its script cache: send the body once more.
+        for (const p of batch) p.counter.roundTrips += 1;
+        res = await run(all, false, bucket);
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    let offset = 0;
+    for (const p of batch) {
+      const mine = res.slice(offset, offset + p.reqs.length);
+      offset += p.reqs.length;
+      try {
+        p.resolve(
+          mine.map(([err, reply], k) => {
+            if (err) throw err;
+            return parseReply((p.reqs[k] as ReadRequest).projectId, reply as ReadReply, at);
+          }),
+        );
+      } catch (err) {
+        p.reject(err); // only this request's targets fail (closed); the others are answered
+      }
+    }
+  }
+
   /** Runs the reads as pipelines (one, or one per project on a Cluster), in parallel. */
   async function run(
     reqs: readonly ReadRequest[],
@@ -238,20 +289,15 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       );
     },
     generation,
-    async readMany(reqs, counter) {
-      if (reqs.length === 0) return [];
-      const at = now();
-      const bucket = bucketOf(at, decisionTtlMs);
+    readMany(reqs, counter) {
+      if (reqs.length === 0) return Promise.resolve([]);
       counter.roundTrips += 1;
-      let res = await run(reqs, true, bucket);
-      if (res.some(([err]) => isNoScript(err))) {
-        // Redis restarted and lost its script cache: send the body once more.
-        counter.roundTrips += 1;
-        res = await run(reqs, false, bucket);
-      }
-      return res.map(([err, reply], k) => {
-        if (err) throw err;
-        return parseReply((reqs[k] as ReadRequest).projectId, reply as ReadReply, at);
+      return new Promise<ReadResult[]>((resolve, reject) => {
+        pending.push({ reqs, counter, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(() => void flushReads());
+        }
       });
     },
     writeBack(items, counter) {

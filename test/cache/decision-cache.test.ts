@@ -1,5 +1,5 @@
 import { storedDecisionExpiry } from '../../src/cache/redis-decisions.js';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 import {
   createDecisionCache,
@@ -198,6 +198,35 @@ describe('decision cache on a real Redis', () => {
       roleTtlMs: undefined,
       profile: undefined,
     });
+  });
+
+  it('sends the reads of requests that miss at once in one pipeline, each keeping its own answer or failure', async () => {
+    const cache = await make();
+    cache.writeBack(
+      [{ projectId: 1, version: 0, principalKey: key, set, ttlMs: 10_000 }],
+      counter(),
+    );
+    await until(async () => (await readOne(cache))?.set !== undefined);
+    // Project 9's version key has the wrong type: its script call fails inside the pipeline.
+    await redis.hset(projectKeys(9).version, 'x', '1');
+    const pipelines = vi.spyOn(redis, 'pipeline');
+    try {
+      const [c1, c2, c3] = [counter(), counter(), counter()];
+      const one = (projectId: number, c: RoundTripCounter) =>
+        cache.readMany([{ projectId, principalKey: key, roleUserId: undefined }], c);
+      const [a, b, failed] = await Promise.allSettled([one(1, c1), one(2, c2), one(9, c3)]);
+      expect(pipelines).toHaveBeenCalledTimes(1);
+      expect(a).toMatchObject({ status: 'fulfilled', value: [{ version: 0, set }] });
+      expect(b).toMatchObject({ status: 'fulfilled', value: [{ version: 0, set: undefined }] });
+      expect(failed.status).toBe('rejected');
+      // Each request waited for one round trip.
+      expect([c1, c2, c3].map((c) => c.roundTrips)).toEqual([1, 1, 1]);
+      // A read in a later turn goes out on its own.
+      await one(1, counter());
+      expect(pipelines).toHaveBeenCalledTimes(2);
+    } finally {
+      pipelines.mockRestore();
+    }
   });
 
   it('never reads a decision made under an older profile version', async () => {
