@@ -34,6 +34,9 @@ export function packageOf(url: string): string {
   return ours?.[1] ?? url;
 }
 
+/** Where the gateway's authorization lives: what baseline (A) leaves out, or runs less of. */
+export const AUTHORIZATION_PACKAGES = ['directives', 'src/cache', 'src/policy', 'src/audit'];
+
 const pct = (n: number, total: number): string => `${((100 * n) / total).toFixed(1)}%`;
 
 /** Summarises one profile file: the top `top` functions and packages by self time. */
@@ -57,6 +60,7 @@ export function summarizeProfile(path: string, title: string, top = 12): string 
     byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + hits);
   }
   const busy = total - idle;
+  const authz = AUTHORIZATION_PACKAGES.reduce((t, pkg) => t + (byPkg.get(pkg) ?? 0), 0);
   const rows = (m: Map<string, number>): string =>
     [...m.entries()]
       .filter(([k]) => k !== '(idle)' && !k.startsWith('(idle)'))
@@ -67,6 +71,7 @@ export function summarizeProfile(path: string, title: string, top = 12): string 
   return `### ${title}
 
 Busy ${pct(busy, total)} of ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s sampled; shares below are of busy time.
+Authorization's own code (${AUTHORIZATION_PACKAGES.map((p) => `\`${p}\``).join(', ')}) is ${pct(authz, busy)} of busy time (self time; baseline A runs part of it too, for its one visibility check per project).
 
 | self | package |
 |---|---|
