@@ -4,7 +4,7 @@
  * no round trip). Any refusal is the 401 `GatewayError` with its `reason`.
  */
 import { ANONYMOUS, type Principal } from './principal.js';
-import type { JwtVerifier } from './verifier.js';
+import type { JwtVerifier, TokenCacheStats } from './verifier.js';
 import type { RevocationList } from './revocation.js';
 import { extractToken, type HeaderSource } from './extract-token.js';
 import { authFailure } from './translate-jose-error.js';
@@ -17,6 +17,8 @@ export interface Authenticator {
    * a token is anonymous, never refused here.
    */
   authenticate(headers: HeaderSource): Promise<Principal>;
+  /** The verifier's verified-token cache counts (metrics); `undefined` when it is off. */
+  tokenCacheStats(): TokenCacheStats | undefined;
 }
 
 /** Options of {@link createAuthenticator}. */
@@ -31,6 +33,7 @@ export interface AuthenticatorOptions {
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const { verifier, revocations } = opts;
   return {
+    tokenCacheStats: () => verifier.cacheStats?.(),
     async authenticate(headers) {
       const token = extractToken(headers);
       if (token === undefined) return ANONYMOUS;

@@ -58,6 +58,16 @@ export const VERIFIER_DEFAULTS = Object.freeze({
   tokenCacheTtlMs: 60_000,
 });
 
+/** Counts of the verified-token cache since the verifier was created. */
+export interface TokenCacheStats {
+  /** Tokens answered from the cache. */
+  readonly hits: number;
+  /** Tokens verified in full while the cache is on (refused ones included). */
+  readonly misses: number;
+  /** Tokens held now. */
+  readonly entries: number;
+}
+
 /** Verifies tokens; see {@link createJwtVerifier}. */
 export interface JwtVerifier {
   /**
@@ -65,6 +75,8 @@ export interface JwtVerifier {
    * `unauthenticatedError` (with `extensions.reason`) when the token is refused.
    */
   verify(token: string): Promise<JobTokenPrincipal | UserPrincipal>;
+  /** The verified-token cache's counts; `undefined` when the cache is off. */
+  cacheStats?(): TokenCacheStats | undefined;
 }
 
 const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat'];
@@ -206,7 +218,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     }
   }
 
+  let hits = 0;
+  let misses = 0;
   return {
+    cacheStats: () => (verified ? { hits, misses, entries: verified.size } : undefined),
     async verify(token: string): Promise<VerifiedPrincipal> {
       // Compare the length first: it bounds the byte length from below, so an 8 MB token is
       // refused without even counting its bytes.
@@ -221,8 +236,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       const key = tokenDigest(token);
       const hit = verified.get(key);
       if (hit && hit.until > Date.now() && hit.generation === hit.issuer.keySetGeneration()) {
+        hits += 1;
         return hit.principal;
       }
+      misses += 1;
       const issuer = selectIssuer(token);
       // Read before verifying: a key-set refetch that starts meanwhile voids this entry.
       const generation = issuer.keySetGeneration();

@@ -128,6 +128,7 @@ function isJsonContentType(value: string | undefined): boolean {
 /** Starts the gateway and resolves once it listens. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = options.metrics ?? createGatewayMetrics();
+  metrics.watchTokenCache(() => options.authenticator.tokenCacheStats());
   // Open circuit: the forge is failing, and `/readyz` says so (half-open still serves).
   let upstreamCircuit: BreakerState = 'closed';
   const upstream = createUpstreamClient(

@@ -9,6 +9,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Kind, type OperationDefinitionNode } from 'graphql';
 import type { DecisionHooks } from '../audit/decision-log.js';
+import type { TokenCacheStats } from '../auth/verifier.js';
 import type { DecisionCacheLayer } from '../cache/request-authorizer.js';
 import type { UpstreamCallInfo, UpstreamClientOptions } from '../upstream/client.js';
 import type { BreakerState } from '../upstream/resilience.js';
@@ -29,6 +30,8 @@ export interface GatewayMetrics {
   observeCacheLookup(layer: DecisionCacheLayer, hit: boolean): void;
   /** An audit event could not be written (for the audit stream to call). */
   observeAuditDrop(): void;
+  /** Where the verified-token cache's counts are read at each scrape. */
+  watchTokenCache(read: () => TokenCacheStats | undefined): void;
   /** Decision observers to combine with the decision log's. */
   readonly decisionHooks: DecisionHooks;
   /** Apollo plugin: requests by operation and outcome, latency, Redis round trips. */
@@ -147,6 +150,28 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Audit events that could not be written.',
     registers,
   });
+  // Read from the verifier at each scrape (its counts are plain numbers it keeps itself).
+  let readTokenCache: () => TokenCacheStats | undefined = () => undefined;
+  new Counter({
+    name: 'scopegate_token_cache_lookups_total',
+    help: 'Tokens answered from the verified-token cache (hit) or verified in full (miss).',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      const s = readTokenCache();
+      this.reset();
+      this.inc({ result: 'hit' }, s?.hits ?? 0);
+      this.inc({ result: 'miss' }, s?.misses ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'scopegate_token_cache_entries',
+    help: 'Verified tokens held by the cache of this process.',
+    registers,
+    collect() {
+      this.set(readTokenCache()?.entries ?? 0);
+    },
+  });
   breaker.set(0);
   auditDrops.inc(0);
 
@@ -198,6 +223,9 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
     observeAuditDrop() {
       auditDrops.inc();
+    },
+    watchTokenCache(read) {
+      readTokenCache = read;
     },
     plugin() {
       return {

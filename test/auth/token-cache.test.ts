@@ -56,6 +56,17 @@ describe('verified-token cache', () => {
     const v = verifierWith({ tokenCacheSize: 0 });
     const token = await issuer.signJobToken();
     expect(await v.verify(token)).not.toBe(await v.verify(token));
+    expect(v.cacheStats?.()).toBeUndefined();
+  });
+
+  it('counts hits, full verifications (refusals included) and entries for the metrics', async () => {
+    const v = verifierWith();
+    const token = await issuer.signJobToken();
+    await v.verify(token);
+    await v.verify(token);
+    await v.verify(token);
+    await expectRefused((t) => v.verify(t), `${token.slice(0, -4)}AAAA`, 'BAD_SIGNATURE');
+    expect(v.cacheStats?.()).toEqual({ hits: 2, misses: 2, entries: 1 });
   });
 
   it('forgets a token after tokenCacheTtlMs, then verifies it again', async () => {

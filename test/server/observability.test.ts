@@ -175,6 +175,10 @@ describe('observability', () => {
     expect(
       delta('scopegate_graphql_operation_duration_seconds_count', { operation: 'query:project' }),
     ).toBe(1);
+    // One token, two requests: verified in full once, then answered from the token cache.
+    expect(delta('scopegate_token_cache_lookups_total', { result: 'miss' })).toBe(1);
+    expect(delta('scopegate_token_cache_lookups_total', { result: 'hit' })).toBe(1);
+    expect(valueOf(after, 'scopegate_token_cache_entries')).toBeGreaterThanOrEqual(1);
   });
 
   it('counts upstream errors by class and refused requests by status', async () => {
