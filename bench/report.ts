@@ -151,9 +151,9 @@ ${r.settings}
 Variants: **scopegate** (directive, Redis decision cache, process LRU on; "cold" rows turn the
 LRU off so every target's decision is read from Redis); **A** the same gateway with
 \`authorization: false\` (its LRU on; the cold rows use a second A process that serves only
-them, so it has been idle between rounds as long as the cold variants); **B** the same rules as graphql-shield rules on the same schema,
-calling the same authorizer and cache (cold rows: its LRU off too); **C** a bare \`node:http\`
-server answering the same bytes. ×A, ×B, ×C are scopegate's req/s divided by theirs.
+them, so it has been idle between rounds as long as the cold variants); **B** the same rules
+as graphql-shield rules on the same schema, calling the same authorizer and cache (cold rows:
+its LRU off too); **C** a bare \`node:http\` server answering the same bytes. ×A, ×B, ×C are scopegate's req/s divided by theirs.
 "CPU ms/req" is the CPU time (user + system, from \`/proc/<pid>/stat\`) each gateway process
 spent per successful request during the timed runs (median of the rounds): it does not depend
 on how much of a shared machine a process was given, so "CPU sg÷A" (authorization's cost:

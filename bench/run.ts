@@ -316,7 +316,7 @@ async function main(): Promise<void> {
   };
 
   if (profileOnly) {
-    const only = await profileScopegate(base, job, runJobs, startVariant, work);
+    const only = await runProfiles(base, job, runJobs, startVariant, work);
     process.stdout.write(`\n${only}\n`);
     return;
   }
@@ -369,7 +369,7 @@ async function main(): Promise<void> {
   }
 
   let profile: string | undefined;
-  if (profiling) profile = await profileScopegate(base, job, runJobs, startVariant, work);
+  if (profiling) profile = await runProfiles(base, job, runJobs, startVariant, work);
 
   log(`scale check: ${settings.scalePairs} pairs`);
   const scaleOut = await runNode(
@@ -394,6 +394,11 @@ async function main(): Promise<void> {
   }
 }
 
+/** The values given to a command-line option, in order (`--name value`, repeatable). */
+function optionValues(name: string): string[] {
+  return argv.flatMap((a, i) => (a === name ? [argv[i + 1] ?? ''] : []));
+}
+
 /** One profiled run: which gateway, which workload, process cache on or off. */
 interface ProfileCase {
   readonly kind: 'scopegate' | 'baseline-a' | 'shield';
@@ -408,7 +413,7 @@ const PROFILE_KINDS = { sg: 'scopegate', A: 'baseline-a', B: 'shield' } as const
  * `--profile-case sg:W2:warm` (repeatable; variants sg, A, B) chooses others.
  */
 function profileCases(): ProfileCase[] {
-  const picked = argv.flatMap((a, i) => (a === '--profile-case' ? [argv[i + 1] ?? ''] : []));
+  const picked = optionValues('--profile-case');
   if (picked.length === 0) {
     return [
       { kind: 'scopegate', w: 'W1', cache: 'warm' },
@@ -429,7 +434,7 @@ function profileCases(): ProfileCase[] {
  * Runs each profile case against its own process started with `--cpu-prof` and summarises it;
  * `--profile-dir DIR` also keeps the `.cpuprofile` files there (for a diff between cases).
  */
-async function profileScopegate(
+async function runProfiles(
   base: Omit<VariantConfig, 'kind'>,
   job: (name: ProcessName, w: WorkloadId, prefix: string) => LoadJob,
   runJobs: (jobs: LoadJob[], tag: string) => Promise<LoadResult[]>,
@@ -437,8 +442,7 @@ async function profileScopegate(
   work: string,
 ): Promise<string> {
   const out: string[] = [];
-  const keep = argv[argv.indexOf('--profile-dir') + 1];
-  const keepDir = argv.includes('--profile-dir') ? keep : undefined;
+  const [keepDir] = optionValues('--profile-dir');
   for (const [i, { kind, w, cache }] of profileCases().entries()) {
     // A case may be given twice (to see how much two profiles of one case differ).
     const name = `${kind}-${w}-${cache}-${i}`;

@@ -48,11 +48,16 @@ export function encodeStoredDecision(set: PermissionSet, expiresAtMs: number): s
   return `${Math.floor(expiresAtMs).toString(36)}|${encodePermissionSet(set)}`;
 }
 
-/** The expiry a stored decision carries, ms since the epoch; `undefined` when malformed. */
-export function storedDecisionExpiry(raw: string): number | undefined {
+/** A stored decision split at its `|`: the expiry and where the encoded set starts. */
+function splitStored(raw: string): { expiresAt: number; setAt: number } | undefined {
   const bar = raw.indexOf('|');
   const expiresAt = bar <= 0 ? NaN : parseInt(raw.slice(0, bar), 36);
-  return Number.isSafeInteger(expiresAt) ? expiresAt : undefined;
+  return Number.isSafeInteger(expiresAt) ? { expiresAt, setAt: bar + 1 } : undefined;
+}
+
+/** The expiry a stored decision carries, ms since the epoch; `undefined` when malformed. */
+export function storedDecisionExpiry(raw: string): number | undefined {
+  return splitStored(raw)?.expiresAt;
 }
 
 /** The set of a stored decision, or `undefined` when it expired, is malformed or is another project's. */
@@ -61,11 +66,10 @@ export function decodeStoredDecision(
   projectId: number,
   nowMs: number,
 ): PermissionSet | undefined {
-  const expiresAt = storedDecisionExpiry(raw);
-  if (expiresAt === undefined || expiresAt <= nowMs) return undefined;
-  const bar = raw.indexOf('|');
+  const stored = splitStored(raw);
+  if (stored === undefined || stored.expiresAt <= nowMs) return undefined;
   try {
-    const set = decodePermissionSet(raw.slice(bar + 1));
+    const set = decodePermissionSet(raw.slice(stored.setAt));
     return set.targetProjectId === projectId ? set : undefined;
   } catch {
     return undefined;
