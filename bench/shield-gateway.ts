@@ -44,6 +44,7 @@ import { buildGatewaySchema } from '../src/server/schema.js';
 import type { ProfileStore } from '../src/store/profile-store.js';
 import { createUpstreamClient, type UpstreamClientOptions } from '../src/upstream/client.js';
 import { createUpstreamLoaders } from '../src/upstream/loaders.js';
+import { createProjectCache, PROJECT_CACHE_DEFAULTS } from '../src/upstream/project-cache.js';
 
 /** What the shield gateway needs (the fleet pieces of `startGateway`). */
 export interface ShieldGatewayOptions {
@@ -135,6 +136,8 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
   );
   const metrics = createGatewayMetrics();
   const upstream = createUpstreamClient(options.upstream);
+  // The same process-wide project records as `startGateway` (its default settings).
+  const projects = createProjectCache(PROJECT_CACHE_DEFAULTS);
   const limits = resolveRequestLimits();
   const apollo = new ApolloServer<GatewayContext>({
     schema,
@@ -177,7 +180,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
         body: JSON.parse(text) as unknown,
       },
       context: () => {
-        const loaders = createUpstreamLoaders(upstream, callOptions);
+        const loaders = createUpstreamLoaders(upstream, callOptions, projects);
         return Promise.resolve({
           requestId,
           principal,

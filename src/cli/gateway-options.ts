@@ -19,6 +19,7 @@ export type ConfiguredGatewayOptions = Pick<
   | 'host'
   | 'port'
   | 'maxBodyBytes'
+  | 'projectCache'
   | 'introspection'
   | 'anonymousIntrospection'
   | 'limits'
@@ -37,6 +38,7 @@ export function gatewayOptionsFromConfig(config: ResolvedConfig): ConfiguredGate
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
+    projectCache: config.projectCache,
     introspection: config.introspection,
     // Anonymous introspection only in the demo, where a person explores the schema.
     anonymousIntrospection: config.demo,

@@ -43,6 +43,8 @@ export interface ResolvedConfig {
   readonly maxTokenLifetimeSeconds: number;
   /** The verifier's cache of verified tokens (size 0: off). */
   readonly tokenCache: { readonly size: number; readonly ttlMs: number };
+  /** Project records shared by the requests of a process (size or TTL 0: off). */
+  readonly projectCache: { readonly size: number; readonly ttlMs: number };
   readonly maxBodyBytes: number;
   readonly maxProjectEntries: number;
   readonly maxGroupEntries: number;
@@ -255,6 +257,10 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
     tokenCache: Object.freeze({
       size: get('tokenCacheSize', DEFAULTS.tokenCacheSize),
       ttlMs: get('tokenCacheTtlMs', DEFAULTS.tokenCacheTtlMs),
+    }),
+    projectCache: Object.freeze({
+      size: get('projectCacheSize', DEFAULTS.projectCacheSize),
+      ttlMs: get('projectCacheTtlMs', DEFAULTS.projectCacheTtlMs),
     }),
     maxBodyBytes: get('maxBodyBytes', DEFAULTS.maxBodyBytes),
     maxProjectEntries: get('maxProjectEntries', DEFAULTS.maxProjectEntries),

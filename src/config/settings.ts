@@ -21,6 +21,10 @@ export const DEFAULTS = Object.freeze({
   tokenCacheSize: 10_000,
   /** Longest a verified token is remembered before its signature is checked again, ms. */
   tokenCacheTtlMs: 60_000,
+  /** Project records shared by a process's requests; 0 asks the forge on every request. */
+  projectCacheSize: 10_000,
+  /** Longest a project record (visibility, feature levels, path) is used after it was fetched, ms. */
+  projectCacheTtlMs: 5_000,
   /** Largest request body, bytes. */
   maxBodyBytes: 1_048_576,
   /** Turns DISABLED and AUDIT into ENFORCED for every project. */
@@ -115,6 +119,8 @@ export const SETTINGS = {
   maxTokenLifetimeSeconds: ['SCOPEGATE_MAX_TOKEN_LIFETIME_SECONDS', int(60, 604_800)],
   tokenCacheSize: ['SCOPEGATE_TOKEN_CACHE_SIZE', int(0, 10_000_000)],
   tokenCacheTtlMs: ['SCOPEGATE_TOKEN_CACHE_TTL_MS', int(1_000, 600_000)],
+  projectCacheSize: ['SCOPEGATE_PROJECT_CACHE_SIZE', int(0, 1_000_000)],
+  projectCacheTtlMs: ['SCOPEGATE_PROJECT_CACHE_TTL_MS', int(0, 60_000)],
   maxBodyBytes: ['SCOPEGATE_MAX_BODY_BYTES', int(1024, 64 * 1024 * 1024)],
   maxProjectEntries: ['SCOPEGATE_MAX_PROJECT_ENTRIES', int(1, 10_000)],
   maxGroupEntries: ['SCOPEGATE_MAX_GROUP_ENTRIES', int(1, 10_000)],

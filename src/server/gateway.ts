@@ -25,6 +25,7 @@ import type { InstanceSettings } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient, type UpstreamClientOptions } from '../upstream/client.js';
 import { createUpstreamLoaders } from '../upstream/loaders.js';
+import { createProjectCache, PROJECT_CACHE_DEFAULTS } from '../upstream/project-cache.js';
 import type { BreakerState } from '../upstream/resilience.js';
 import type { GatewayContext } from './context.js';
 import {
@@ -97,6 +98,11 @@ export interface GatewayOptions {
   readonly landingPage?: boolean;
   /** Extra GET routes by exact path. */
   readonly extraRoutes?: Readonly<Record<string, RouteHandler>>;
+  /**
+   * Project records shared by this process's requests (`project-cache.ts`); size or TTL 0
+   * turns it off. Default {@link PROJECT_CACHE_DEFAULTS} (10 000 projects, 5 s).
+   */
+  readonly projectCache?: { readonly size: number; readonly ttlMs: number };
   /** Benchmark baseline only: build the schema without the permission directive. */
   readonly authorization?: boolean;
   /** JSON logger for access lines and decision events. Default: silent. */
@@ -129,6 +135,8 @@ function isJsonContentType(value: string | undefined): boolean {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = options.metrics ?? createGatewayMetrics();
   metrics.watchTokenCache(() => options.authenticator.tokenCacheStats());
+  const projects = createProjectCache(options.projectCache ?? PROJECT_CACHE_DEFAULTS);
+  metrics.watchProjectCache(() => projects?.stats());
   // Open circuit: the forge is failing, and `/readyz` says so (half-open still serves).
   let upstreamCircuit: BreakerState = 'closed';
   const upstream = createUpstreamClient(
@@ -221,7 +229,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => {
-        const loaders = createUpstreamLoaders(upstream, callOptions);
+        const loaders = createUpstreamLoaders(upstream, callOptions, projects);
         return {
           requestId,
           principal,

@@ -12,6 +12,7 @@ import type { DecisionHooks } from '../audit/decision-log.js';
 import type { TokenCacheStats } from '../auth/verifier.js';
 import type { DecisionCacheLayer } from '../cache/request-authorizer.js';
 import type { UpstreamCallInfo, UpstreamClientOptions } from '../upstream/client.js';
+import type { ProjectCacheStats } from '../upstream/project-cache.js';
 import type { BreakerState } from '../upstream/resilience.js';
 import type { GatewayContext } from './context.js';
 
@@ -32,6 +33,8 @@ export interface GatewayMetrics {
   observeAuditDrop(): void;
   /** Where the verified-token cache's counts are read at each scrape. */
   watchTokenCache(read: () => TokenCacheStats | undefined): void;
+  /** Where the project cache's counts are read at each scrape. */
+  watchProjectCache(read: () => ProjectCacheStats | undefined): void;
   /** Decision observers to combine with the decision log's. */
   readonly decisionHooks: DecisionHooks;
   /** Apollo plugin: requests by operation and outcome, latency, Redis round trips. */
@@ -172,6 +175,27 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       this.set(readTokenCache()?.entries ?? 0);
     },
   });
+  let readProjectCache: () => ProjectCacheStats | undefined = () => undefined;
+  new Counter({
+    name: 'scopegate_project_cache_lookups_total',
+    help: 'Project records answered from the process cache (hit) or asked of the forge (miss).',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      const s = readProjectCache();
+      this.reset();
+      this.inc({ result: 'hit' }, s?.hits ?? 0);
+      this.inc({ result: 'miss' }, s?.misses ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'scopegate_project_cache_entries',
+    help: 'Project records held by the cache of this process.',
+    registers,
+    collect() {
+      this.set(readProjectCache()?.entries ?? 0);
+    },
+  });
   breaker.set(0);
   auditDrops.inc(0);
 
@@ -226,6 +250,9 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
     watchTokenCache(read) {
       readTokenCache = read;
+    },
+    watchProjectCache(read) {
+      readProjectCache = read;
     },
     plugin() {
       return {

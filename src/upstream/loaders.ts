@@ -1,11 +1,13 @@
 /**
  * Per-request DataLoaders over the REST client: every project, group, member and user
  * look-up in one request is de-duplicated and issued together, whichever field asked.
- * A project loaded by path is also primed under its id (and the reverse).
+ * A project loaded by path is also primed under its id (and the reverse). Projects are also
+ * answered from the process-wide {@link ProjectCache} when one is given (`project-cache.ts`).
  */
 import DataLoader from 'dataloader';
 import type { CallOptions, UpstreamClient } from './client.js';
 import { encodeId } from './client.js';
+import type { ProjectCache } from './project-cache.js';
 import type { RestGroup, RestMember, RestProject, RestUser } from './types.js';
 
 /** The loaders of one request. `null` means the upstream answered 404. */
@@ -25,6 +27,7 @@ const MAX_GROUP_DEPTH = 20;
 export function createUpstreamLoaders(
   client: UpstreamClient,
   opts: CallOptions = {},
+  projects?: ProjectCache,
 ): UpstreamLoaders {
   const projectKey = (k: number | string): string =>
     typeof k === 'number' ? `id:${k}` : `path:${k}`;
@@ -33,11 +36,15 @@ export function createUpstreamLoaders(
       Promise.all(
         keys.map(async (k) => {
           try {
-            const p = await client.find<RestProject>(`projects/${encodeId(k)}`, {
-              ...opts,
-              what: 'the project',
-            });
-            if (!p) return null;
+            const held = projects?.get(k);
+            const found =
+              held ??
+              (await client.find<RestProject>(`projects/${encodeId(k)}`, {
+                ...opts,
+                what: 'the project',
+              }));
+            if (!found) return null;
+            const p = held ?? projects?.remember(found, k) ?? found;
             // Prime the other key so `project(fullPath)` and a check by id share one call.
             project.prime(p.id, p).prime(p.path_with_namespace, p);
             return p;

@@ -165,6 +165,9 @@ describe('malformed settings', () => {
     ['SCOPEGATE_TOKEN_CACHE_SIZE', '-1', '"SCOPEGATE_TOKEN_CACHE_SIZE" Too small'],
     ['SCOPEGATE_TOKEN_CACHE_TTL_MS', '999', '"SCOPEGATE_TOKEN_CACHE_TTL_MS" Too small'],
     ['SCOPEGATE_TOKEN_CACHE_TTL_MS', '3600000', '"SCOPEGATE_TOKEN_CACHE_TTL_MS" Too big'],
+    ['SCOPEGATE_PROJECT_CACHE_SIZE', '-1', '"SCOPEGATE_PROJECT_CACHE_SIZE" Too small'],
+    ['SCOPEGATE_PROJECT_CACHE_TTL_MS', '60001', '"SCOPEGATE_PROJECT_CACHE_TTL_MS" Too big'],
+    ['SCOPEGATE_PROJECT_CACHE_TTL_MS', '1.5', '"SCOPEGATE_PROJECT_CACHE_TTL_MS" Invalid input'],
   ])('names %s=%j', (name, value, message) => {
     expect(messageFor({ ...VALID, [name]: value })).toMatch(
       new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
@@ -205,6 +208,14 @@ describe('sources and defaults', () => {
     });
     expect(c.tokenCache).toEqual({ size: 10_000, ttlMs: 60_000 });
     expect(loadConfig({ ...VALID, SCOPEGATE_TOKEN_CACHE_SIZE: '0' }).tokenCache.size).toBe(0);
+    expect(c.projectCache).toEqual({ size: 10_000, ttlMs: 5_000 });
+    expect(
+      loadConfig({
+        ...VALID,
+        SCOPEGATE_PROJECT_CACHE_TTL_MS: '0',
+        SCOPEGATE_PROJECT_CACHE_SIZE: '50',
+      }).projectCache,
+    ).toEqual({ size: 50, ttlMs: 0 });
     expect(Object.isFrozen(c)).toBe(true);
   });
 

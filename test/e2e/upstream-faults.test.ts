@@ -12,6 +12,7 @@ import { createTestGateway, type GqlResponse, type TestGateway } from '../helper
 const WEB = 'acme/apps/web';
 /** Short upstream timeout of the gateway that sees the delay faults. */
 const TIMEOUT_MS = 500;
+const NO_PROJECT_CACHE = { projectCache: { size: 0, ttlMs: 0 } };
 
 /** A resource route: the upstream path it calls and a query that reaches it. */
 interface RouteCase {
@@ -120,8 +121,10 @@ describe('upstream faults on every resource route', () => {
   let secrets: string[];
   beforeAll(async () => {
     const seed = loadSeedFile(defaultSeedPath());
-    t = await createTestGateway({ seed, upstreamTimeoutMs: TIMEOUT_MS });
-    tolerant = await createTestGateway({ seed, upstream: t.upstream });
+    // Every request must reach every route here, `GET /projects/:id` included: the process's
+    // project cache is off (what it changes is tested in test/upstream/project-cache.test.ts).
+    t = await createTestGateway({ seed, upstreamTimeoutMs: TIMEOUT_MS, gateway: NO_PROJECT_CACHE });
+    tolerant = await createTestGateway({ seed, upstream: t.upstream, gateway: NO_PROJECT_CACHE });
     token = await t.jobToken(WEB, 'bob');
     tolerantToken = await tolerant.jobToken(WEB, 'bob');
     const origin = new URL(t.upstream.url);
@@ -237,6 +240,7 @@ describe('upstream faults during mutations', () => {
     t = await createTestGateway({
       seed: loadSeedFile(defaultSeedPath()),
       upstreamTimeoutMs: TIMEOUT_MS,
+      gateway: NO_PROJECT_CACHE,
     });
     token = await t.jobToken(WEB, 'bob');
   });

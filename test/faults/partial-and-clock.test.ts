@@ -32,7 +32,12 @@ describe('partial upstream failures', () => {
   let job: string;
   let ids: { own: number; reg: number };
   beforeAll(async () => {
-    t = await createTestGateway({ policy: POLICY, upstreamTimeoutMs: 1_000 });
+    // The project look-up itself must fail here, not be answered from the project cache.
+    t = await createTestGateway({
+      policy: POLICY,
+      upstreamTimeoutMs: 1_000,
+      gateway: { projectCache: { size: 0, ttlMs: 0 } },
+    });
     job = await t.jobToken(SOURCE, 'alice');
     ids = { own: t.upstream.store.project(SOURCE).id, reg: t.upstream.store.project(REGISTRY).id };
   });

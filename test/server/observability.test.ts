@@ -179,6 +179,9 @@ describe('observability', () => {
     expect(delta('scopegate_token_cache_lookups_total', { result: 'miss' })).toBe(1);
     expect(delta('scopegate_token_cache_lookups_total', { result: 'hit' })).toBe(1);
     expect(valueOf(after, 'scopegate_token_cache_entries')).toBeGreaterThanOrEqual(1);
+    // The write names the project the read loaded: its record comes from the project cache.
+    expect(delta('scopegate_project_cache_lookups_total', { result: 'hit' })).toBeGreaterThan(0);
+    expect(valueOf(after, 'scopegate_project_cache_entries')).toBeGreaterThanOrEqual(1);
   });
 
   it('counts upstream errors by class and refused requests by status', async () => {
