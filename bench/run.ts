@@ -82,8 +82,10 @@ const SETTINGS: Record<typeof mode, Settings> = {
     scalePairs: 200_000,
     microIterations: 100_000,
   },
+  // About 13 minutes: five rounds make the median of the per-round ratios robust to one bad
+  // round (a shared 2-CPU machine has several).
   full: {
-    rounds: 3,
+    rounds: 5,
     durationSeconds: 6,
     connections: 10,
     warmupAmount: 0,
