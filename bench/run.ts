@@ -89,7 +89,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     durationSeconds: 6,
     connections: 10,
     warmupAmount: 0,
-    w4Tokens: 16_000,
+    w4Tokens: 36_000,
     scalePairs: 200_000,
     microIterations: 300_000,
   },

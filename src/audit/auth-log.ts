@@ -15,6 +15,8 @@ import type { Principal } from '../auth/principal.js';
 import type { TargetDecision } from '../cache/request-authorizer.js';
 import {
   LEVEL_RANK,
+  LEVELS,
+  RESOURCES,
   type JobTokenAccessLevel,
   type JobTokenResource,
   type PermissionMap,
@@ -200,6 +202,18 @@ export function createMemoryAuthLogBackend(): AuthLogBackend {
   };
 }
 
+/**
+ * One bit per (outcome, resource, level): 2 × 4 resources × 3 levels = 24 bits, so a request's
+ * "already logged" set per target is one number instead of a string key per check.
+ */
+function seenBit(req: CheckedRequirement, denied: boolean): number {
+  const r = RESOURCES.indexOf(req.resource as JobTokenResource);
+  const l = LEVELS.indexOf(req.level as JobTokenAccessLevel);
+  // Never expected (requirements are parsed at start-up): 0 is "not remembered", so logged.
+  if (r < 0 || l < 0) return 0;
+  return 1 << ((denied ? 12 : 0) + r * 3 + l);
+}
+
 /** Creates the authorization log; starts its flush timer (unref'd). */
 export function createAuthLog(options: AuthLogOptions): AuthLog {
   const { backend, logger } = options;
@@ -281,12 +295,15 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   return {
     hooks(principal) {
       if (principal.kind !== 'job') return undefined;
-      const seen = new Set<string>();
+      // Per target project, the (outcome, resource, level) triples already logged, as bits.
+      const seen = new Map<number, number>();
       const emit = (d: TargetDecision, req: CheckedRequirement, denied: boolean): void => {
-        if (d.project.id === principal.projectId) return; // same project: no scoping to log
-        const key = `${denied ? 'D' : 'A'}:${d.project.id}:${req.resource}:${req.level}`;
-        if (seen.has(key)) return;
-        seen.add(key);
+        const id = d.project.id;
+        if (id === principal.projectId) return; // same project: no scoping to log
+        const bit = seenBit(req, denied);
+        const bits = seen.get(id) ?? 0;
+        if (bit !== 0 && (bits & bit) !== 0) return;
+        seen.set(id, bits | bit);
         const resource = req.resource as JobTokenResource;
         const r = d.set.resources[resource];
         const entry = d.set.matchedEntry;

@@ -9,6 +9,8 @@ import {
   type AuthLogBackend,
   type UsageEvent,
 } from '../../src/audit/auth-log.js';
+import type { Principal } from '../../src/auth/principal.js';
+import type { TargetDecision } from '../../src/cache/request-authorizer.js';
 
 function event(over: Partial<UsageEvent> = {}): UsageEvent {
   return {
@@ -103,6 +105,62 @@ describe('authorization log recorder', () => {
     await expect(log.flush()).resolves.toBeUndefined();
     log.record(event());
     expect(log.stats()).toMatchObject({ flushErrors: 1, buffered: 1 });
+    await log.close();
+  });
+});
+
+describe('authorization log hooks (one request)', () => {
+  const principal = {
+    kind: 'job',
+    projectId: 102,
+    projectPath: 'acme/apps/web',
+    namespaceId: 13,
+    namespacePath: 'acme/apps',
+    jobId: 7,
+    pipelineId: 70,
+    userId: 1,
+  } as unknown as Principal;
+  const decision = (id: number): TargetDecision =>
+    ({
+      project: { id, path_with_namespace: `acme/p${id}` },
+      roleAccessLevel: 30,
+      visible: true,
+      set: {
+        resources: {
+          RELEASES: { level: 'WRITE', reason: 'ENTRY_GRANTS', auditWouldDeny: false },
+          TAGS: { level: 'NONE', reason: 'NOT_IN_ALLOWLIST', auditWouldDeny: false },
+        },
+        matchedEntry: undefined,
+      },
+    }) as unknown as TargetDecision;
+
+  it('logs each (target, outcome, resource, level) once per request, and nothing for its own project', async () => {
+    const log = createAuthLog({ backend: createMemoryAuthLogBackend(), flushIntervalMs: 0 });
+    const hooks = log.hooks(principal);
+    expect(hooks).toBeDefined();
+    const [a, b, own] = [decision(101), decision(103), decision(102)];
+    for (let i = 0; i < 50; i++) {
+      // A fresh requirement array per field, as distinct fields of one type have.
+      hooks?.onUsed(a, [{ resource: 'RELEASES', level: 'READ' }]);
+      hooks?.onUsed(b, [{ resource: 'RELEASES', level: 'READ' }]);
+      hooks?.onUsed(own, [{ resource: 'RELEASES', level: 'READ' }]);
+    }
+    hooks?.onUsed(a, [{ resource: 'RELEASES', level: 'WRITE' }]);
+    hooks?.onDenied?.(a, { resource: 'TAGS', level: 'READ' });
+    hooks?.onDenied?.(a, { resource: 'TAGS', level: 'READ' });
+    hooks?.onUsed(a, [{ resource: 'TAGS', level: 'READ' }]);
+    expect(log.stats().buffered).toBe(5);
+    // A new request logs again.
+    log.hooks(principal)?.onUsed(a, [{ resource: 'RELEASES', level: 'READ' }]);
+    expect(log.stats().buffered).toBe(6);
+    await log.flush();
+    const [usage] = await log.list(101);
+    expect(usage).toMatchObject({
+      allowed: 4,
+      denied: 1,
+      used: { RELEASES: 'WRITE', TAGS: 'READ' },
+    });
+    expect(await log.list(102)).toEqual([]);
     await log.close();
   });
 });
