@@ -194,11 +194,22 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
       );
     }
   }
+  // Fields with the same requirements share one frozen array: the usage log tells "already
+  // logged" by the array's identity (see `auth-log.ts`), so every field of `Release` and
+  // `Project.releases` count as one.
+  const shared = new Map<string, readonly PermissionRequirement[]>();
+  const intern = (list: PermissionRequirement[]): readonly PermissionRequirement[] => {
+    const key = list.map((r) => `${r.resource}:${r.level}`).join(',');
+    let found = shared.get(key);
+    if (!found) shared.set(key, (found = Object.freeze(list)));
+    return found;
+  };
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {
       const where = `${typeName}.${fieldName}`;
       const own = usesOn(schema, field, where).map((a) => parseRequirement(a, where));
-      const reqs = [...(typeReqs.get(typeName) ?? []), ...own];
+      if (own.length === 0 && !typeReqs.has(typeName)) return field;
+      const reqs = intern([...(typeReqs.get(typeName) ?? []), ...own]);
       if (reqs.length === 0) return field;
       const target: TargetFrom = rootTypes.has(typeName)
         ? rootTarget(field, where)
