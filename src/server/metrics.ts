@@ -51,6 +51,46 @@ export interface GatewayMetricsOptions {
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Counts a process cache keeps itself: hits and misses since start, entries now. */
+interface CacheCounts {
+  readonly hits: number;
+  readonly misses: number;
+  readonly entries: number;
+}
+
+/**
+ * `scopegate_<name>_cache_lookups_total{result}` and `scopegate_<name>_cache_entries`, read at
+ * each scrape from whatever `watch` was given (zero until then).
+ */
+function cacheMetrics(
+  registers: Registry[],
+  name: string,
+  help: { readonly lookups: string; readonly entries: string },
+): { watch(read: () => CacheCounts | undefined): void } {
+  let read: () => CacheCounts | undefined = () => undefined;
+  new Counter({
+    name: `scopegate_${name}_cache_lookups_total`,
+    help: help.lookups,
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      const s = read();
+      this.reset();
+      this.inc({ result: 'hit' }, s?.hits ?? 0);
+      this.inc({ result: 'miss' }, s?.misses ?? 0);
+    },
+  });
+  new Gauge({
+    name: `scopegate_${name}_cache_entries`,
+    help: help.entries,
+    registers,
+    collect() {
+      this.set(read()?.entries ?? 0);
+    },
+  });
+  return { watch: (r) => void (read = r) };
+}
+
 /** Names an operation by type and sorted root fields, e.g. `query:project`. */
 export function operationLabel(operation: OperationDefinitionNode | undefined): string {
   if (!operation) return 'invalid';
@@ -153,48 +193,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Audit events that could not be written.',
     registers,
   });
-  // Read from the verifier at each scrape (its counts are plain numbers it keeps itself).
-  let readTokenCache: () => TokenCacheStats | undefined = () => undefined;
-  new Counter({
-    name: 'scopegate_token_cache_lookups_total',
-    help: 'Tokens answered from the verified-token cache (hit) or verified in full (miss).',
-    labelNames: ['result'] as const,
-    registers,
-    collect() {
-      const s = readTokenCache();
-      this.reset();
-      this.inc({ result: 'hit' }, s?.hits ?? 0);
-      this.inc({ result: 'miss' }, s?.misses ?? 0);
-    },
+  // Read from the verifier and the project cache at each scrape (plain numbers they keep).
+  const tokenCache = cacheMetrics(registers, 'token', {
+    lookups: 'Tokens answered from the verified-token cache (hit) or verified in full (miss).',
+    entries: 'Verified tokens held by the cache of this process.',
   });
-  new Gauge({
-    name: 'scopegate_token_cache_entries',
-    help: 'Verified tokens held by the cache of this process.',
-    registers,
-    collect() {
-      this.set(readTokenCache()?.entries ?? 0);
-    },
-  });
-  let readProjectCache: () => ProjectCacheStats | undefined = () => undefined;
-  new Counter({
-    name: 'scopegate_project_cache_lookups_total',
-    help: 'Project records answered from the process cache (hit) or asked of the forge (miss).',
-    labelNames: ['result'] as const,
-    registers,
-    collect() {
-      const s = readProjectCache();
-      this.reset();
-      this.inc({ result: 'hit' }, s?.hits ?? 0);
-      this.inc({ result: 'miss' }, s?.misses ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'scopegate_project_cache_entries',
-    help: 'Project records held by the cache of this process.',
-    registers,
-    collect() {
-      this.set(readProjectCache()?.entries ?? 0);
-    },
+  const projectCache = cacheMetrics(registers, 'project', {
+    lookups: 'Project records answered from the process cache (hit) or asked of the forge (miss).',
+    entries: 'Project records held by the cache of this process.',
   });
   breaker.set(0);
   auditDrops.inc(0);
@@ -249,10 +255,10 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       auditDrops.inc();
     },
     watchTokenCache(read) {
-      readTokenCache = read;
+      tokenCache.watch(read);
     },
     watchProjectCache(read) {
-      readProjectCache = read;
+      projectCache.watch(read);
     },
     plugin() {
       return {
