@@ -208,9 +208,9 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
     [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {
       const where = `${typeName}.${fieldName}`;
       const own = usesOn(schema, field, where).map((a) => parseRequirement(a, where));
+      // A type's entry is never empty (set only when the directive is found on it).
       if (own.length === 0 && !typeReqs.has(typeName)) return field;
       const reqs = intern([...(typeReqs.get(typeName) ?? []), ...own]);
-      if (reqs.length === 0) return field;
       const target: TargetFrom = rootTypes.has(typeName)
         ? rootTarget(field, where)
         : { kind: 'parent' };

@@ -215,13 +215,12 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   // Reads of every request that reach `readMany` in one event-loop turn share one pipeline:
   // under load several requests miss the process cache at once, and one write and one reply
   // for all of them cost Redis and this process far fewer system calls than one each.
+  // Non-empty exactly while a flush is scheduled.
   let pending: PendingRead[] = [];
-  let flushScheduled = false;
 
   async function flushReads(): Promise<void> {
     const batch = pending;
     pending = [];
-    flushScheduled = false;
     const all = batch.flatMap((p) => p.reqs);
     const at = now();
     const bucket = bucketOf(at, decisionTtlMs);
@@ -293,11 +292,8 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       if (reqs.length === 0) return Promise.resolve([]);
       counter.roundTrips += 1;
       return new Promise<ReadResult[]>((resolve, reject) => {
-        pending.push({ reqs, counter, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
+        if (pending.push({ reqs, counter, resolve, reject }) === 1)
           setImmediate(() => void flushReads());
-        }
       });
     },
     writeBack(items, counter) {

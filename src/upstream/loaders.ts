@@ -36,15 +36,15 @@ export function createUpstreamLoaders(
       Promise.all(
         keys.map(async (k) => {
           try {
-            const held = projects?.get(k);
-            const found =
-              held ??
-              (await client.find<RestProject>(`projects/${encodeId(k)}`, {
+            let p = projects?.get(k);
+            if (!p) {
+              const found = await client.find<RestProject>(`projects/${encodeId(k)}`, {
                 ...opts,
                 what: 'the project',
-              }));
-            if (!found) return null;
-            const p = held ?? projects?.remember(found, k) ?? found;
+              });
+              if (!found) return null;
+              p = projects ? projects.remember(found, k) : found;
+            }
             // Prime the other key so `project(fullPath)` and a check by id share one call.
             project.prime(p.id, p).prime(p.path_with_namespace, p);
             return p;
