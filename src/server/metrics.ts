@@ -55,6 +55,8 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 interface CacheCounts {
   readonly hits: number;
   readonly misses: number;
+  /** Misses that joined a look-up already in flight (project cache only). */
+  readonly shared?: number;
   readonly entries: number;
 }
 
@@ -78,6 +80,7 @@ function cacheMetrics(
       this.reset();
       this.inc({ result: 'hit' }, s?.hits ?? 0);
       this.inc({ result: 'miss' }, s?.misses ?? 0);
+      if (s?.shared !== undefined) this.inc({ result: 'shared' }, s.shared);
     },
   });
   new Gauge({
@@ -199,7 +202,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     entries: 'Verified tokens held by the cache of this process.',
   });
   const projectCache = cacheMetrics(registers, 'project', {
-    lookups: 'Project records answered from the process cache (hit) or asked of the forge (miss).',
+    lookups:
+      'Project records answered from the process cache (hit) or asked of the forge (miss; shared: a miss that joined a call already in flight).',
     entries: 'Project records held by the cache of this process.',
   });
   breaker.set(0);

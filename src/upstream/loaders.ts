@@ -36,15 +36,10 @@ export function createUpstreamLoaders(
       Promise.all(
         keys.map(async (k) => {
           try {
-            let p = projects?.get(k);
-            if (!p) {
-              const found = await client.find<RestProject>(`projects/${encodeId(k)}`, {
-                ...opts,
-                what: 'the project',
-              });
-              if (!found) return null;
-              p = projects ? projects.remember(found, k) : found;
-            }
+            const fetch = () =>
+              client.find<RestProject>(`projects/${encodeId(k)}`, { ...opts, what: 'the project' });
+            const p = await (projects ? projects.load(k, fetch) : fetch());
+            if (!p) return null;
             // Prime the other key so `project(fullPath)` and a check by id share one call.
             project.prime(p.id, p).prime(p.path_with_namespace, p);
             return p;

@@ -13,6 +13,11 @@
  * documented for operators). Only found projects are remembered: a 404 or a failed call is
  * asked again by the next request, so a new project is visible at once and an outage is
  * never cached. Records are frozen, since every request that reads one shares the object.
+ *
+ * Requests that miss the same project at the same moment (a burst of jobs, or every open
+ * connection when a record expires) share one forge call: `load` joins a fetch already in
+ * flight for the same key instead of starting another. The joiners get that call's outcome,
+ * a failure included (it is not remembered, so the next request asks again).
  */
 import { LRUCache } from 'lru-cache';
 import type { RestProject } from './types.js';
@@ -31,6 +36,8 @@ export interface ProjectCacheOptions {
 export interface ProjectCacheStats {
   readonly hits: number;
   readonly misses: number;
+  /** Misses that joined a forge call already in flight for the same key (part of `misses`). */
+  readonly shared: number;
   /** Projects held now (some may have expired and not been swept yet). */
   readonly entries: number;
 }
@@ -41,6 +48,15 @@ export interface ProjectCache {
   get(idOrPath: number | string): RestProject | undefined;
   /** Remembers a record fetched now, under its id, its full path and `askedAs` (a path alias). */
   remember(project: RestProject, askedAs?: number | string): RestProject;
+  /**
+   * The fresh record for `idOrPath`; otherwise the outcome of the forge call already in flight
+   * for the same key, or of `fetch()` (remembered when it finds the project). `undefined`: not
+   * found.
+   */
+  load(
+    idOrPath: number | string,
+    fetch: () => Promise<RestProject | undefined>,
+  ): Promise<RestProject | undefined>;
   stats(): ProjectCacheStats;
 }
 
@@ -78,6 +94,9 @@ export function createProjectCache(options: ProjectCacheOptions): ProjectCache |
   });
   let hits = 0;
   let misses = 0;
+  let shared = 0;
+  // Forge calls in flight, by key (`id:7`, `path:acme/web`); removed when they settle.
+  const inFlight = new Map<string, Promise<RestProject | undefined>>();
 
   function fresh(id: number | undefined): Held | undefined {
     if (id === undefined) return undefined;
@@ -87,7 +106,7 @@ export function createProjectCache(options: ProjectCacheOptions): ProjectCache |
     return undefined;
   }
 
-  return {
+  const cache: ProjectCache = {
     get(idOrPath) {
       let held: Held | undefined;
       if (typeof idOrPath === 'number') held = fresh(idOrPath);
@@ -111,6 +130,22 @@ export function createProjectCache(options: ProjectCacheOptions): ProjectCache |
         byPath.set(askedAs, { id: frozen.id, expiresAt, alias: true });
       return frozen;
     },
-    stats: () => ({ hits, misses, entries: byId.size }),
+    load(idOrPath, fetch) {
+      const held = cache.get(idOrPath);
+      if (held) return Promise.resolve(held);
+      const key = typeof idOrPath === 'number' ? `id:${idOrPath}` : `path:${idOrPath}`;
+      const pending = inFlight.get(key);
+      if (pending) {
+        shared++;
+        return pending;
+      }
+      const call = fetch()
+        .then((found) => (found ? cache.remember(found, idOrPath) : undefined))
+        .finally(() => inFlight.delete(key));
+      inFlight.set(key, call);
+      return call;
+    },
+    stats: () => ({ hits, misses, shared, entries: byId.size }),
   };
+  return cache;
 }

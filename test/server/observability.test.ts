@@ -206,6 +206,36 @@ describe('observability', () => {
     expect(delta('scopegate_http_requests_total', { route: '/graphql', status: '401' })).toBe(1);
   });
 
+  it('counts concurrent requests that share one forge call for the same project record', async () => {
+    const PUBLIC = 'acme/oss-lib';
+    const token = await t.jobToken(WEB, 'alice');
+    secrets.push(token);
+    const before = await scrape();
+    t.upstream.clearRequests();
+    const remove = t.upstream.injectFault({
+      path: '/projects/acme/oss-lib',
+      kind: 'delay',
+      delayMs: 100,
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        t.gql(`{ project(fullPath: "${PUBLIC}") { fullPath } }`, {}, { token }),
+      ),
+    );
+    remove();
+    for (const a of answers) expect(a.body).toEqual({ data: { project: { fullPath: PUBLIC } } });
+    const recordCalls = t.upstream.requests.filter(
+      (r) => r.method === 'GET' && r.path === `/api/v4/projects/${encodeURIComponent(PUBLIC)}`,
+    );
+    expect(recordCalls).toHaveLength(1);
+    const after = await scrape();
+    const delta = (result: string) =>
+      valueOf(after, 'scopegate_project_cache_lookups_total', { result }) -
+      valueOf(before, 'scopegate_project_cache_lookups_total', { result });
+    expect(delta('shared')).toBe(3);
+    expect(delta('miss')).toBeGreaterThanOrEqual(4);
+  });
+
   it('sends the request id to the upstream on every call of the request', async () => {
     const token = await t.jobToken(WEB, 'alice');
     secrets.push(token);

@@ -49,7 +49,7 @@ describe('createProjectCache', () => {
     expect(() => {
       (stored as { visibility: string }).visibility = 'public';
     }).toThrow(TypeError);
-    expect(c.stats()).toEqual({ hits: 2, misses: 1, entries: 1 });
+    expect(c.stats()).toEqual({ hits: 2, misses: 1, shared: 0, entries: 1 });
   });
 
   it('stops answering once the TTL has passed', () => {
@@ -78,6 +78,58 @@ describe('createProjectCache', () => {
     t.advance(2_000);
     expect(c.get('ACME/Web')).toBeUndefined();
     expect(c.get(7)?.path_with_namespace).toBe('acme/site');
+  });
+
+  it('shares one fetch between concurrent misses of the same key, and remembers its record', async () => {
+    const c = createProjectCache({ size: 10, ttlMs: 5_000 }) as ProjectCache;
+    let calls = 0;
+    let release: (p: RestProject) => void = () => undefined;
+    const fetch = () => {
+      calls++;
+      return new Promise<RestProject | undefined>((r) => (release = r));
+    };
+    const waiting = [
+      c.load('acme/web', fetch),
+      c.load('acme/web', fetch),
+      c.load('acme/web', fetch),
+    ];
+    // A different key (the id) is a different call, even for the same project.
+    const byId = c.load(7, () => Promise.resolve(project(7, 'acme/web')));
+    expect(calls).toBe(1);
+    release(project(7, 'acme/web'));
+    const got = await Promise.all(waiting);
+    expect(got[0]?.id).toBe(7);
+    expect(got[1]).toBe(got[0]);
+    expect(got[2]).toBe(got[0]);
+    expect(Object.isFrozen(got[0])).toBe(true);
+    expect((await byId)?.id).toBe(7);
+    expect(await c.load('acme/web', fetch)).toBe(c.get(7));
+    expect(calls).toBe(1);
+    expect(c.stats()).toMatchObject({ misses: 4, shared: 2 });
+  });
+
+  it('hands a shared failure or not-found to every joiner and remembers neither', async () => {
+    const c = createProjectCache({ size: 10, ttlMs: 5_000 }) as ProjectCache;
+    let calls = 0;
+    const failing = () => {
+      calls++;
+      return Promise.reject(new Error('forge down'));
+    };
+    const both = [c.load(7, failing), c.load(7, failing)];
+    for (const p of both) await expect(p).rejects.toThrow('forge down');
+    expect(calls).toBe(1);
+    const missing = () => {
+      calls++;
+      return Promise.resolve(undefined);
+    };
+    expect(await Promise.all([c.load(7, missing), c.load(7, missing)])).toEqual([
+      undefined,
+      undefined,
+    ]);
+    expect(calls).toBe(2);
+    // Nothing was remembered and nothing is left in flight: the next load asks again.
+    expect(await c.load(7, () => Promise.resolve(project(7, 'acme/web')))).toMatchObject({ id: 7 });
+    expect(c.stats()).toMatchObject({ hits: 0, shared: 2, entries: 1 });
   });
 
   it('holds at most `size` projects, dropping the least recently used', () => {
@@ -124,6 +176,51 @@ describe('the project loader with a shared cache (real HTTP to the embedded upst
     expect(byPath).toBe(first);
     expect(byId).toBe(first);
     expect(projectCalls()).toHaveLength(1);
+  });
+
+  it('asks the forge once for concurrent requests that miss the same project', async () => {
+    const cache = createProjectCache({ size: 10, ttlMs: 60_000 });
+    const remove = upstream.injectFault({
+      path: '/projects/acme/apps/web',
+      kind: 'delay',
+      delayMs: 50,
+    });
+    const got = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        createUpstreamLoaders(client, {}, cache).project.load('acme/apps/web'),
+      ),
+    );
+    remove();
+    expect(new Set(got).size).toBe(1);
+    expect(got[0]?.path_with_namespace).toBe('acme/apps/web');
+    expect(projectCalls()).toHaveLength(1);
+    expect(cache?.stats()).toMatchObject({ hits: 0, misses: 5, shared: 4 });
+  });
+
+  it('hands a failed shared call to every waiting request, then asks again', async () => {
+    const cache = createProjectCache({ size: 10, ttlMs: 60_000 });
+    const remove = upstream.injectFault({
+      path: '/projects/acme/apps/web',
+      kind: 'status',
+      status: 500,
+    });
+    const results = await Promise.allSettled(
+      Array.from({ length: 3 }, () =>
+        createUpstreamLoaders(client, {}, cache).project.load('acme/apps/web'),
+      ),
+    );
+    remove();
+    for (const r of results)
+      expect(r).toMatchObject({
+        status: 'rejected',
+        reason: { extensions: { code: 'UPSTREAM_ERROR' } },
+      });
+    expect(projectCalls()).toHaveLength(1);
+    expect(
+      (await createUpstreamLoaders(client, {}, cache).project.load('acme/apps/web'))
+        ?.path_with_namespace,
+    ).toBe('acme/apps/web');
+    expect(projectCalls()).toHaveLength(2);
   });
 
   it('asks the forge on every request without a cache', async () => {
