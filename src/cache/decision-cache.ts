@@ -195,9 +195,10 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     pipe: ReturnType<RedisConnection['pipeline']>,
     r: ReadRequest,
     useSha: boolean,
-    bucket: number,
+    at: number,
   ) {
     const keys = projectKeys(r.projectId, prefix);
+    const bucket = bucketOf(at, decisionTtlMs);
     const args = [
       keys.version,
       keys.profile,
@@ -207,6 +208,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       r.roleUserId === undefined ? '0' : '1',
       String(bucket),
       String(bucket - 1),
+      String(Math.floor(at)),
     ];
     if (useSha) pipe.evalsha(READ_SHA, 4, ...args);
     else pipe.eval(READ_SCRIPT, 4, ...args);
@@ -223,14 +225,13 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     pending = [];
     const all = batch.flatMap((p) => p.reqs);
     const at = now();
-    const bucket = bucketOf(at, decisionTtlMs);
     let res: [Error | null, unknown][];
     try {
-      res = await run(all, true, bucket);
+      res = await run(all, true, at);
       if (res.some(([err]) => isNoScript(err))) {
         // Redis restarted and lost its script cache: send the body once more.
         for (const p of batch) p.counter.roundTrips += 1;
-        res = await run(all, false, bucket);
+        res = await run(all, false, at);
       }
     } catch (err) {
       for (const p of batch) p.reject(err);
@@ -257,13 +258,13 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   async function run(
     reqs: readonly ReadRequest[],
     useSha: boolean,
-    bucket: number,
+    at: number,
   ): Promise<[Error | null, unknown][]> {
     const groups = isCluster(redis) ? reqs.map((r) => [r]) : [reqs];
     const results = await Promise.all(
       groups.map(async (group) => {
         const pipe = redis.pipeline();
-        for (const r of group) queue(pipe, r, useSha, bucket);
+        for (const r of group) queue(pipe, r, useSha, at);
         const res = await pipe.exec();
         if (!res) throw new Error('the decision read was aborted');
         return res;

@@ -17,31 +17,50 @@ export interface ReadResult {
   readonly role: number | undefined;
   /** Remaining life of the cached role, ms (when present). */
   readonly roleTtlMs: number | undefined;
-  /** The profile, read only when the decision (or the role it needs) is absent. */
+  /**
+   * The profile, read only when the decision is absent or expired (or the role it needs is
+   * absent); `undefined` also when the project has none.
+   */
   readonly profile: JobTokenProfile | undefined;
+  /**
+   * Whether `profile` was read. `false` with no usable `set` means a stored decision that was
+   * not expired but could not be used (malformed, another project's): the caller must read the
+   * profile itself rather than decide as if the project had none.
+   */
+  readonly profileRead: boolean;
 }
 
 // KEYS: version, profile, decision prefix, role key. ARGV: principal key, '1' to read the role,
 // time bucket, the bucket before it (a decision written just before a bucket ended is still
-// found just after, rather than every decision missing at once at each boundary). The
-// decision hash's name is built here from the version just read; it carries
-// the project's hash tag like every other key, so it lives in the same Cluster slot.
+// found just after, rather than every decision missing at once at each boundary), the
+// reader's clock in ms. The decision hash's name is built here from the version just read; it
+// carries the project's hash tag like every other key, so it lives in the same Cluster slot.
+// The profile is read whenever the decision will have to be computed again: none stored, or
+// one past its own expiry (a decision bounded by an earlier token's `exp` outlives that token
+// in its hash), or no role. Its reply is `nil` when it was not read, so the caller can tell
+// "not read" from "no profile".
 export const READ_SCRIPT = `
 local v = redis.call('GET', KEYS[1]) or '0'
 local d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[3], ARGV[1])
 if not d then d = redis.call('HGET', KEYS[3] .. v .. ':' .. ARGV[4], ARGV[1]) end
+local usable = false
+if d then
+  local bar = string.find(d, '|', 1, true)
+  local exp = bar and tonumber(string.sub(d, 1, bar - 1), 36)
+  usable = exp ~= nil and exp > tonumber(ARGV[5])
+end
 local role = false
 local pttl = -2
 if ARGV[2] == '1' then
   role = redis.call('GET', KEYS[4])
   pttl = redis.call('PTTL', KEYS[4])
 end
-local profile = {}
-if not d or (ARGV[2] == '1' and not role) then profile = redis.call('HGETALL', KEYS[2]) end
+local profile = false
+if not usable or (ARGV[2] == '1' and not role) then profile = redis.call('HGETALL', KEYS[2]) end
 return {v, d, role, pttl, profile}`;
 export const READ_SHA = scriptSha(READ_SCRIPT);
 
-export type ReadReply = [string, string | null, string | null, number, string[]];
+export type ReadReply = [string, string | null, string | null, number, string[] | null];
 
 /** A decision as stored in its hash field: its own expiry, then the encoded set. */
 export function encodeStoredDecision(set: PermissionSet, expiresAtMs: number): string {
@@ -87,13 +106,15 @@ export function parseReply(projectId: number, reply: ReadReply, nowMs: number): 
   const set = d === null ? undefined : decodeStoredDecision(d, projectId, nowMs);
   const version = Number(v);
   const hash: Record<string, string> = {};
-  for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k] as string] = flat[k + 1] as string;
+  if (flat !== null)
+    for (let k = 0; k + 1 < flat.length; k += 2) hash[flat[k] as string] = flat[k + 1] as string;
   const level = role === null ? undefined : Number(role);
   return {
     version,
     set,
     role: level !== undefined && Number.isFinite(level) ? level : undefined,
     roleTtlMs: level !== undefined && pttl > 0 ? pttl : undefined,
-    profile: profileFromHash(projectId, hash, version),
+    profile: flat === null ? undefined : profileFromHash(projectId, hash, version),
+    profileRead: flat !== null,
   };
 }

@@ -139,13 +139,17 @@ export function createRequestAuthorizer(
     return decision;
   }
 
+  /** The target's profile from the store; POLICY_UNAVAILABLE when the store fails. */
+  const readProfile = (projectId: number): Promise<JobTokenProfile | undefined> =>
+    deps.store.get(projectId).catch((err: unknown) => {
+      onPolicyError(err);
+      throw policyUnavailableError();
+    });
+
   async function computeDirect(project: RestProject): Promise<TargetDecision> {
     const [roleAccessLevel, profile] = await Promise.all([
       fixedRole() ?? upstreamRole(project.id),
-      deps.store.get(project.id).catch((err: unknown) => {
-        onPolicyError(err);
-        throw policyUnavailableError();
-      }),
+      readProfile(project.id),
     ]);
     return hold(
       project,
@@ -201,7 +205,10 @@ export function createRequestAuthorizer(
               roleTtl = cache.roleTtlMs;
               fetched = true;
             }
-            set = await computeSet(it.target, r.profile, role);
+            // A stored decision Redis could not rule out (malformed, another project's) left
+            // the profile unread: read it now rather than decide as if there were none.
+            const profile = r.profileRead ? r.profile : await readProfile(it.project.id);
+            set = await computeSet(it.target, profile, role);
           }
           const ttlMs = Math.min(cache.decisionTtlMs, roleTtl, tokenTtlMs());
           if (set !== r.set || fetched) {

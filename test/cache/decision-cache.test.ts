@@ -197,6 +197,36 @@ describe('decision cache on a real Redis', () => {
       role: undefined,
       roleTtlMs: undefined,
       profile: undefined,
+      profileRead: true,
+    });
+    // A usable decision with its role: the profile is not read at all.
+    expect(reads[0]).toMatchObject({ profile: undefined, profileRead: false });
+  });
+
+  it('reads the profile with a decision past its own expiry, but not with a usable one', async () => {
+    let clock = Date.now();
+    const cache = await make(5_000, { now: () => clock });
+    await store.setEnforcement(1, 'ENFORCED');
+    cache.writeBack(
+      [
+        {
+          projectId: 1,
+          version: 1,
+          principalKey: key,
+          set,
+          ttlMs: 60_000,
+          notAfterMs: clock + 2_000,
+        },
+      ],
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 1);
+    expect(await readOne(cache)).toMatchObject({ set, profile: undefined, profileRead: false });
+    clock += 2_000; // the token that bounded it has expired; its field is still in the hash
+    expect(await readOne(cache)).toMatchObject({
+      set: undefined,
+      profile: { enforcement: 'ENFORCED', version: 1 },
+      profileRead: true,
     });
   });
 
@@ -333,6 +363,9 @@ describe('decision cache on a real Redis', () => {
       await redis.hset(hash, key, raw);
       expect((await readOne(cache))?.set).toBeUndefined();
     }
+    // Not expired by its own stamp, so Redis did not read the profile: the caller must.
+    await redis.hset(hash, key, `${future}|not json`);
+    expect(await readOne(cache)).toMatchObject({ set: undefined, profileRead: false });
     await redis.hset(hash, key, `${future}|${encodePermissionSet(set)}`);
     expect((await readOne(cache))?.set).toEqual(set);
   });
