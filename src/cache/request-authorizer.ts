@@ -72,12 +72,16 @@ export interface RequestAuthorizer {
   explainContext(decision: TargetDecision): ExplainContext;
 }
 
-/** Turns the upstream's project into the engine's target (absent feature levels count as enabled). */
+/**
+ * Turns the upstream's project into the engine's target. A feature level the forge did not
+ * send, or one this gateway does not know, counts as `private` (members only): it never opens
+ * the public floor, and it does not lock out members and allowlisted jobs either.
+ */
 export function toTargetProject(p: RestProject): TargetProject {
   const features = {} as Record<JobTokenResource, FeatureAccessLevel>;
   for (const r of RESOURCES) {
     const v = (p as unknown as Record<string, unknown>)[FEATURE_OF[r]];
-    features[r] = v === 'private' || v === 'disabled' ? v : 'enabled';
+    features[r] = v === 'enabled' || v === 'disabled' ? v : 'private';
   }
   return { id: p.id, fullPath: p.path_with_namespace, visibility: p.visibility, features };
 }
