@@ -5,7 +5,7 @@
  * at another project's registry.
  */
 import type { Owned } from '../directives/requires-job-token-permission.js';
-import { badUserInputError, notFoundError } from '../src/errors/codes.js';
+import { badUserInputError, GatewayError, notFoundError } from '../src/errors/codes.js';
 import type { GatewayContext } from '../src/server/context.js';
 import type { UpstreamPage } from '../src/upstream/client.js';
 import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
@@ -95,12 +95,29 @@ export const containerResolvers = {
           `container image tags not found: ${missing.slice(0, 5).join(', ')}; nothing was deleted`,
         );
       }
+      // One DELETE per tag, in order. When the forge fails part-way, the tags already deleted
+      // are gone: say which ones, and which were not attempted, instead of one bare error that
+      // would hide what was written. A failure before any deletion is the request's error.
       const deleted: string[] = [];
       for (const n of names) {
-        await ctx.upstream.send('DELETE', `${base}/${seg(n)}`, undefined, {
-          ...ctx.callOptions,
-          what: `tag "${n}"`,
-        });
+        try {
+          await ctx.upstream.send('DELETE', `${base}/${seg(n)}`, undefined, {
+            ...ctx.callOptions,
+            what: `tag "${n}"`,
+          });
+        } catch (err) {
+          if (deleted.length === 0) throw err;
+          const code =
+            err instanceof GatewayError ? String(err.extensions['code']) : 'INTERNAL_SERVER_ERROR';
+          const rest = names.slice(deleted.length + 1);
+          return {
+            deletedTagNames: deleted,
+            errors: [
+              `tag "${n}" could not be deleted (${code}); stopped there` +
+                (rest.length > 0 ? `, not attempted: ${rest.join(', ')}` : ''),
+            ],
+          };
+        }
         deleted.push(n);
       }
       return { deletedTagNames: deleted, errors: [] };

@@ -193,7 +193,12 @@ describe('release pagination over 30 releases', () => {
   let token: string;
   let all: string[];
   beforeAll(async () => {
-    t = await createTestGateway({ seed: loadSeedFile(defaultSeedPath()) });
+    // A full page (nodes, edges and pageInfo) of 100 costs about 5 700, over the default cost
+    // limit, literal or variable `first` alike; these tests are about pagination, not cost.
+    t = await createTestGateway({
+      seed: loadSeedFile(defaultSeedPath()),
+      gateway: { limits: { maxCost: 10_000 } },
+    });
     token = await t.jobToken(WEB, 'bob');
     const data = ok(await t.gql<ReleasesData>(RELEASES_PAGE, { first: 100 }, { token }));
     all = data.project.releases.nodes.map((n) => n.tagName);
@@ -369,6 +374,64 @@ describe('resource mutations against the demo seed', () => {
     expect(codeOf(res)).toBe('NOT_FOUND');
     expect(res.body.errors?.[0]?.message).toContain('does-not-exist');
     expect(t.upstream.writes()).toEqual([]);
+    const after = ok(await t.gql<ContainerData>(CONTAINERS, {}, { token }));
+    expect(after.project.containerRepositories.nodes[1]?.tags.nodes.map((n) => n.name)).toEqual(
+      existing,
+    );
+  });
+
+  it('says which container image tags were deleted when the forge fails part-way', async () => {
+    const before = ok(await t.gql<ContainerData>(CONTAINERS, {}, { token }));
+    const repo = before.project.containerRepositories.nodes[1];
+    if (!repo) throw new Error('no second container repository in the seed');
+    const existing = repo.tags.nodes.map((n) => n.name);
+    expect(existing.length).toBeGreaterThanOrEqual(2);
+    const [first, second] = existing as [string, string];
+    const remove = t.upstream.injectFault({
+      method: 'DELETE',
+      path: new RegExp(`/tags/${second.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+      kind: 'status',
+      status: 500,
+    });
+    const res = await t.gql<{
+      containerRepositoryTagsDelete: { deletedTagNames: string[]; errors: string[] };
+    }>(
+      `mutation($id: ID!, $names: [String!]!) { containerRepositoryTagsDelete(input: { projectPath: "${WEB}", id: $id, tagNames: $names }) { deletedTagNames errors } }`,
+      { id: repo.id, names: existing },
+      { token },
+    );
+    remove();
+    const payload = ok(res).containerRepositoryTagsDelete;
+    expect(payload.deletedTagNames).toEqual([first]);
+    const rest = existing.slice(2);
+    expect(payload.errors).toEqual([
+      `tag "${second}" could not be deleted (UPSTREAM_ERROR); stopped there` +
+        (rest.length > 0 ? `, not attempted: ${rest.join(', ')}` : ''),
+    ]);
+    const after = ok(await t.gql<ContainerData>(CONTAINERS, {}, { token }));
+    expect(after.project.containerRepositories.nodes[1]?.tags.nodes.map((n) => n.name)).toEqual(
+      existing.slice(1),
+    );
+  });
+
+  it('answers the error when the forge fails on the first container image tag, deleting nothing', async () => {
+    const before = ok(await t.gql<ContainerData>(CONTAINERS, {}, { token }));
+    const repo = before.project.containerRepositories.nodes[1];
+    if (!repo) throw new Error('no second container repository in the seed');
+    const existing = repo.tags.nodes.map((n) => n.name);
+    const remove = t.upstream.injectFault({
+      method: 'DELETE',
+      path: /\/tags\//,
+      kind: 'status',
+      status: 500,
+    });
+    const res = await t.gql(
+      `mutation($id: ID!, $names: [String!]!) { containerRepositoryTagsDelete(input: { projectPath: "${WEB}", id: $id, tagNames: $names }) { deletedTagNames errors } }`,
+      { id: repo.id, names: existing },
+      { token },
+    );
+    remove();
+    expect(codeOf(res)).toBe('UPSTREAM_ERROR');
     const after = ok(await t.gql<ContainerData>(CONTAINERS, {}, { token }));
     expect(after.project.containerRepositories.nodes[1]?.tags.nodes.map((n) => n.name)).toEqual(
       existing,
