@@ -11,8 +11,14 @@
  * costs a round trip. Pub/sub is fire-and-forget, so each instance also reloads the whole set
  * when its subscriber reconnects (a message sent while it was away is recovered) and every
  * `resyncIntervalMs` as the outer bound on a lost message.
+ *
+ * A revocation always takes effect on the instance that received it first (its local set),
+ * even when Redis cannot be written. Such a revocation is kept as unsynced and written again
+ * at each reconnect and each resync until Redis takes it; meanwhile `revokeJti`/`revokeJob`
+ * reject with POLICY_UNAVAILABLE saying the other instances do not know yet.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { policyUnavailableError } from '../errors/codes.js';
 import {
   LocalRevocationSet,
   checkRevocationArgs,
@@ -39,6 +45,14 @@ export interface RedisRevocationListOptions {
 /** Redis key names and channel for a prefix. */
 export function revocationKeys(prefix = 'sg'): { jti: string; job: string; channel: string } {
   return { jti: `${prefix}:{rev}:jti`, job: `${prefix}:{rev}:job`, channel: `${prefix}:rev` };
+}
+
+/** One revocation as written to Redis: its sorted set, member, expiry and pub/sub message. */
+interface Write {
+  readonly key: string;
+  readonly member: string;
+  readonly untilMs: number;
+  readonly message: string;
 }
 
 /** A parsed pub/sub message. */
@@ -94,10 +108,26 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
     });
   }
 
+  /** Revocations applied here that Redis has not taken yet, by `<key> <member>`. */
+  const unsynced = new Map<string, Write>();
+
+  /** Writes the unsynced revocations again (oldest first); stops at the first failure. */
+  async function flushUnsynced(): Promise<void> {
+    for (const [id, w] of unsynced) {
+      if (w.untilMs <= now()) {
+        unsynced.delete(id);
+        continue;
+      }
+      await write(w);
+      unsynced.delete(id);
+    }
+  }
+
   /** Re-subscribes (idempotent) before reloading, so nothing falls between the two. */
   async function resync(): Promise<void> {
     if (!started || subscriber === undefined) return;
     try {
+      await flushUnsynced();
       await subscriber.subscribe(keys.channel);
       await load();
     } catch (err) {
@@ -112,16 +142,27 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
     else if (parsed?.kind === 'job') set.addJob(parsed.id, parsed.untilMs);
   }
 
-  async function store(
-    key: string,
-    member: string,
-    untilMs: number,
-    message: string,
-  ): Promise<void> {
+  async function write({ key, member, untilMs, message }: Write): Promise<void> {
     // GT keeps the later expiry when the member is already there; a new member is added.
     await redis.zadd(key, 'GT', untilMs, member);
     await redis.publish(keys.channel, message);
     await redis.zremrangebyscore(key, '-inf', now());
+  }
+
+  async function store(w: Write): Promise<void> {
+    try {
+      await write(w);
+    } catch (err) {
+      onError(err);
+      const id = `${w.key} ${w.member}`;
+      const held = unsynced.get(id);
+      if (!held || held.untilMs < w.untilMs) unsynced.set(id, w);
+      throw policyUnavailableError(
+        'the revocation applies on this gateway instance now, but Redis could not be written: ' +
+          'the other instances do not know yet; it is written again when Redis is back, ' +
+          'or retry the request',
+      );
+    }
   }
 
   const onReconnect = (): void => void resync();
@@ -133,14 +174,19 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
       checkRevocationArgs('jti', jti, expiresAtSeconds);
       const untilMs = Math.ceil(expiresAtSeconds * 1000);
       set.addJti(jti, untilMs);
-      await store(keys.jti, jti, untilMs, `jti:${jti}:${untilMs}`);
+      await store({ key: keys.jti, member: jti, untilMs, message: `jti:${jti}:${untilMs}` });
     },
 
     async revokeJob(jobId, untilSeconds) {
       checkRevocationArgs('job', jobId, untilSeconds);
       const untilMs = Math.ceil(untilSeconds * 1000);
       set.addJob(jobId, untilMs);
-      await store(keys.job, String(jobId), untilMs, `job:${jobId}:${untilMs}`);
+      await store({
+        key: keys.job,
+        member: String(jobId),
+        untilMs,
+        message: `job:${jobId}:${untilMs}`,
+      });
     },
 
     async start() {

@@ -240,3 +240,66 @@ describe('Redis revocation list', () => {
     expect(a.isRevoked(jobPrincipal('other', 1))).toBe(false);
   });
 });
+
+describe('Redis revocation list while Redis cannot be written', () => {
+  let server: TestRedis;
+  const clients: Redis[] = [];
+  const lists: RevocationList[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(lists.map((l) => l.close()));
+    for (const c of clients) c.disconnect();
+    await server.stop();
+  });
+  /** As the gateway's command connection: no offline queue, a command fails at once while down. */
+  const client = (offlineQueue = false): Redis => {
+    const c = new Redis(server.url, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: offlineQueue,
+      retryStrategy: () => 50,
+    });
+    c.on('error', () => undefined);
+    clients.push(c);
+    return c;
+  };
+  const instance = async (): Promise<RevocationList> => {
+    const redis = client();
+    await eventually(() => redis.status === 'ready');
+    const l = createRedisRevocationList({
+      redis,
+      createSubscriber: () => client(true),
+      resyncIntervalMs: 200,
+    });
+    lists.push(l);
+    await l.start();
+    return l;
+  };
+
+  it('applies here at once, says the fleet does not know, and writes it when Redis is back', async () => {
+    const [a, b] = await Promise.all([instance(), instance()]);
+    await server.kill();
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    await expect(a.revokeJti('while-down', exp)).rejects.toMatchObject({
+      extensions: { code: 'POLICY_UNAVAILABLE' },
+      message: expect.stringContaining('the other instances do not know yet'),
+    });
+    await expect(a.revokeJob(4242, exp)).rejects.toMatchObject({
+      extensions: { code: 'POLICY_UNAVAILABLE' },
+    });
+    expect(a.isRevoked(jobPrincipal('while-down', 1))).toBe(true);
+    expect(a.isRevoked(jobPrincipal('x', 4242))).toBe(true);
+    expect(b.isRevoked(jobPrincipal('while-down', 1))).toBe(false);
+
+    await server.restart();
+    // Written again by `a` once Redis is back (the restarted server lost everything), then
+    // seen by `b` through pub/sub or its own reload.
+    await eventually(() => b.isRevoked(jobPrincipal('while-down', 1)), 10_000);
+    await eventually(() => b.isRevoked(jobPrincipal('x', 4242)), 10_000);
+    const r = client();
+    await eventually(() => r.status === 'ready', 10_000);
+    expect(await r.zscore(revocationKeys().jti, 'while-down')).toBe(String(exp * 1000));
+    expect(await r.zscore(revocationKeys().job, '4242')).toBe(String(exp * 1000));
+  });
+});
