@@ -7,7 +7,8 @@
  * it gets comes from an allowlist entry, never from a public floor:
  * - W1 `bench/w1/app`: 100 releases, a GROUP entry for `bench/l1` (found five levels up);
  * - W2 `bench/w2/p00` … `p19`: 5 releases each, a GROUP entry for `bench/l1/l2`;
- * - W3 `bench/w3/releases`: a PROJECT entry for the job's project with RELEASES WRITE.
+ * - W3 `bench/w3/releases`: a PROJECT entry for the job's project with RELEASES and TAGS WRITE
+ *   (each request releases a new tag, which the forge creates from `ref`: a tag write too).
  */
 import type { DemoSeed, DemoSeedGroup, DemoSeedProject } from '../src/demo/seed.js';
 
@@ -92,7 +93,11 @@ export function benchPolicy(): unknown {
     },
     'bench/w3/releases': {
       entries: [
-        { source: BENCH_JOB.projectPath, kind: 'PROJECT', permissions: { RELEASES: 'WRITE' } },
+        {
+          source: BENCH_JOB.projectPath,
+          kind: 'PROJECT',
+          permissions: { RELEASES: 'WRITE', TAGS: 'WRITE' },
+        },
       ],
     },
   };

@@ -115,7 +115,16 @@ function unmet(
   return undefined;
 }
 
-function deny(ctx: GatewayContext, decision: TargetDecision, req: PermissionRequirement): Error {
+/**
+ * The error for an unmet requirement (NOT_FOUND when the project is not even visible), after
+ * reporting the denial to the request's observers. Shared with resolvers' own checks
+ * (`resolvers/require-permission.ts`), so their denials read exactly like the directive's.
+ */
+export function deny(
+  ctx: GatewayContext,
+  decision: TargetDecision,
+  req: PermissionRequirement,
+): Error {
   // A project the caller may not even see is reported exactly like a missing one.
   if (!decision.visible) return notFoundError('the project was not found');
   const d = decision.set.resources[req.resource];

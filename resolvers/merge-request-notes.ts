@@ -1,6 +1,7 @@
 /**
  * Merge requests and their notes: `Project.mergeRequest`, `MergeRequest.notes`,
- * `mergeRequestNoteCreate`. The iid is always resolved inside the target project.
+ * `mergeRequestNoteCreate`. The iid is always resolved inside the target project. Note bodies
+ * that the forge would run as quick actions are refused (see `quick-actions.ts`).
  */
 import type { Owned } from '../directives/requires-job-token-permission.js';
 import { badUserInputError } from '../src/errors/codes.js';
@@ -8,12 +9,27 @@ import type { GatewayContext } from '../src/server/context.js';
 import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
 import type { RestMergeRequest, RestNote } from '../src/upstream/types.js';
 import { mutationTarget, toMergeRequest, toNote } from './models.js';
+import { findQuickActionLine } from './quick-actions.js';
 
 /** Largest note body accepted, in characters (the forge's own limit is 1 000 000). */
 const MAX_NOTE_LENGTH = 1_000_000;
 
 function parseIid(iid: string): number | undefined {
   return /^\d{1,9}$/.test(iid) ? Number(iid) : undefined;
+}
+
+/**
+ * Refuses a note body the forge would run quick actions from: they would run as the
+ * gateway's service account. Names the line, never echoes it (a body may hold anything).
+ */
+function refuseQuickActions(body: string): void {
+  const line = findQuickActionLine(body);
+  if (line === undefined) return;
+  throw badUserInputError(
+    `"body" line ${line} would run a forge quick action (a line starting with "/" and a letter); ` +
+      'quick actions are not allowed through the gateway. To show one as text, put it inside a ``` code block',
+    { line },
+  );
 }
 
 /** Resolvers of the merge request notes domain. */
@@ -53,6 +69,7 @@ export const mergeRequestNoteResolvers = {
       if (input.body.trim().length === 0 || input.body.length > MAX_NOTE_LENGTH) {
         throw badUserInputError(`"body" must be 1 to ${MAX_NOTE_LENGTH} characters`);
       }
+      refuseQuickActions(input.body);
       const id = await mutationTarget(ctx, input.projectPath);
       const opts = { ...ctx.callOptions, what: `merge request !${iid}` };
       await ctx.upstream.get<RestMergeRequest>(

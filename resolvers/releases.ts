@@ -1,12 +1,14 @@
 /**
  * Releases: `Project.releases`, `Project.release`, `releaseCreate`, `releaseUpdate`,
- * `releaseDelete` over `/projects/:id/releases`. Guards live in `schema.graphql`.
+ * `releaseDelete` over `/projects/:id/releases`. Guards live in `schema.graphql`, except the
+ * TAGS WRITE that `releaseCreate` needs when it makes the forge create the tag (see there).
  */
 import type { GatewayContext } from '../src/server/context.js';
-import type { RestRelease } from '../src/upstream/types.js';
+import type { RestRelease, RestTag } from '../src/upstream/types.js';
 import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
 import type { Owned } from '../directives/requires-job-token-permission.js';
 import { mutationTarget, seg, toRelease } from './models.js';
+import { requireJobTokenPermission } from './require-permission.js';
 
 interface ReleaseInput {
   projectPath: string;
@@ -45,9 +47,22 @@ export const releaseResolvers = {
   Mutation: {
     releaseCreate: async (_: unknown, { input }: { input: ReleaseInput }, ctx: GatewayContext) => {
       const id = await mutationTarget(ctx, input.projectPath);
+      // With `ref`, the forge creates the tag when it does not exist: that is a tag write, and
+      // `tagCreate` needs TAGS WRITE for it. A tag that exists is released without `ref`, so if
+      // it is deleted before the POST arrives the forge refuses ("Ref is not specified")
+      // instead of creating it; only a job holding TAGS WRITE ever sends `ref` upstream.
+      let ref = input.ref ?? undefined;
+      if (ref !== undefined) {
+        const tag = await ctx.upstream.find<RestTag>(
+          `projects/${id}/repository/tags/${seg(input.tagName)}`,
+          ctx.callOptions,
+        );
+        if (tag) ref = undefined;
+        else await requireJobTokenPermission(ctx, id, 'TAGS', 'WRITE');
+      }
       const body = strip({
         tag_name: input.tagName,
-        ref: input.ref,
+        ref,
         name: input.name,
         description: input.description,
         released_at: input.releasedAt,

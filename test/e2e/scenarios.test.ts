@@ -140,6 +140,11 @@ function writePlan(
   const id = worldProject(world, c.target).id;
   switch (resource) {
     case 'RELEASES':
+      // A release of a tag that already exists: that needs RELEASES WRITE alone. (A release of
+      // a new tag makes the forge create the tag, which also needs TAGS WRITE; see
+      // test/security/release-tag-creation.test.ts.) The tag is made in the forge's own store,
+      // not through the gateway, so the release is the only write the gateway sends.
+      t.upstream.store.createTag(id, { tag_name: unique, ref: 'main' });
       return {
         mutation: `mutation($input: ReleaseCreateInput!) { releaseCreate(input: $input) { release { tagName } errors } }`,
         variables: { input: { projectPath, tagName: unique, ref: 'main' } },

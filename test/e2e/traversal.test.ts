@@ -152,6 +152,8 @@ describe('no query shape reaches a project the token may not read', () => {
     const own = await t.jobToken('acme/apps/web', 'alice', {
       jobPermissions: { releases: 'write' },
     });
+    // The tag exists: a release of a new tag would also be a tag write, which needs TAGS.
+    t.upstream.store.createTag('acme/apps/web', { tag_name: 'v-traversal', ref: 'main' });
     t.upstream.clearRequests();
     const res = await t.gql<{ releaseCreate: { release: { tagName: string; name: string } } }>(
       `mutation { releaseCreate(input: { projectPath: "acme/apps/web", tagName: "v-traversal", ref: "main", name: "made here" }) { release { tagName name } errors } }`,

@@ -81,6 +81,8 @@ describe('partial upstream failures', () => {
       kind: 'status',
       status: 500,
     });
+    // The tag exists: a release of a new tag would also be a tag write, which needs TAGS.
+    t.upstream.store.createTag(REGISTRY, { tag_name: 'v-role-fault', ref: 'main' });
     t.upstream.clearRequests();
     const during = await t.gql(
       `mutation { releaseCreate(input: { projectPath: "${REGISTRY}", tagName: "v-role-fault", ref: "main" }) { errors } }`,
@@ -103,6 +105,7 @@ describe('partial upstream failures', () => {
 
   it('reports a write that fails after its check as UPSTREAM_ERROR and leaves the data unchanged', async () => {
     const before = t.upstream.store.releases(REGISTRY).length;
+    t.upstream.store.createTag(REGISTRY, { tag_name: 'v-write-reset', ref: 'main' });
     t.upstream.clearRequests();
     t.upstream.injectFault({
       method: 'POST',

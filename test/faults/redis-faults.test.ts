@@ -121,6 +121,9 @@ describe('Redis paused, blocked or away under a fleet gateway', () => {
 
   it('writes nothing upstream while Redis is away, even a write the policy would allow', async () => {
     const bob = await g.jobToken(SOURCE, 'alice', { claims: { job_id: '424242' } });
+    // The tags exist: a release of a new tag would also be a tag write, which needs TAGS.
+    for (const tag of ['v-redis-away', 'v-redis-back'])
+      g.upstream.store.createTag(TARGET, { tag_name: tag, ref: 'main' });
     await redis.kill();
     // Past the process-cache TTL (100 ms): no decision is held any more.
     await new Promise((r) => setTimeout(r, 250));

@@ -126,6 +126,9 @@ describe('soak', () => {
           );
         case 3: {
           const tag = `v-soak-${worker}-${n}`;
+          // The harness makes the tag: a release of a new tag is also a tag write (TAGS WRITE),
+          // which this job may not do; a release of an existing tag needs RELEASES WRITE only.
+          g.upstream.store.createTag(TARGET, { tag_name: tag, ref: 'main' });
           const created = await g.gql(
             `mutation($t: String!) { releaseCreate(input: { projectPath: "${TARGET}", tagName: $t, ref: "main" }) { errors } }`,
             { t: tag },
@@ -138,11 +141,11 @@ describe('soak', () => {
               { t: tag },
               { token },
             );
-            // Like the real forge, the embedded one keeps the tag a release created; the job
-            // may not delete tags here, so the harness does, or the forge's own data (in this
-            // process) would grow by one tag per release and read as the gateway's heap growth.
-            g.upstream.store.deleteTag(TARGET, tag);
           }
+          // Like the real forge, the embedded one keeps a release's tag; the job may not delete
+          // tags here, so the harness does, or the forge's own data (in this process) would grow
+          // by one tag per release and read as the gateway's heap growth.
+          g.upstream.store.deleteTag(TARGET, tag);
           return;
         }
         case 4: {
