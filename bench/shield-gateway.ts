@@ -36,6 +36,7 @@ import {
   limitParseOptions,
   limitValidationRules,
   resolveRequestLimits,
+  variableCostPlugin,
 } from '../src/server/limits.js';
 import { maskError } from '../src/server/mask-errors.js';
 import { createGatewayMetrics } from '../src/server/metrics.js';
@@ -152,6 +153,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
       ApolloServerPluginCacheControlDisabled(),
       policyStatusPlugin(),
       metrics.plugin(),
+      variableCostPlugin(limits),
       ApolloServerPluginLandingPageDisabled(),
     ],
   });

@@ -42,6 +42,7 @@ import {
   limitValidationRules,
   resolveRequestLimits,
   type RequestLimitOptions,
+  variableCostPlugin,
 } from './limits.js';
 import {
   combineDecisionHooks,
@@ -171,6 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginCacheControlDisabled(),
       policyStatusPlugin(),
       metrics.plugin(),
+      variableCostPlugin(limits),
       ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),
       options.landingPage === false
         ? ApolloServerPluginLandingPageDisabled()
@@ -270,17 +272,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function jobEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = await readBody(req, 64 * 1024);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      sendJson(res, 400, { ok: false, error: 'the body is not valid JSON' });
-      return;
-    }
     const secretHeader = req.headers['x-gitlab-token'];
     const result = await handleJobEvent(
-      { secretHeader: typeof secretHeader === 'string' ? secretHeader : undefined, body },
+      {
+        secretHeader: typeof secretHeader === 'string' ? secretHeader : undefined,
+        // Read only once the hook is configured and the secret matched.
+        readBody: () => readBody(req, 64 * 1024),
+      },
       {
         secret: options.webhookSecret,
         revocations: options.revocations,
@@ -292,6 +290,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = requestIdOf(req);
+    // Set before any branch runs, so every answer carries both whoever writes it (Apollo, an
+    // extra route, `/metrics`, an error below): `writeHead` merges these headers in.
+    res.setHeader('x-request-id', requestId);
+    for (const [name, value] of Object.entries(UNCACHEABLE)) res.setHeader(name, value);
     const started = performance.now();
     res.once('finish', () => {
       metrics.observeHttp(

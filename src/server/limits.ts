@@ -10,9 +10,22 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   BREAK,
+  getNamedType,
+  getVariableValues,
   GraphQLError,
+  isInterfaceType,
+  isObjectType,
+  Kind,
   visit,
   type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type FragmentSpreadNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type InlineFragmentNode,
+  type OperationDefinitionNode,
   type ParseOptions,
   type ValidationContext,
   type ValidationRule,
@@ -79,6 +92,9 @@ const armorCallbacks = { onReject: [reportTo], propagateOnRejection: false };
 // codegen and Relay clients write it) while the plain form passed.
 const flatten = { flattenFragments: true };
 
+// graphql-armor's defaults, named so the rule and `variableCostPlugin` price fields the same.
+const COST_MODEL = { objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 } as const;
+
 /** Validation rules enforcing the depth, alias and cost limits. */
 export function limitValidationRules(limits: ResolvedRequestLimits): ValidationRule[] {
   return [
@@ -90,6 +106,7 @@ export function limitValidationRules(limits: ResolvedRequestLimits): ValidationR
     maxAliasesRule({ n: limits.maxAliases, ...armorCallbacks }) as unknown as ValidationRule,
     costLimitRule({
       maxCost: limits.maxCost,
+      ...COST_MODEL,
       ...flatten,
       ...armorCallbacks,
     }) as unknown as ValidationRule,
@@ -131,6 +148,141 @@ export function anonymousIntrospectionPlugin(): ApolloServerPlugin<GatewayContex
             return;
           throw new GraphQLError('introspection needs a signed-in caller', {
             extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}
+
+/** What one cost computation reads: the schema, the document's fragments, the variables. */
+interface CostWalk {
+  readonly schema: GraphQLSchema;
+  readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>;
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** Costs of fragments already priced; -1 while one is being priced (as graphql-armor). */
+  readonly fragmentCosts: Map<string, number>;
+}
+
+/**
+ * A list field's multiplier: its `first` (or `last`) argument at least 1, as graphql-armor,
+ * except that a variable counts with its value. A variable the request did not send (and whose
+ * definition has no default) makes graphql-js execute the field as if the argument were
+ * omitted, so it counts as the omitted argument: the schema's default, or 1.
+ */
+function listMultiplier(
+  node: FieldNode,
+  field: GraphQLField<unknown, unknown> | undefined,
+  w: CostWalk,
+): number {
+  for (const arg of node.arguments ?? []) {
+    const name = arg.name.value;
+    if (name !== 'first' && name !== 'last') continue;
+    let value: unknown;
+    if (arg.value.kind === Kind.INT) value = parseInt(arg.value.value, 10);
+    else if (arg.value.kind === Kind.VARIABLE) {
+      const variable = arg.value.name.value;
+      value = Object.hasOwn(w.variables, variable)
+        ? w.variables[variable]
+        : field?.args.find((a) => a.name === name)?.defaultValue;
+    }
+    return typeof value === 'number' ? Math.max(value, 1) : 1;
+  }
+  return 1;
+}
+
+/**
+ * graphql-armor's cost of one node with `flattenFragments` (its `computeComplexity`, same
+ * arithmetic in the same order, so a document without variables gets the very same figure).
+ * `parent` is the type the node is selected on; it is only needed for argument defaults.
+ */
+function nodeCost(
+  node: FieldNode | InlineFragmentNode | FragmentSpreadNode | FragmentDefinitionNode,
+  parent: GraphQLNamedType | undefined,
+  w: CostWalk,
+): number {
+  if (node.kind === Kind.FRAGMENT_SPREAD) return spreadCost(node, w);
+  if (node.kind === Kind.FIELD && node.name.value === '__schema') return 0;
+  if (!node.selectionSet) return COST_MODEL.scalarCost;
+  let field: GraphQLField<unknown, unknown> | undefined;
+  let type = parent;
+  if (node.kind === Kind.FIELD) {
+    field =
+      isObjectType(parent) || isInterfaceType(parent)
+        ? parent.getFields()[node.name.value]
+        : undefined;
+    type = field && getNamedType(field.type);
+  } else if (node.typeCondition) {
+    type = w.schema.getType(node.typeCondition.name.value) ?? undefined;
+  }
+  let cost: number = COST_MODEL.objectCost;
+  for (const child of node.selectionSet.selections) {
+    cost +=
+      child.kind === Kind.FIELD
+        ? COST_MODEL.depthCostFactor * nodeCost(child, type, w)
+        : nodeCost(child, type, w);
+  }
+  return node.kind === Kind.FIELD ? cost * listMultiplier(node, field, w) : cost;
+}
+
+function spreadCost(node: FragmentSpreadNode, w: CostWalk): number {
+  const name = node.name.value;
+  const seen = w.fragmentCosts.get(name);
+  if (seen !== undefined) return COST_MODEL.scalarCost + COST_MODEL.depthCostFactor * seen;
+  w.fragmentCosts.set(name, -1);
+  const fragment = w.fragments.get(name);
+  if (!fragment) return COST_MODEL.scalarCost;
+  const cost = nodeCost(fragment, undefined, w);
+  if (w.fragmentCosts.get(name) === -1) w.fragmentCosts.set(name, cost);
+  return COST_MODEL.scalarCost + cost;
+}
+
+/** The estimated cost of `operation` with `variables` (already coerced, defaults applied). */
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>>,
+): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  }
+  const w: CostWalk = { schema, fragments, variables, fragmentCosts: new Map() };
+  const root = schema.getRootType(operation.operation) ?? undefined;
+  return operation.selectionSet.selections.reduce((sum, s) => sum + nodeCost(s, root, w), 0);
+}
+
+/**
+ * The cost limit once the variables are known. graphql-armor's rule runs in validation, before
+ * variables exist, so `tags(first: $n)` counted as a list of 1 whatever `$n` was: two nested
+ * lists of 100 passed as variables, and with aliases made hundreds of forge calls on the
+ * service credential. This prices the operation again with the coerced variable values (the
+ * defaults of variable definitions included) before anything executes, and refuses as the
+ * rule does: 400 `GRAPHQL_VALIDATION_FAILED`, "Query Cost limit of N exceeded, found M.".
+ * A `first` above the page maximum is refused by the resolver with `BAD_USER_INPUT`, literal or
+ * variable alike.
+ */
+export function variableCostPlugin(
+  limits: ResolvedRequestLimits,
+): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          // Without variables the validation rule's figure is exact: nothing to add.
+          if (!operation?.variableDefinitions?.length) return;
+          const coerced = getVariableValues(
+            schema,
+            operation.variableDefinitions,
+            request.variables ?? {},
+          );
+          // Variables that do not coerce: execution refuses them before any resolver runs.
+          if (coerced.errors) return;
+          const cost = operationCost(schema, document, operation, coerced.coerced);
+          if (cost <= limits.maxCost) return;
+          throw new GraphQLError(`Query Cost limit of ${limits.maxCost} exceeded, found ${cost}.`, {
+            extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: true, http: { status: 400 } },
           });
         },
       };

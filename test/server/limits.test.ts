@@ -40,10 +40,14 @@ function expectRejected(res: GqlResponse, code: string, message: RegExp): void {
 }
 
 /** Sends `query` as a signed-in caller and reports whether the upstream was called. */
-async function send(t: TestGateway, query: string): Promise<GqlResponse & { calls: number }> {
+async function send(
+  t: TestGateway,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<GqlResponse & { calls: number }> {
   const token = await t.jobToken(WEB, 'alice');
   upstream.clearRequests();
-  const res = await t.gql(query, {}, { token });
+  const res = await t.gql(query, variables, { token });
   return { ...res, calls: upstream.requests.length };
 }
 
@@ -136,6 +140,99 @@ describe('document limits', () => {
     await expect(
       createTestGateway({ upstream, gateway: { limits: { maxDepth: 0 } } }),
     ).rejects.toThrow('"maxDepth" must be a positive integer');
+  });
+});
+
+describe('cost of list sizes given as variables', () => {
+  // Two nested lists: with 100 each, about 245 000 against the default limit of 5 000.
+  const nested = (repos: string, tags: string, head = '') =>
+    `query${head} { project(fullPath: "${WEB}") { containerRepositories(first: ${repos}) { nodes { tags(first: ${tags}) { nodes { name } } } } } }`;
+
+  it('rejects a variable `first` with the same answer as its literal twin, before any upstream call', async () => {
+    const t = await gatewayWith({});
+    const literal = await send(t, nested('100', '100'));
+    expectRejected(literal, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    const variable = await send(t, nested('$n', '$n', '($n: Int)'), { n: 100 });
+    expect(variable.status).toBe(literal.status);
+    expect(variable.body).toEqual(literal.body);
+    expect(variable.calls).toBe(0);
+  });
+
+  it('counts each variable with its own value', async () => {
+    const t = await gatewayWith({});
+    const head = '($repos: Int, $tags: Int)';
+    const literal = await send(t, nested('50', '2'));
+    expect(literal.status).toBe(200);
+    const cheap = await send(t, nested('$repos', '$tags', head), { repos: 50, tags: 2 });
+    expect(cheap.status).toBe(200);
+    expect(cheap.body).toEqual(literal.body);
+    const over = await send(t, nested('$repos', '$tags', head), { repos: 3, tags: 100 });
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    expect(over.calls).toBe(0);
+  });
+
+  it('passes a cheap variable `first` and rejects one past the limit, as with literals', async () => {
+    const t = await gatewayWith({ maxCost: 100 });
+    const q =
+      'query($n: Int) { project(fullPath: "acme/apps/web") { releases(first: $n) { nodes { tagName } } } }';
+    const cheap = await send(t, q, { n: 5 });
+    expect(cheap.status).toBe(200);
+    expect(cheap.body.errors).toBeUndefined();
+    const over = await send(t, q, { n: 50 });
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 100 exceeded/);
+    expect(over.calls).toBe(0);
+  });
+
+  it('counts the default of a variable definition when the variable is not sent', async () => {
+    const t = await gatewayWith({});
+    const res = await send(t, nested('$n', '$n', '($n: Int = 100)'));
+    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    expect(res.calls).toBe(0);
+  });
+
+  it('counts a variable `first` inside a fragment', async () => {
+    const t = await gatewayWith({});
+    const res = await send(
+      t,
+      `query($n: Int) { project(fullPath: "${WEB}") { ...Repos } }
+       fragment Repos on Project { containerRepositories(first: $n) { nodes { ...Tags } } }
+       fragment Tags on ContainerRepository { tags(first: $n) { nodes { name } } }`,
+      { n: 100 },
+    );
+    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    expect(res.calls).toBe(0);
+  });
+
+  it('costs a variable that is not sent as the omitted argument, as graphql-js executes it', async () => {
+    const t = await gatewayWith({});
+    const omitted = await send(
+      t,
+      `{ project(fullPath: "${WEB}") { containerRepositories { nodes { tags { nodes { name } } } } } }`,
+    );
+    expect(omitted.status).toBe(200);
+    const absent = await send(t, nested('$n', '$n', '($n: Int)'));
+    expect(absent.status).toBe(200);
+    expect(absent.body).toEqual(omitted.body);
+  });
+
+  it('refuses a variable `first` above the page maximum as it refuses the literal', async () => {
+    const t = await gatewayWith({});
+    const q = (first: string, head = '') =>
+      `query${head} { project(fullPath: "${WEB}") { releases(first: ${first}) { nodes { tagName } } } }`;
+    const literal = await send(t, q('101'));
+    expect(literal.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(literal.body.errors?.[0]?.message).toBe('"first" must be between 0 and 100');
+    const variable = await send(t, q('$n', '($n: Int)'), { n: 101 });
+    expect(variable.status).toBe(literal.status);
+    expect(variable.body.data).toEqual(literal.body.data);
+    const error = literal.body.errors?.[0];
+    expect(variable.body.errors).toEqual([
+      expect.objectContaining({
+        message: error?.message,
+        path: error?.path,
+        extensions: error?.extensions,
+      }),
+    ]);
   });
 });
 
