@@ -2,17 +2,20 @@
  * The forge's job-event webhook (`POST /hooks/job-events`, DESIGN.md section 3): when a job
  * finishes, every token of that job is revoked, so a job token stops working when its job ends.
  *
- * The HTTP layer passes the `X-Gitlab-Token` header and the parsed JSON body; this module holds
+ * The HTTP layer passes the `X-Gitlab-Token` header and a way to read the body; this module holds
  * the rules and returns the status and body to send. The secret is compared in constant time
- * and never echoed.
+ * and never echoed, and the body is read and parsed only after it matched: an unconfigured hook
+ * is 404 and a wrong secret 401 whatever the body, and no unauthenticated caller makes the
+ * gateway buffer or parse anything.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { REVOCATION_GRACE_SECONDS, type RevocationList } from './revocation.js';
+import { GatewayError } from '../errors/codes.js';
 
 /** What the HTTP layer sends back. */
 export interface JobEventResult {
-  /** 200 handled, 400 malformed payload, 401 bad or missing secret, 404 hook not configured. */
+  /** 200 handled, 400 malformed body or payload, 401 bad or missing secret, 404 hook not configured. */
   status: number;
   body: { ok: boolean; action?: 'revoked' | 'ignored'; error?: string };
 }
@@ -21,8 +24,11 @@ export interface JobEventResult {
 export interface JobEventInput {
   /** The `X-Gitlab-Token` header. */
   secretHeader: string | undefined;
-  /** The JSON-parsed body. */
-  body: unknown;
+  /**
+   * Reads the raw request body (bounded by the caller; it may reject, e.g. when the body is too
+   * large). Called at most once, and only when the hook is configured and the secret matched.
+   */
+  readBody: () => Promise<string>;
 }
 
 /** What the handler needs. */
@@ -62,7 +68,8 @@ function secretMatches(given: string, expected: string): boolean {
  * ({@link FINAL_JOB_STATUSES}) revokes `build_id` until `now + maxLifetimeSeconds` (plus {@link REVOCATION_GRACE_SECONDS}), which
  * outlives every token the job can have been issued. Other statuses, and other event kinds (a
  * hook may be subscribed to more than job events), are acknowledged and ignored so the forge
- * does not disable the hook. A rejection of the revocation store propagates (the forge retries).
+ * does not disable the hook. A coded rejection of the revocation store (POLICY_UNAVAILABLE when
+ * Redis cannot be written) is a 503 carrying its message; any other rejection propagates.
  */
 export async function handleJobEvent(
   input: JobEventInput,
@@ -75,7 +82,14 @@ export async function handleJobEvent(
   if (typeof given !== 'string' || !secretMatches(given, deps.secret)) {
     return { status: 401, body: { ok: false, error: 'invalid or missing webhook secret' } };
   }
-  const parsed = jobEvent.safeParse(input.body);
+  const text = await input.readBody();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { status: 400, body: { ok: false, error: 'the body is not valid JSON' } };
+  }
+  const parsed = jobEvent.safeParse(body);
   if (!parsed.success) {
     return { status: 400, body: { ok: false, error: 'malformed job event' } };
   }
@@ -93,9 +107,16 @@ export async function handleJobEvent(
     return { status: 200, body: { ok: true, action: 'ignored' } };
   }
   const nowSeconds = Math.ceil((deps.now ?? Date.now)() / 1000);
-  await deps.revocations.revokeJob(
-    event.build_id,
-    nowSeconds + deps.maxLifetimeSeconds + REVOCATION_GRACE_SECONDS,
-  );
+  try {
+    await deps.revocations.revokeJob(
+      event.build_id,
+      nowSeconds + deps.maxLifetimeSeconds + REVOCATION_GRACE_SECONDS,
+    );
+  } catch (err) {
+    // The store's own coded answer (e.g. revoked on this instance only, Redis unreachable):
+    // a 503 the forge's hook log shows with that message. Anything else propagates (500).
+    if (!(err instanceof GatewayError)) throw err;
+    return { status: 503, body: { ok: false, error: err.message } };
+  }
   return { status: 200, body: { ok: true, action: 'revoked' } };
 }

@@ -24,6 +24,7 @@ import { createUpstreamClient } from '../upstream/client.js';
 import type { BootstrapOptions, Running } from './bootstrap.js';
 import {
   gatewayOptionsFromConfig,
+  profileStoreOptionsFromConfig,
   readPolicyFile,
   upstreamOptionsFromConfig,
   verifierFromConfig,
@@ -66,12 +67,7 @@ export async function bootstrapFleet(
     const newSubscriber = () =>
       createRedisConnection({ ...connection, subscriber: true }, onRedisError);
 
-    const store = createRedisProfileStore({
-      redis,
-      maxProjectEntries: config.maxProjectEntries,
-      maxGroupEntries: config.maxGroupEntries,
-      defaultEnforcement: config.defaultEnforcement,
-    });
+    const store = createRedisProfileStore({ redis, ...profileStoreOptionsFromConfig(config) });
     const decisions = createDecisionCache({
       redis,
       createSubscriber: newSubscriber,

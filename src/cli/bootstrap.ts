@@ -13,12 +13,14 @@ import { startDemoUpstream, type DemoUpstream } from '../demo/http-server.js';
 import { defaultSeedPath, loadSeedFile, type DemoSeed } from '../demo/seed.js';
 import { parsePolicyFile } from '../policy/policy-file.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
+import { sendJson } from '../server/http-utils.js';
 import { resolvePolicyFile } from '../store/policy-loader.js';
 import { createMemoryProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
 import { bootstrapFleet } from './bootstrap-fleet.js';
 import {
   gatewayOptionsFromConfig,
+  profileStoreOptionsFromConfig,
   readPolicyFile,
   upstreamOptionsFromConfig,
   verifierFromConfig,
@@ -54,30 +56,29 @@ export async function bootstrap(
   if (!config.demo) return bootstrapFleet(config, options);
   const seed = loadSeedFile(options.seedPath ?? defaultSeedPath());
   const demoUpstream = await startDemoUpstream({ seed });
-  const upstreamOptions = upstreamOptionsFromConfig(config, demoUpstream.url, demoUpstream.token);
-
-  const devSigner = await createDevSigner();
-  const issuers: IssuerOptions[] = [
-    ...config.issuers,
-    { issuer: devSigner.issuer, kind: 'any', audience: devSigner.audience, jwks: devSigner.jwks },
-  ];
-  const store = createMemoryProfileStore([], {
-    maxProjectEntries: config.maxProjectEntries,
-    maxGroupEntries: config.maxGroupEntries,
-  });
-  const rawPolicy = options.policyPath ? readPolicyFile(options.policyPath) : seed.policy;
-  if (rawPolicy !== undefined) {
-    await store.replaceAll(
-      await resolvePolicyFile(parsePolicyFile(rawPolicy), createUpstreamClient(upstreamOptions)),
-    );
-  }
-  const revocations = createMemoryRevocationList();
-  await revocations.start();
-  const verifier = verifierFromConfig(config, issuers);
-
-  let gateway: Gateway;
+  // Whatever fails from here on (a policy file over the entry limits or with an unknown path,
+  // a port in use) stops what was started, so a failed start leaves nothing running.
+  const closers: (() => Promise<void>)[] = [() => demoUpstream.close()];
   try {
-    gateway = await startGateway({
+    const upstreamOptions = upstreamOptionsFromConfig(config, demoUpstream.url, demoUpstream.token);
+    const devSigner = await createDevSigner();
+    const issuers: IssuerOptions[] = [
+      ...config.issuers,
+      { issuer: devSigner.issuer, kind: 'any', audience: devSigner.audience, jwks: devSigner.jwks },
+    ];
+    const store = createMemoryProfileStore([], profileStoreOptionsFromConfig(config));
+    const rawPolicy = options.policyPath ? readPolicyFile(options.policyPath) : seed.policy;
+    if (rawPolicy !== undefined) {
+      await store.replaceAll(
+        await resolvePolicyFile(parsePolicyFile(rawPolicy), createUpstreamClient(upstreamOptions)),
+      );
+    }
+    const revocations = createMemoryRevocationList();
+    await revocations.start();
+    closers.push(() => revocations.close());
+    const verifier = verifierFromConfig(config, issuers);
+
+    const gateway = await startGateway({
       upstream: upstreamOptions,
       authenticator: createAuthenticator({ verifier, revocations }),
       revocations,
@@ -85,27 +86,24 @@ export async function bootstrap(
       ...gatewayOptionsFromConfig(config),
       logger: createLogger({ level: config.logLevel }),
       extraRoutes: {
-        [DEV_JWKS_PATH]: (_req, res) => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(devSigner.jwks));
-        },
+        [DEV_JWKS_PATH]: (_req, res) => sendJson(res, 200, devSigner.jwks),
       },
     });
+    return {
+      gateway,
+      config,
+      demoUpstream,
+      devSigner,
+      seed,
+      async close() {
+        await gateway.close();
+        await revocations.close();
+        await store.close();
+        await demoUpstream.close();
+      },
+    };
   } catch (err) {
-    await demoUpstream.close();
+    for (const close of closers.reverse()) await close();
     throw err;
   }
-  return {
-    gateway,
-    config,
-    demoUpstream,
-    devSigner,
-    seed,
-    async close() {
-      await gateway.close();
-      await revocations.close();
-      await store.close();
-      await demoUpstream.close();
-    },
-  };
 }

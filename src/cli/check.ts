@@ -27,6 +27,7 @@ import {
 } from '../upstream/client.js';
 import { createUpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject, RestUser } from '../upstream/types.js';
+import { profileStoreOptionsFromConfig, redisConnectionFromConfig } from './gateway-options.js';
 
 /** One row of the table. */
 export interface PermissionRow {
@@ -61,11 +62,15 @@ interface Sources {
   close(): Promise<void>;
 }
 
-async function demoSources(seedPath?: string, policyPath?: string): Promise<Sources> {
+async function demoSources(
+  config: ResolvedConfig,
+  seedPath?: string,
+  policyPath?: string,
+): Promise<Sources> {
   const seed = loadSeedFile(seedPath ?? defaultSeedPath());
   const forge = await startDemoUpstream({ seed });
   const upstream = createUpstreamClient({ baseUrl: forge.url, token: forge.token });
-  const store = createMemoryProfileStore();
+  const store = createMemoryProfileStore([], profileStoreOptionsFromConfig(config));
   try {
     const raw = policyPath ? readJson(policyPath) : seed.policy;
     if (raw !== undefined)
@@ -79,25 +84,17 @@ async function demoSources(seedPath?: string, policyPath?: string): Promise<Sour
 
 async function configuredSources(config: ResolvedConfig): Promise<Sources> {
   const { url, token, timeoutMs } = config.upstream;
-  if (!url || !token) throw new ConfigError('"SCOPEGATE_UPSTREAM_URL" is required');
+  if (!url || !token)
+    throw new ConfigError('"SCOPEGATE_UPSTREAM_URL" and "SCOPEGATE_UPSTREAM_TOKEN" are required');
   const options: UpstreamClientOptions = { baseUrl: url, token, timeoutMs };
-  const redis = createRedisConnection(
-    config.redis.url !== undefined
-      ? { url: config.redis.url }
-      : { clusterNodes: config.redis.clusterNodes },
-  );
+  const redis = createRedisConnection(redisConnectionFromConfig(config));
   try {
     await waitUntilReady(redis, 5_000);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
-  const store = createRedisProfileStore({
-    redis,
-    maxProjectEntries: config.maxProjectEntries,
-    maxGroupEntries: config.maxGroupEntries,
-    defaultEnforcement: config.defaultEnforcement,
-  });
+  const store = createRedisProfileStore({ redis, ...profileStoreOptionsFromConfig(config) });
   return {
     upstream: createUpstreamClient(options),
     store,
@@ -208,9 +205,11 @@ export async function runCheck(argv: string[]): Promise<void> {
   });
   if (!values.source || !values.target || !values.user)
     throw new ConfigError('"check" needs --source S --target T --user U');
-  const config = loadConfig(process.env, { file: values.config, demo: values.demo });
+  // Nothing is verified here, so the gateway's issuers are not needed: load as for --demo
+  // (which requires no issuer), then `configuredSources` requires the forge and Redis it uses.
+  const config = loadConfig(process.env, { file: values.config, demo: true });
   const sources = values.demo
-    ? await demoSources(values.seed, values.policy)
+    ? await demoSources(config, values.seed, values.policy)
     : await configuredSources(config);
   try {
     const { heading, rows } = await checkPermissions(sources, config, {

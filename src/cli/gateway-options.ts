@@ -7,6 +7,8 @@ import { createJwtVerifier, type JwtVerifier } from '../auth/verifier.js';
 import { ConfigError, type ResolvedConfig } from '../config/config.js';
 import type { GatewayOptions } from '../server/gateway.js';
 import type { ManagementOptions } from '../server/management.js';
+import type { MemoryProfileStoreOptions } from '../store/profile-store.js';
+import type { RedisConnectionOptions } from '../store/redis-client.js';
 import type { UpstreamClientOptions } from '../upstream/client.js';
 import { readFileSync } from 'node:fs';
 
@@ -50,6 +52,28 @@ export function gatewayOptionsFromConfig(config: ResolvedConfig): ConfiguredGate
       authLogFlushIntervalMs: config.audit.authLogFlushIntervalMs,
     },
   };
+}
+
+/**
+ * The profile store's entry limits and default enforcement (the enforcement of a profile its
+ * first entry creates), for the memory store and the Redis store alike: every command that
+ * writes profiles takes them from here, so the demo, `serve`, `check` and `policy` agree.
+ */
+export function profileStoreOptionsFromConfig(
+  config: ResolvedConfig,
+): Required<MemoryProfileStoreOptions> {
+  return {
+    maxProjectEntries: config.maxProjectEntries,
+    maxGroupEntries: config.maxGroupEntries,
+    defaultEnforcement: config.defaultEnforcement,
+  };
+}
+
+/** The configured Redis (`REDIS_URL` or `REDIS_CLUSTER_NODES`); a `ConfigError` when neither is set. */
+export function redisConnectionFromConfig(config: ResolvedConfig): RedisConnectionOptions {
+  if (config.redis.url !== undefined) return { url: config.redis.url };
+  if (config.redis.clusterNodes.length > 0) return { clusterNodes: config.redis.clusterNodes };
+  throw new ConfigError('"REDIS_URL" or "REDIS_CLUSTER_NODES" is required: policies live in Redis');
 }
 
 /** The upstream client's options for a base URL and credential. */

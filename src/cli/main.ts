@@ -1,5 +1,5 @@
 /**
- * The `scopegate` command: `serve`, `demo-upstream`, `token mint`.
+ * The `scopegate` command: `serve`, `demo-upstream`, `token mint`, `check`, `policy`.
  * Configuration mistakes print one line naming the setting and exit 2.
  */
 import { ConfigError } from '../config/config.js';
@@ -8,8 +8,8 @@ import { installCrashHandlers } from './crash.js';
 const USAGE = `usage:
   scopegate serve [--demo] [--seed FILE] [--policy FILE] [--config FILE] [--print-config]
   scopegate demo-upstream [--seed FILE] [--port N]
-  scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...]
-  scopegate check --source S --target T --user U [--protected] [--demo [--seed FILE] [--policy FILE]] [--config FILE]
+  scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...] [--seed FILE] [--expires-in SECONDS]
+  scopegate check --source S --target T --user U [--protected] [--demo [--seed FILE] [--policy FILE]] [--config FILE] [--json]
   scopegate policy export [-o FILE] | import FILE [--apply]`;
 
 async function main(argv: string[]): Promise<void> {

@@ -23,6 +23,7 @@ import { createRedisConnection, waitUntilReady } from '../store/redis-client.js'
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js';
 import type { RestGroup, RestProject } from '../upstream/types.js';
+import { profileStoreOptionsFromConfig, redisConnectionFromConfig } from './gateway-options.js';
 
 /** One line of a policy diff. */
 export type PolicyChange =
@@ -179,20 +180,11 @@ export async function runPolicy(argv: string[]): Promise<void> {
   const { url, token } = config.upstream;
   if (!url || !token)
     throw new ConfigError('"SCOPEGATE_UPSTREAM_URL" and "SCOPEGATE_UPSTREAM_TOKEN" are required');
-  const connection =
-    config.redis.url !== undefined
-      ? { url: config.redis.url }
-      : config.redis.clusterNodes.length > 0
-        ? { clusterNodes: config.redis.clusterNodes }
-        : undefined;
-  if (!connection)
-    throw new ConfigError(
-      '"REDIS_URL" or "REDIS_CLUSTER_NODES" is required: policies live in Redis',
-    );
-  const redis = createRedisConnection(connection);
+  const redis = createRedisConnection(redisConnectionFromConfig(config));
   try {
     await waitUntilReady(redis, 10_000);
-    const store = createRedisProfileStore({ redis });
+    // The configured entry limits hold for an import as for every other write.
+    const store = createRedisProfileStore({ redis, ...profileStoreOptionsFromConfig(config) });
     const client = createUpstreamClient({
       baseUrl: url,
       token,

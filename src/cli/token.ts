@@ -9,10 +9,14 @@ import { defaultSeedPath, loadSeedFile } from '../demo/seed.js';
 import { JOB_PERMISSION_RESOURCES } from '../auth/claims.js';
 import { devKeyFilePath, readDevKeyFile, seedJobClaims } from './dev-tokens.js';
 
-const PRODUCTION_SETTINGS = [
+/** Settings only a production configuration has: any one of them set refuses `token mint`. */
+const PRODUCTION_SETTINGS: readonly string[] = [
   'SCOPEGATE_UPSTREAM_URL',
+  'SCOPEGATE_UPSTREAM_TOKEN',
+  'SCOPEGATE_UPSTREAM_TOKEN_FILE',
   'SCOPEGATE_ISSUERS',
   'SCOPEGATE_JWKS_URL',
+  'SCOPEGATE_JWKS_FILE',
   'REDIS_URL',
   'REDIS_CLUSTER_NODES',
 ];
@@ -50,9 +54,12 @@ export async function runTokenMint(argv: string[]): Promise<void> {
       permissions: { type: 'string' },
       seed: { type: 'string' },
       'expires-in': { type: 'string', default: '3600' },
+      // Accepted only to be refused by name: a config file is how production is configured.
+      config: { type: 'string' },
     },
   });
   const production = PRODUCTION_SETTINGS.filter((n) => process.env[n]);
+  if (values.config !== undefined) production.push('--config');
   if (production.length > 0) {
     throw new ConfigError(
       `"token mint" signs with the dev key only and refuses to run with production settings (${production.join(', ')})`,

@@ -36,6 +36,20 @@ export class EntryLimitError extends Error {
   }
 }
 
+/** Per-kind entry limits of a store. */
+export type EntryLimits = Readonly<Record<SourceKind, number>>;
+
+/**
+ * Throws {@link EntryLimitError} when a whole profile (`put`, `replaceAll`) holds more entries
+ * of a kind than its limit; every store checks a whole-profile write with this before writing.
+ */
+export function checkEntryLimits(profile: ProfileWrite, limits: EntryLimits): void {
+  for (const kind of ['PROJECT', 'GROUP'] as const) {
+    if (profile.entries.filter((e) => e.sourceKind === kind).length > limits[kind])
+      throw new EntryLimitError(kind, limits[kind]);
+  }
+}
+
 /** `addEntry` for a source that already has an entry. */
 export class EntryExistsError extends Error {
   override readonly name = 'EntryExistsError';
@@ -95,10 +109,10 @@ export function createMemoryProfileStore(
 ): MutableProfileStore {
   const profiles = new Map<number, JobTokenProfile>();
   const versions = new Map<number, number>();
-  const limits = {
+  const limits: EntryLimits = {
     PROJECT: options.maxProjectEntries ?? 200,
     GROUP: options.maxGroupEntries ?? 200,
-  } as const;
+  };
   const defaultMode = options.defaultEnforcement ?? 'ENFORCED';
   const write = (p: ProfileWrite): JobTokenProfile => {
     const version = (versions.get(p.projectId) ?? 0) + 1;
@@ -113,25 +127,34 @@ export function createMemoryProfileStore(
   };
   const current = (projectId: number): ProfileWrite =>
     profiles.get(projectId) ?? { projectId, enforcement: defaultMode, entries: [] };
-  const run = (fn: () => number): Promise<number> => {
+  const run = <T>(fn: () => T): Promise<T> => {
     try {
       return Promise.resolve(fn());
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   };
+  // Whole profiles are checked against the limits as the Redis store checks them (`put`,
+  // `replaceAll`); single-entry writes check their own kind's count below.
+  for (const p of initial) checkEntryLimits(p, limits);
   for (const p of initial) write(p);
   return {
     get: (id) => Promise.resolve(profiles.get(id)),
-    put: (p) => Promise.resolve(write(p)),
-    replaceAll: (all) => {
-      for (const id of [...profiles.keys()]) {
-        profiles.delete(id);
-        versions.set(id, (versions.get(id) ?? 0) + 1);
-      }
-      for (const p of all) write(p);
-      return Promise.resolve();
-    },
+    put: (p) =>
+      run(() => {
+        checkEntryLimits(p, limits);
+        return write(p);
+      }),
+    replaceAll: (all) =>
+      run(() => {
+        // All or nothing: every profile is checked before the first one is replaced.
+        for (const p of all) checkEntryLimits(p, limits);
+        for (const id of [...profiles.keys()]) {
+          profiles.delete(id);
+          versions.set(id, (versions.get(id) ?? 0) + 1);
+        }
+        for (const p of all) write(p);
+      }),
     list: () => Promise.resolve([...profiles.values()]),
     close: () => Promise.resolve(),
     addEntry: (projectId, entry) =>

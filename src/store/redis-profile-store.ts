@@ -17,9 +17,11 @@ import type {
   SourceKind,
 } from '../policy/types.js';
 import {
+  checkEntryLimits,
   EntryExistsError,
   EntryLimitError,
   EntryNotFoundError,
+  type EntryLimits,
   type ProfileMutations,
   type ProfileStore,
   type ProfileWrite,
@@ -169,19 +171,13 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
   const prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
   const channel = invalidationChannel(prefix);
   const indexKey = projectIndexKey(prefix);
-  const limits = {
+  const limits: EntryLimits = {
     PROJECT: opts.maxProjectEntries ?? 200,
     GROUP: opts.maxGroupEntries ?? 200,
-  } as const;
+  };
   const defaultMode = opts.defaultEnforcement ?? 'ENFORCED';
   const listeners = new Set<(projectId: number) => void>();
 
-  const checkLimits = (p: ProfileWrite): void => {
-    for (const kind of ['PROJECT', 'GROUP'] as const) {
-      if (p.entries.filter((e) => e.sourceKind === kind).length > limits[kind])
-        throw new EntryLimitError(kind, limits[kind]);
-    }
-  };
   const changed = (projectId: number): void => {
     for (const l of listeners) l(projectId);
   };
@@ -240,7 +236,7 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
       get,
 
       async put(p) {
-        checkLimits(p);
+        checkEntryLimits(p, limits);
         for (const e of p.entries) entrySchema.parse(e);
         await write(p.projectId, PUT_PROFILE, hashArgs(p));
         const stored = await get(p.projectId);
@@ -250,7 +246,7 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
 
       async replaceAll(profiles) {
         for (const p of profiles) {
-          checkLimits(p);
+          checkEntryLimits(p, limits);
           for (const e of p.entries) entrySchema.parse(e);
         }
         // Stage: nothing readers see changes until every profile is written.

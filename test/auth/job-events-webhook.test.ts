@@ -40,6 +40,23 @@ function deps(overrides: Partial<JobEventDeps> = {}): JobEventDeps {
   };
 }
 
+/** A request whose body is `text` as sent; `reads()` says how often the handler read it. */
+function rawInput(secretHeader: string | undefined, text: string) {
+  let reads = 0;
+  return {
+    secretHeader,
+    readBody: () => {
+      reads += 1;
+      return Promise.resolve(text);
+    },
+    reads: () => reads,
+  };
+}
+
+/** A request whose body is `body` as JSON. */
+const input = (secretHeader: string | undefined, body: unknown) =>
+  rawInput(secretHeader, JSON.stringify(body));
+
 const buildEvent = (status: string, id = 42): Record<string, unknown> => ({
   object_kind: 'build',
   build_id: id,
@@ -51,7 +68,7 @@ describe('job events webhook', () => {
   for (const status of ['success', 'failed', 'canceled', 'skipped']) {
     it(`revokes the job's tokens when a build ends with status ${status}`, async () => {
       const d = deps();
-      const result = await handleJobEvent({ secretHeader: SECRET, body: buildEvent(status) }, d);
+      const result = await handleJobEvent(input(SECRET, buildEvent(status)), d);
       expect(result).toEqual({ status: 200, body: { ok: true, action: 'revoked' } });
       expect(d.revocations.isRevoked(job(42))).toBe(true);
       expect(d.revocations.isRevoked(job(43))).toBe(false);
@@ -60,7 +77,7 @@ describe('job events webhook', () => {
 
   it('keeps the job revoked for the maximum token lifetime plus the clock-skew grace, then forgets it', async () => {
     const d = deps();
-    await handleJobEvent({ secretHeader: SECRET, body: buildEvent('success') }, d);
+    await handleJobEvent(input(SECRET, buildEvent('success')), d);
     const end = NOW + (3_600 + REVOCATION_GRACE_SECONDS) * 1000;
     clock.ms = end - 1_000;
     expect(d.revocations.isRevoked(job(42))).toBe(true);
@@ -71,7 +88,7 @@ describe('job events webhook', () => {
   for (const status of ['created', 'pending', 'running', 'manual']) {
     it(`ignores a build still ${status}`, async () => {
       const d = deps();
-      const result = await handleJobEvent({ secretHeader: SECRET, body: buildEvent(status) }, d);
+      const result = await handleJobEvent(input(SECRET, buildEvent(status)), d);
       expect(result).toEqual({ status: 200, body: { ok: true, action: 'ignored' } });
       expect(d.revocations.isRevoked(job(42))).toBe(false);
     });
@@ -79,7 +96,7 @@ describe('job events webhook', () => {
 
   it('acknowledges and ignores other event kinds', async () => {
     const result = await handleJobEvent(
-      { secretHeader: SECRET, body: { object_kind: 'pipeline', object_attributes: {} } },
+      input(SECRET, { object_kind: 'pipeline', object_attributes: {} }),
       deps(),
     );
     expect(result).toEqual({ status: 200, body: { ok: true, action: 'ignored' } });
@@ -87,10 +104,7 @@ describe('job events webhook', () => {
 
   it('answers 404 when no secret is configured, whatever the request carries', async () => {
     for (const secret of [undefined, '']) {
-      const result = await handleJobEvent(
-        { secretHeader: SECRET, body: buildEvent('success') },
-        deps({ secret }),
-      );
+      const result = await handleJobEvent(input(SECRET, buildEvent('success')), deps({ secret }));
       expect(result.status).toBe(404);
       expect(result.body.ok).toBe(false);
     }
@@ -99,12 +113,48 @@ describe('job events webhook', () => {
   it('answers 401 to a missing or wrong secret, without echoing either', async () => {
     for (const secretHeader of [undefined, '', 'wrong', `${SECRET}x`, SECRET.slice(0, -1)]) {
       const d = deps();
-      const result = await handleJobEvent({ secretHeader, body: buildEvent('success') }, d);
+      const result = await handleJobEvent(input(secretHeader, buildEvent('success')), d);
       expect(result.status).toBe(401);
       expect(JSON.stringify(result.body)).not.toContain(SECRET);
       if (secretHeader) expect(JSON.stringify(result.body)).not.toContain(secretHeader);
       expect(d.revocations.isRevoked(job(42))).toBe(false);
     }
+  });
+
+  it('answers 404 to a body that is not JSON when no secret is configured, without reading it', async () => {
+    const request = rawInput(SECRET, 'not json');
+    const result = await handleJobEvent(request, deps({ secret: undefined }));
+    expect(result).toEqual({ status: 404, body: { ok: false, error: 'not found' } });
+    expect(request.reads()).toBe(0);
+  });
+
+  it('answers 401 to a body that is not JSON when the secret is wrong or missing, without reading it', async () => {
+    for (const secretHeader of [undefined, 'wrong']) {
+      const request = rawInput(secretHeader, 'not json');
+      const result = await handleJobEvent(request, deps());
+      expect(result).toEqual({
+        status: 401,
+        body: { ok: false, error: 'invalid or missing webhook secret' },
+      });
+      expect(request.reads()).toBe(0);
+    }
+  });
+
+  it('answers 400 to a body that is not JSON once the secret matched', async () => {
+    for (const text of ['not json', '', '{"object_kind": "build"']) {
+      const result = await handleJobEvent(rawInput(SECRET, text), deps());
+      expect(result).toEqual({
+        status: 400,
+        body: { ok: false, error: 'the body is not valid JSON' },
+      });
+    }
+  });
+
+  it('passes a failure to read the body on to the HTTP layer', async () => {
+    const tooLarge = new Error('body too large');
+    await expect(
+      handleJobEvent({ secretHeader: SECRET, readBody: () => Promise.reject(tooLarge) }, deps()),
+    ).rejects.toBe(tooLarge);
   });
 
   it('answers 400 to a malformed payload', async () => {
@@ -120,7 +170,7 @@ describe('job events webhook', () => {
       { object_kind: 'build', build_id: 42, build_status: 7 },
     ];
     for (const body of bodies) {
-      const result = await handleJobEvent({ secretHeader: SECRET, body }, deps());
+      const result = await handleJobEvent(input(SECRET, body), deps());
       expect(result.status).toBe(400);
       expect(result.body.ok).toBe(false);
     }

@@ -7,6 +7,7 @@ import {
   parseRevocationMessage,
   revocationKeys,
 } from '../../src/auth/revocation-redis.js';
+import { handleJobEvent } from '../../src/auth/job-events-webhook.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 function jobPrincipal(jti: string, jobId: number): JobTokenPrincipal {
@@ -301,5 +302,36 @@ describe('Redis revocation list while Redis cannot be written', () => {
     await eventually(() => r.status === 'ready', 10_000);
     expect(await r.zscore(revocationKeys().jti, 'while-down')).toBe(String(exp * 1000));
     expect(await r.zscore(revocationKeys().job, '4242')).toBe(String(exp * 1000));
+  });
+
+  it('makes the job-events webhook answer 503 with that message, revoking here at once', async () => {
+    const a = await instance();
+    await server.kill();
+    const secret = 'webhook-secret-0123456789abcdef';
+    const result = await handleJobEvent(
+      {
+        secretHeader: secret,
+        readBody: () =>
+          Promise.resolve(
+            JSON.stringify({ object_kind: 'build', build_id: 777, build_status: 'success' }),
+          ),
+      },
+      { secret, revocations: a, maxLifetimeSeconds: 3_600 },
+    );
+    expect(result.status).toBe(503);
+    expect(result.body).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('the other instances do not know yet'),
+    });
+    expect(a.isRevoked(jobPrincipal('any', 777))).toBe(true);
+    await server.restart();
+    const r = client();
+    await eventually(() => r.status === 'ready', 10_000);
+    let stored: string | null = null;
+    for (let i = 0; i < 100 && stored === null; i++) {
+      stored = await r.zscore(revocationKeys().job, '777');
+      if (stored === null) await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(stored).not.toBeNull();
   });
 });

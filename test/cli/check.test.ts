@@ -14,6 +14,7 @@ import { resolvePolicyFile } from '../../src/store/policy-loader.js';
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { createUpstreamClient } from '../../src/upstream/client.js';
+import { cleanEnv } from '../helpers/cli.js';
 import { startRedis } from '../helpers/redis.js';
 import { SCENARIOS_PATH } from '../helpers/scenarios.js';
 import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -153,7 +154,7 @@ function createClient(t: TestGateway) {
 }
 
 describe('scopegate check against a configured forge and Redis', () => {
-  it('reads profiles from Redis and the forge from SCOPEGATE_UPSTREAM_URL', async () => {
+  it('reads profiles from Redis and the forge from SCOPEGATE_UPSTREAM_URL, with no issuer configured', async () => {
     const redis = await startRedis();
     const forge = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
     const conn = createRedisConnection({ url: redis.url });
@@ -195,20 +196,12 @@ describe('scopegate check against a configured forge and Redis', () => {
         ],
         {
           cwd: ROOT,
-          env: {
-            ...process.env,
+          // No SCOPEGATE_ISSUERS nor JWKS: check verifies no token, so it needs none.
+          env: cleanEnv({
             SCOPEGATE_UPSTREAM_URL: forge.url,
             SCOPEGATE_UPSTREAM_TOKEN: forge.token,
-            SCOPEGATE_ISSUERS: JSON.stringify([
-              {
-                issuer: 'https://ci.example',
-                kind: 'job',
-                audience: 'sg',
-                jwksUri: 'https://ci.example/jwks',
-              },
-            ]),
             REDIS_URL: redis.url,
-          },
+          }),
         },
       );
       const rows = JSON.parse(stdout) as { resource: string; level: string; reason: string }[];
@@ -221,6 +214,41 @@ describe('scopegate check against a configured forge and Redis', () => {
       conn.disconnect();
       await forge.close();
       await redis.stop();
+    }
+  });
+
+  it('names the missing Redis setting when neither REDIS_URL nor REDIS_CLUSTER_NODES is set', async () => {
+    const forge = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
+    try {
+      await expect(
+        run(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'src/cli/main.ts',
+            'check',
+            '--source',
+            'acme/apps/web',
+            '--target',
+            'acme/platform/registry',
+            '--user',
+            'alice',
+          ],
+          {
+            cwd: ROOT,
+            env: cleanEnv({
+              SCOPEGATE_UPSTREAM_URL: forge.url,
+              SCOPEGATE_UPSTREAM_TOKEN: forge.token,
+            }),
+          },
+        ),
+      ).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('"REDIS_URL" or "REDIS_CLUSTER_NODES" is required'),
+      });
+    } finally {
+      await forge.close();
     }
   });
 });

@@ -74,6 +74,35 @@ describe('scopegate policy', () => {
     expect(parsePolicyFile(JSON.parse(exported.stdout))).toEqual(parsePolicyFile(POLICY));
   }, 60_000);
 
+  it('holds an import to SCOPEGATE_MAX_PROJECT_ENTRIES: --apply over the limit names it and writes nothing', async () => {
+    const before = await runCli(['policy', 'export'], env);
+    expect(before.code, before.stderr).toBe(0);
+    const over = join(dir, 'over-limit.json');
+    writeFileSync(
+      over,
+      JSON.stringify({
+        version: 1,
+        projects: {
+          'acme/platform/registry': {
+            entries: [
+              { source: 'acme/apps/web', kind: 'PROJECT', defaultPermissions: true },
+              { source: 'acme/apps/api', kind: 'PROJECT', defaultPermissions: true },
+            ],
+          },
+        },
+      }),
+    );
+    const res = await runCli(['policy', 'import', over, '--apply'], {
+      ...env,
+      SCOPEGATE_MAX_PROJECT_ENTRIES: '1',
+    });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('a project may have at most 1 project entries');
+    expect(res.stdout).not.toContain('applied');
+    const after = await runCli(['policy', 'export'], env);
+    expect(after.stdout).toBe(before.stdout);
+  }, 60_000);
+
   it('refuses to run without Redis, naming the setting, and never prints the upstream credential', async () => {
     const res = await runCli(['policy', 'export'], { ...env, REDIS_URL: '' });
     expect(res.code).not.toBe(0);

@@ -51,6 +51,7 @@ let minted: Promise<Run>;
 let mintRefused: Promise<Run>;
 let printConfig: Promise<Run>;
 let missingSetting: Promise<Run>;
+let help: Promise<Run>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'scopegate-cli-'));
@@ -86,6 +87,7 @@ beforeAll(async () => {
     }),
   );
   missingSetting = runCli(['serve'], cleanEnv());
+  help = runCli(['--help'], cleanEnv());
   const url = /scopegate listening: (http:\/\/\S+)/;
   [graphqlUrl, scenarioUrl] = (
     await Promise.all([
@@ -105,7 +107,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of [demo, scenarioDemo, upstreamCli])
     if (c.child.exitCode === null) c.child.kill('SIGTERM');
-  await Promise.all([demo.exited, scenarioDemo.exited, upstreamCli.exited, minted]);
+  await Promise.all([demo.exited, scenarioDemo.exited, upstreamCli.exited, minted, help]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -193,6 +195,22 @@ describe('scopegate serve without --demo', () => {
     const lines = res.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('"SCOPEGATE_UPSTREAM_URL" is required');
+  });
+});
+
+describe('scopegate --help', () => {
+  it('lists every command with every flag it takes', async () => {
+    const res = await help;
+    expect(res.code, res.stderr).toBe(0);
+    const line = (command: string): string =>
+      res.stdout.split('\n').find((l) => l.trim().startsWith(`scopegate ${command} `)) ?? '';
+    for (const flag of ['--project', '--user', '--protected', '--permissions', '--seed FILE'])
+      expect(line('token mint'), flag).toContain(flag);
+    expect(line('token mint')).toContain('--expires-in SECONDS');
+    for (const flag of ['--source', '--target', '--user', '--protected', '--demo', '--json'])
+      expect(line('check'), flag).toContain(flag);
+    for (const flag of ['--seed FILE', '--policy FILE', '--config FILE'])
+      expect(line('check'), flag).toContain(flag);
   });
 });
 
