@@ -4,12 +4,13 @@
  * redaction (in process and from the command line).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig, redactConfig } from '../../src/config/config.js';
+import { SETTINGS } from '../../src/config/settings.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
@@ -281,5 +282,35 @@ describe('--print-config', () => {
       code: 2,
       stderr: expect.stringMatching(/^scopegate: "SCOPEGATE_MAX_DEPTH" Invalid input[^\n]*\n$/),
     });
+  });
+});
+
+describe('config file keys (README "Configuration")', () => {
+  it('are the variable names in camelCase without SCOPEGATE_, with one documented exception', () => {
+    const camel = (env: string) =>
+      env
+        .replace(/^SCOPEGATE_/, '')
+        .toLowerCase()
+        .replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    const odd = Object.entries(SETTINGS)
+      .filter(([key, [env]]) => camel(env) !== key)
+      .map(([key, [env]]) => `${env} -> ${key}`);
+    expect(odd).toEqual(['SCOPEGATE_AUDIT_STREAM_MAXLEN -> auditStreamMaxLen']);
+  });
+
+  it('are all listed in the README table', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'));
+    const table = section.slice(0, section.indexOf('\n## ', 5));
+    // The first cell of every row, which may name several variables (`PORT`, `HOST`).
+    const listed = new Set(
+      table
+        .split('\n')
+        .filter((line) => line.startsWith('| `'))
+        .flatMap((line) =>
+          [...(line.split('|')[1] ?? '').matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]),
+        ),
+    );
+    for (const [env] of Object.values(SETTINGS)) expect(listed).toContain(env);
   });
 });
