@@ -115,16 +115,7 @@ function unmet(
   return undefined;
 }
 
-/**
- * The error for an unmet requirement (NOT_FOUND when the project is not even visible), after
- * reporting the denial to the request's observers. Shared with resolvers' own checks
- * (`resolvers/require-permission.ts`), so their denials read exactly like the directive's.
- */
-export function deny(
-  ctx: GatewayContext,
-  decision: TargetDecision,
-  req: PermissionRequirement,
-): Error {
+function deny(ctx: GatewayContext, decision: TargetDecision, req: PermissionRequirement): Error {
   // A project the caller may not even see is reported exactly like a missing one.
   if (!decision.visible) return notFoundError('the project was not found');
   const d = decision.set.resources[req.resource];
@@ -140,6 +131,25 @@ export function deny(
   );
 }
 
+/**
+ * The check of requirements on a project the caller names (a root field's argument, or a
+ * resolver's own check in `resolvers/require-permission.ts`): NOT_FOUND for a project that is
+ * missing or not visible, FORBIDDEN for an unmet requirement, else the allowed use reported.
+ */
+export async function requireOnProjectRef(
+  ctx: GatewayContext,
+  ref: number | string,
+  reqs: readonly PermissionRequirement[],
+): Promise<void> {
+  const decision = await ctx.authz.forProjectRef(ref);
+  if (!decision) throw notFoundError('the project was not found');
+  const missing = unmet(decision, reqs);
+  if (missing) throw deny(ctx, decision, missing);
+  ctx.onAllowed?.(decision, reqs);
+  ctx.onUsed?.(decision, reqs);
+  if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
+}
+
 function guard(
   resolve: GraphQLFieldResolver<unknown, GatewayContext>,
   reqs: readonly PermissionRequirement[],
@@ -150,13 +160,7 @@ function guard(
       const ref = argAt(args, target.path);
       if (typeof ref !== 'string' || ref.length === 0)
         throw notFoundError('the project was not found');
-      const decision = await ctx.authz.forProjectRef(ref);
-      if (!decision) throw notFoundError('the project was not found');
-      const missing = unmet(decision, reqs);
-      if (missing) throw deny(ctx, decision, missing);
-      ctx.onAllowed?.(decision, reqs);
-      ctx.onUsed?.(decision, reqs);
-      if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
+      await requireOnProjectRef(ctx, ref, reqs);
       return resolve(source, args, ctx, info);
     };
   }

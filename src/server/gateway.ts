@@ -194,11 +194,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const { http, ...ext } = err.extensions as {
         http?: { status: number; headers?: Map<string, string> };
       };
-      const headers = Object.fromEntries(http?.headers ?? []);
-      sendGraphQLError(res, http?.status ?? 401, err.message, ext, {
-        ...headers,
-        'x-request-id': requestId,
-      });
+      sendGraphQLError(
+        res,
+        http?.status ?? 401,
+        err.message,
+        ext,
+        Object.fromEntries(http?.headers ?? []),
+      );
       return;
     }
     // Counted before the body is read: a limited caller costs one Redis round trip, no parse.
@@ -260,9 +262,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         };
       },
     });
-    const outHeaders: Record<string, string> = { 'x-request-id': requestId, ...UNCACHEABLE };
-    for (const [k, v] of result.headers) outHeaders[k] = v;
-    res.writeHead(result.status ?? 200, outHeaders);
+    // `route` has set X-Request-Id and no-store already; Apollo's own headers are added to them.
+    res.writeHead(result.status ?? 200, Object.fromEntries(result.headers));
     if (result.body.kind === 'complete') {
       res.end(result.body.string);
     } else {

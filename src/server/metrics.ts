@@ -15,7 +15,6 @@ import type { UpstreamCallInfo, UpstreamClientOptions } from '../upstream/client
 import type { ProjectCacheStats } from '../upstream/project-cache.js';
 import type { BreakerState } from '../upstream/resilience.js';
 import type { GatewayContext } from './context.js';
-import { UNCACHEABLE } from './http-utils.js';
 
 /** The gateway's metrics and the hooks that feed them. */
 export interface GatewayMetrics {
@@ -296,7 +295,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
     async serve(res) {
       const text = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType, ...UNCACHEABLE });
+      res.writeHead(200, { 'content-type': registry.contentType });
       res.end(text);
     },
   };
