@@ -36,7 +36,7 @@ import {
   limitParseOptions,
   limitValidationRules,
   resolveRequestLimits,
-  variableCostPlugin,
+  operationLimitsPlugin,
 } from '../src/server/limits.js';
 import { maskError } from '../src/server/mask-errors.js';
 import { createGatewayMetrics } from '../src/server/metrics.js';
@@ -153,7 +153,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
       ApolloServerPluginCacheControlDisabled(),
       policyStatusPlugin(),
       metrics.plugin(),
-      variableCostPlugin(limits),
+      operationLimitsPlugin(limits),
       ApolloServerPluginLandingPageDisabled(),
     ],
   });

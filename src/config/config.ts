@@ -56,6 +56,7 @@ export interface ResolvedConfig {
     readonly maxAliases: number;
     readonly maxTokens: number;
     readonly maxCost: number;
+    readonly maxPages: number;
   };
   /** Requests per window; 0 is off. Only enforced with Redis. */
   readonly rateLimit: {
@@ -272,6 +273,7 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
       maxAliases: get('maxAliases', DEFAULTS.maxAliases),
       maxTokens: get('maxTokens', DEFAULTS.maxTokens),
       maxCost: get('maxCost', DEFAULTS.maxCost),
+      maxPages: get('maxPages', DEFAULTS.maxPages),
     }),
     rateLimit: Object.freeze({
       perToken: get('rateLimitPerToken', DEFAULTS.rateLimitPerToken),

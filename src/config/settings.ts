@@ -46,6 +46,8 @@ export const DEFAULTS = Object.freeze({
   maxTokens: 2_000,
   /** Highest estimated query cost (see `src/server/limits.ts`). */
   maxCost: 5_000,
+  /** Most list pages one operation may ask for (see `src/server/limits.ts`). */
+  maxPages: 100,
   /** Requests per window per token (jti, else the user); 0 turns it off. Off without Redis. */
   rateLimitPerToken: 600,
   /** Requests per window per source project of job tokens; 0 turns it off. Off without Redis. */
@@ -133,6 +135,7 @@ export const SETTINGS = {
   maxAliases: ['SCOPEGATE_MAX_ALIASES', int(1, 1_000)],
   maxTokens: ['SCOPEGATE_MAX_TOKENS', int(10, 100_000)],
   maxCost: ['SCOPEGATE_MAX_COST', int(1, 10_000_000)],
+  maxPages: ['SCOPEGATE_MAX_PAGES', int(1, 100_000)],
   rateLimitPerToken: ['SCOPEGATE_RATE_LIMIT_PER_TOKEN', int(0, 1_000_000)],
   rateLimitPerSourceProject: ['SCOPEGATE_RATE_LIMIT_PER_SOURCE_PROJECT', int(0, 10_000_000)],
   rateLimitWindowSeconds: ['SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS', int(1, 3_600)],

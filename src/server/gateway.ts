@@ -42,7 +42,7 @@ import {
   limitValidationRules,
   resolveRequestLimits,
   type RequestLimitOptions,
-  variableCostPlugin,
+  operationLimitsPlugin,
 } from './limits.js';
 import {
   combineDecisionHooks,
@@ -172,7 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginCacheControlDisabled(),
       policyStatusPlugin(),
       metrics.plugin(),
-      variableCostPlugin(limits),
+      operationLimitsPlugin(limits),
       ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),
       options.landingPage === false
         ? ApolloServerPluginLandingPageDisabled()

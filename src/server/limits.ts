@@ -27,9 +27,11 @@ import {
   type InlineFragmentNode,
   type OperationDefinitionNode,
   type ParseOptions,
+  type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../upstream/pagination.js';
 import type { GatewayContext } from './context.js';
 
 /** Limits on one GraphQL document. */
@@ -45,6 +47,12 @@ export interface RequestLimitOptions {
    * ×1.5, a list field × its `first`). Default 5 000.
    */
   readonly maxCost?: number;
+  /**
+   * Most list pages one operation may ask for: each paginated field (one taking `first`) is a
+   * page, two with `after`, times the items of the lists around it; an omitted `first` counts
+   * the 20 items the resolver serves. Default 100.
+   */
+  readonly maxPages?: number;
 }
 
 /** The normalised form of {@link RequestLimitOptions}. */
@@ -56,6 +64,7 @@ export const DEFAULT_REQUEST_LIMITS: ResolvedRequestLimits = Object.freeze({
   maxAliases: 30,
   maxTokens: 2_000,
   maxCost: 5_000,
+  maxPages: 100,
 });
 
 /** Fills in defaults; throws at start-up on a limit that is not a positive integer. */
@@ -92,7 +101,7 @@ const armorCallbacks = { onReject: [reportTo], propagateOnRejection: false };
 // codegen and Relay clients write it) while the plain form passed.
 const flatten = { flattenFragments: true };
 
-// graphql-armor's defaults, named so the rule and `variableCostPlugin` price fields the same.
+// graphql-armor's defaults, named so the rule and `operationLimitsPlugin` price fields the same.
 const COST_MODEL = { objectCost: 2, scalarCost: 1, depthCostFactor: 1.5 } as const;
 
 /** Validation rules enforcing the depth, alias and cost limits. */
@@ -253,37 +262,151 @@ export function operationCost(
   return operation.selectionSet.selections.reduce((sum, s) => sum + nodeCost(s, root, w), 0);
 }
 
+/** What one page count reads: the document's fragments, the variables, fragments' counts. */
+interface PageWalk {
+  readonly schema: GraphQLSchema;
+  readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>;
+  readonly variables: Readonly<Record<string, unknown>>;
+  readonly fragmentPages: Map<string, number>;
+}
+
+/** A literal or variable argument's value; `undefined` when omitted, `null` or not sent. */
+function argumentValue(node: FieldNode, name: string, w: PageWalk): unknown {
+  const arg = node.arguments?.find((a) => a.name.value === name);
+  if (!arg) return undefined;
+  if (arg.value.kind === Kind.VARIABLE) {
+    const variable = arg.value.name.value;
+    return Object.hasOwn(w.variables, variable) ? (w.variables[variable] ?? undefined) : undefined;
+  }
+  if (arg.value.kind === Kind.INT) return parseInt(arg.value.value, 10);
+  return arg.value.kind === Kind.NULL ? undefined : arg.value;
+}
+
 /**
- * The cost limit once the variables are known. graphql-armor's rule runs in validation, before
- * variables exist, so `tags(first: $n)` counted as a list of 1 whatever `$n` was: two nested
- * lists of 100 passed as variables, and with aliases made hundreds of forge calls on the
- * service credential. This prices the operation again with the coerced variable values (the
- * defaults of variable definitions included) before anything executes, and refuses as the
- * rule does: 400 `GRAPHQL_VALIDATION_FAILED`, "Query Cost limit of N exceeded, found M.".
+ * The list pages a selection set asks for, once (its parent's items multiply it). A paginated
+ * field is what `paginate` does: `first` items (20 when omitted), no call for 0 or a `first`
+ * it refuses, and a second page when `after` starts part-way through one. Other fields cost
+ * what their children cost. Fragments are counted once each, so a document reusing fragments
+ * costs linear time however often it spreads them (validation has refused fragment cycles).
+ */
+function selectionPages(
+  selections: SelectionSetNode | undefined,
+  parent: GraphQLNamedType | undefined,
+  w: PageWalk,
+): number {
+  let pages = 0;
+  for (const node of selections?.selections ?? []) {
+    if (node.kind === Kind.FRAGMENT_SPREAD) {
+      const name = node.name.value;
+      let counted = w.fragmentPages.get(name);
+      if (counted === undefined) {
+        const fragment = w.fragments.get(name);
+        const type = fragment && w.schema.getType(fragment.typeCondition.name.value);
+        counted = fragment ? selectionPages(fragment.selectionSet, type ?? undefined, w) : 0;
+        w.fragmentPages.set(name, counted);
+      }
+      pages += counted;
+    } else if (node.kind === Kind.INLINE_FRAGMENT) {
+      const type = node.typeCondition && w.schema.getType(node.typeCondition.name.value);
+      pages += selectionPages(node.selectionSet, type ?? parent, w);
+    } else if (node.selectionSet) {
+      const field =
+        isObjectType(parent) || isInterfaceType(parent)
+          ? parent.getFields()[node.name.value]
+          : undefined;
+      const type = field && getNamedType(field.type);
+      const inner = selectionPages(node.selectionSet, type, w);
+      if (!field?.args.some((a) => a.name === 'first')) {
+        pages += inner;
+        continue;
+      }
+      const first = argumentValue(node, 'first', w) ?? DEFAULT_PAGE_SIZE;
+      if (typeof first !== 'number' || !Number.isInteger(first)) continue;
+      if (first < 1 || first > MAX_PAGE_SIZE) continue; // refused or empty: no call
+      const own = argumentValue(node, 'after', w) === undefined ? 1 : 2;
+      pages += own + first * inner;
+    }
+  }
+  return pages;
+}
+
+/** The list pages `operation` asks for with `variables` (already coerced, defaults applied). */
+export function operationPages(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>>,
+): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  }
+  const w: PageWalk = { schema, fragments, variables, fragmentPages: new Map() };
+  return selectionPages(
+    operation.selectionSet,
+    schema.getRootType(operation.operation) ?? undefined,
+    w,
+  );
+}
+
+function limitError(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: true, http: { status: 400 } },
+  });
+}
+
+/**
+ * The limits that need the variables, checked before anything executes.
+ *
+ * Cost: graphql-armor's rule runs in validation, before variables exist, so `tags(first: $n)`
+ * counted as a list of 1 whatever `$n` was: two nested lists of 100 passed as variables, and
+ * with aliases made hundreds of forge calls on the service credential. This prices the
+ * operation again with the coerced variable values (the defaults of variable definitions
+ * included) and refuses as the rule does: 400 `GRAPHQL_VALIDATION_FAILED`, "Query Cost limit of
+ * N exceeded, found M.".
+ *
+ * Pages: graphql-armor's model also prices an omitted `first` as a list of 1, while the
+ * resolver serves 20; `containerRepositories { nodes { tags { … } } }` is 21 forge calls for
+ * the price of one, 609 with 29 aliases. The page count (`operationPages`) bounds the forge
+ * calls themselves, omitted `first` included. An operation without variables always counts the
+ * same, so its count is kept with the parsed operation (Apollo keeps the parsed document of a
+ * query text it has seen).
+ *
  * A `first` above the page maximum is refused by the resolver with `BAD_USER_INPUT`, literal or
  * variable alike.
  */
-export function variableCostPlugin(
+export function operationLimitsPlugin(
   limits: ResolvedRequestLimits,
 ): ApolloServerPlugin<GatewayContext> {
+  const fixedPages = new WeakMap<OperationDefinitionNode, number>();
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operation, request }) {
-          // Without variables the validation rule's figure is exact: nothing to add.
-          if (!operation?.variableDefinitions?.length) return;
-          const coerced = getVariableValues(
-            schema,
-            operation.variableDefinitions,
-            request.variables ?? {},
+          if (!operation) return; // Apollo has refused the request already
+          let pages: number;
+          if (!operation.variableDefinitions?.length) {
+            // Without variables the validation rule's cost is exact: only the pages to count.
+            const known = fixedPages.get(operation);
+            pages = known ?? operationPages(schema, document, operation, {});
+            if (known === undefined) fixedPages.set(operation, pages);
+          } else {
+            const coerced = getVariableValues(
+              schema,
+              operation.variableDefinitions,
+              request.variables ?? {},
+            );
+            // Variables that do not coerce: execution refuses them before any resolver runs.
+            if (coerced.errors) return;
+            const cost = operationCost(schema, document, operation, coerced.coerced);
+            if (cost > limits.maxCost)
+              throw limitError(`Query Cost limit of ${limits.maxCost} exceeded, found ${cost}.`);
+            pages = operationPages(schema, document, operation, coerced.coerced);
+          }
+          if (pages <= limits.maxPages) return;
+          throw limitError(
+            `Query asks for up to ${pages} list pages, over the limit of ${limits.maxPages}.`,
           );
-          // Variables that do not coerce: execution refuses them before any resolver runs.
-          if (coerced.errors) return;
-          const cost = operationCost(schema, document, operation, coerced.coerced);
-          if (cost <= limits.maxCost) return;
-          throw new GraphQLError(`Query Cost limit of ${limits.maxCost} exceeded, found ${cost}.`, {
-            extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: true, http: { status: 400 } },
-          });
         },
       };
     },

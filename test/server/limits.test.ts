@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile } from '../../src/demo/seed.js';
+import { encodeCursor } from '../../src/upstream/pagination.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimitOptions } from '../../src/server/limits.js';
 import { createTestGateway, type GqlResponse, type TestGateway } from '../helpers/gateway.js';
 import { SCENARIOS_PATH } from '../helpers/scenarios.js';
@@ -126,6 +127,7 @@ describe('document limits', () => {
       maxAliases: 30,
       maxTokens: 2000,
       maxCost: 5000,
+      maxPages: 100,
     });
     const t = await gatewayWith({});
     const res = await send(
@@ -233,6 +235,126 @@ describe('cost of list sizes given as variables', () => {
         extensions: error?.extensions,
       }),
     ]);
+  });
+});
+
+describe('list pages per operation', () => {
+  // graphql-armor's cost counts an omitted `first` as one item, while the resolver serves 20:
+  // the page count is what bounds the forge calls, omitted `first` included.
+  const repoTags = (repos = '', tags = '') =>
+    `containerRepositories${repos} { nodes { name tags${tags} { nodes { name } } } }`;
+  const query = (body: string, head = '') =>
+    `query${head} { project(fullPath: "${WEB}") { ${body} } }`;
+
+  it('counts an omitted `first` as the 20 items served, and refuses before any upstream call', async () => {
+    const t = await gatewayWith({ maxPages: 21 });
+    // 1 page of repositories + 20 repositories x 1 page of tags.
+    const at = await send(t, query(repoTags()));
+    expect(at.status).toBe(200);
+    expect(at.body.errors).toBeUndefined();
+    expect(at.calls).toBeGreaterThan(0);
+    const over = await send(t, query(`${repoTags()} releases { nodes { tagName } }`));
+    expectRejected(
+      over,
+      'GRAPHQL_VALIDATION_FAILED',
+      /^Query asks for up to 22 list pages, over the limit of 21\.$/,
+    );
+    expect(over.body.errors?.[0]?.extensions?.limit).toBe(true);
+    expect(over.calls).toBe(0);
+  });
+
+  it('refuses aliases of nested default lists that the cost limit lets through', async () => {
+    const t = await gatewayWith({});
+    const many = Array.from({ length: 29 }, (_, i) => `r${i}: ${repoTags()}`).join(' ');
+    const res = await send(t, query(many));
+    // 29 x (1 + 20) pages; graphql-armor's cost for the same document is far under 5 000.
+    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /up to 609 list pages, over the limit of 100/);
+    expect(res.calls).toBe(0);
+  });
+
+  it('counts `first` as sent: literal, variable, variable default, null and 0', async () => {
+    const t = await gatewayWith({ maxPages: 6 });
+    const head = '($r: Int, $t: Int)';
+    // 1 + 5 x 1 = 6 pages: at the limit, literal and variable alike.
+    expect((await send(t, query(repoTags('(first: 5)')))).status).toBe(200);
+    expect(
+      (await send(t, query(repoTags('(first: $r)', '(first: $t)'), head), { r: 5 })).status,
+    ).toBe(200);
+    // 1 + 6 pages, or 1 + 20 when `first` is null or not sent: over.
+    const one = '($r: Int)';
+    for (const [body, vars, vhead] of [
+      [repoTags('(first: 6)'), {}, ''],
+      [repoTags('(first: $r)', '(first: $t)'), { r: 6, t: 3 }, head],
+      [repoTags('(first: null)'), {}, ''],
+      [repoTags('(first: $r)'), {}, one],
+      [repoTags('(first: $r)'), { r: null }, one],
+    ] as const) {
+      const res = await send(t, query(body, vhead), vars);
+      expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /list pages, over the limit of 6/);
+      expect(res.calls).toBe(0);
+    }
+    const withDefault = await send(t, query(repoTags('(first: $r)'), '($r: Int = 5)'));
+    expect(withDefault.status).toBe(200);
+    // `first: 0` asks for nothing: no page at all, whatever is nested under it.
+    const none = await send(t, query(`a: ${repoTags('(first: 0)')} b: ${repoTags('(first: 5)')}`));
+    expect(none.status).toBe(200);
+  });
+
+  it('counts a page that starts after a cursor as two (it may span two forge pages)', async () => {
+    const t = await gatewayWith({ maxPages: 3 });
+    const after = encodeCursor(0);
+    const page = (from: string) => `releases(first: 2${from}) { nodes { tagName } }`;
+    // 2 + 1 pages: at the limit.
+    const at = await send(t, query(`a: ${page(`, after: "${after}"`)} b: ${page('')}`));
+    expect(at.status).toBe(200);
+    expect(at.body.errors).toBeUndefined();
+    // 2 + 2 pages, literal or variable cursor.
+    const over = await send(
+      t,
+      query(`a: ${page(`, after: "${after}"`)} b: ${page(', after: $c')}`, '($c: String)'),
+      { c: after },
+    );
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query asks for up to 4 list pages/);
+    expect(over.calls).toBe(0);
+    // A cursor variable that is not sent is no cursor: 2 + 1 again.
+    const unsent = await send(
+      t,
+      query(`a: ${page(`, after: "${after}"`)} b: ${page(', after: $c')}`, '($c: String)'),
+    );
+    expect(unsent.status).toBe(200);
+  });
+
+  it('counts pages through fragments, and a fragment reused 2^29 times in linear time', async () => {
+    const t = await gatewayWith({});
+    const viaFragments = await send(
+      t,
+      `{ project(fullPath: "${WEB}") { ...Repos } }
+       fragment Repos on Project { a: containerRepositories { nodes { ...Tags } } b: containerRepositories { nodes { ...Tags } } ... on Project { c: containerRepositories { nodes { ...Tags } } } }
+       fragment Tags on ContainerRepository { x: tags { nodes { name } } y: tags { nodes { name } } }`,
+    );
+    // 3 x (1 + 20 x 2) = 123 pages.
+    expectRejected(viaFragments, 'GRAPHQL_VALIDATION_FAILED', /up to 123 list pages/);
+    expect(viaFragments.calls).toBe(0);
+    let doc = `{ project(fullPath: "${WEB}") { ...F1 } }\n`;
+    for (let i = 1; i < 30; i += 1)
+      doc += `fragment F${i} on Project { ...F${i + 1} ...F${i + 1} }\n`;
+    doc += 'fragment F30 on Project { releases(first: 1) { nodes { tagName } } }';
+    const huge = await send(t, doc);
+    expect(huge.status).toBe(400);
+    expect(huge.calls).toBe(0);
+  });
+
+  it('never makes more list calls than it counted', async () => {
+    const t = await gatewayWith({});
+    const body = `${repoTags()} releases { nodes { tagName } } tags { nodes { name } } mergeRequest(iid: "1") { notes { nodes { body } } }`;
+    const res = await send(t, query(body));
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+    const listCalls = upstream.requests.filter((r) =>
+      /\/(releases|repository\/tags|registry\/repositories|tags|notes)(\?|$)/.test(r.path),
+    ).length;
+    expect(listCalls).toBeGreaterThan(3);
+    expect(listCalls).toBeLessThanOrEqual(1 + 20 + 1 + 1 + 1);
   });
 });
 
