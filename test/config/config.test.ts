@@ -189,7 +189,13 @@ describe('sources and defaults', () => {
   it('fills every default', () => {
     const c = loadConfig(VALID);
     expect(c.port).toBe(DEFAULTS.port);
-    expect(c.limits).toEqual({ maxDepth: 12, maxAliases: 30, maxTokens: 2000, maxCost: 5000, maxPages: 100 });
+    expect(c.limits).toEqual({
+      maxDepth: 12,
+      maxAliases: 30,
+      maxTokens: 2000,
+      maxCost: 5000,
+      maxPages: 100,
+    });
     expect(c.rateLimit).toEqual({ perToken: 600, perSourceProject: 6000, windowSeconds: 60 });
     expect(c.upstream).toMatchObject({
       retries: 2,
