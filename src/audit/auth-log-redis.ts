@@ -2,14 +2,14 @@
  * The authorization log's Redis backend: per (target, source) a hash
  * `sg:{p:<target>}:authlog:<source>` (counters, the last use, a flag per resource and level
  * used), a set of the target's sources `sg:{p:<target>}:authlog`, a set of targets with usage
- * `sg:{idx}:authlog`, and the raw events in a bounded stream `sg:{audit}:authz`
- * (`XADD MAXLEN ~`). A batch is one pipeline (one per hash-tag slot on a Cluster).
+ * `sg:{idx}:authlog`, and the checks in a bounded stream `sg:{audit}:authz` (`XADD MAXLEN ~`),
+ * one entry per distinct check of a flush with its count, first and last time. A batch is one pipeline (one per hash-tag slot on a Cluster).
  */
 import type { JobTokenAccessLevel, JobTokenResource, SourceKind } from '../policy/types.js';
 import { LEVELS, RESOURCES } from '../policy/types.js';
 import { isCluster, type RedisConnection } from '../store/redis-client.js';
 import { DEFAULT_KEY_PREFIX } from '../store/redis-keys.js';
-import type { AuthLogBackend, UsageEvent, UsageRecord } from './auth-log.js';
+import type { AuthLogBackend, UsageEventGroup, UsageRecord } from './auth-log.js';
 import { failClosed } from '../store/fail-closed.js';
 
 /** Options of {@link createRedisAuthLogBackend}. */
@@ -170,6 +170,11 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
   );
 }
 
-function eventJson(e: UsageEvent): Record<string, unknown> {
-  return { event: 'authz.usage', ...e, at: new Date(e.at).toISOString() };
+function eventJson(e: UsageEventGroup): Record<string, unknown> {
+  return {
+    event: 'authz.usage',
+    ...e,
+    at: new Date(e.at).toISOString(),
+    firstAt: new Date(e.firstAt).toISOString(),
+  };
 }

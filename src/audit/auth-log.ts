@@ -75,9 +75,20 @@ export interface UsageRecord {
   readonly matchedEntry?: { readonly kind: SourceKind; readonly id: number } | undefined;
 }
 
+/**
+ * The checks of one flush that differ only in time, as one stream entry: `count` checks between
+ * `firstAt` and `at` (the last). A job that reads twenty projects on every request of a second
+ * is twenty entries per flush, not twenty per request.
+ */
+export interface UsageEventGroup extends UsageEvent {
+  readonly count: number;
+  /** ms since the epoch of the first check; `at` is the last. */
+  readonly firstAt: number;
+}
+
 /** Where flushed usage goes. `write` merges deltas into what is stored. */
 export interface AuthLogBackend {
-  write(deltas: readonly UsageRecord[], events: readonly UsageEvent[]): Promise<void>;
+  write(deltas: readonly UsageRecord[], events: readonly UsageEventGroup[]): Promise<void>;
   /** Usage of one target, any order. */
   list(targetProjectId: number): Promise<UsageRecord[]>;
   /** Every target that has usage. */
@@ -162,8 +173,8 @@ export function mergeUsage(base: UsageRecord | undefined, delta: UsageRecord): U
   };
 }
 
-/** The delta one event makes. */
-export function usageOf(e: UsageEvent, isBot: boolean | null): UsageRecord {
+/** The delta one event makes, or `count` events that differ only in time (`e.at` the last). */
+export function usageOf(e: UsageEvent, isBot: boolean | null, count = 1): UsageRecord {
   const counted = e.outcome !== 'denied';
   return {
     targetProjectId: e.targetProjectId,
@@ -177,12 +188,29 @@ export function usageOf(e: UsageEvent, isBot: boolean | null): UsageRecord {
     lastUserId: e.userId,
     lastUserIsBot: isBot,
     used: counted ? { [e.resource]: e.level } : {},
-    allowed: e.outcome === 'allowed' ? 1 : 0,
-    denied: e.outcome === 'denied' ? 1 : 0,
-    wouldDeny: e.outcome === 'wouldDeny' ? 1 : 0,
-    deniedByAllowlist: e.outcome === 'denied' && ALLOWLIST_REASONS.has(e.reason) ? 1 : 0,
+    allowed: e.outcome === 'allowed' ? count : 0,
+    denied: e.outcome === 'denied' ? count : 0,
+    wouldDeny: e.outcome === 'wouldDeny' ? count : 0,
+    deniedByAllowlist: e.outcome === 'denied' && ALLOWLIST_REASONS.has(e.reason) ? count : 0,
     matchedEntry: e.matchedEntry,
   };
+}
+
+/** The events of one flush grouped by everything but their time, in order of first check. */
+export function groupEvents(events: readonly UsageEvent[]): UsageEventGroup[] {
+  const groups = new Map<string, { -readonly [K in keyof UsageEventGroup]: UsageEventGroup[K] }>();
+  for (const e of events) {
+    const m = e.matchedEntry;
+    const key = `${e.targetProjectId}|${e.sourceProjectId}|${e.jobId}|${e.pipelineId}|${e.userId}|${e.resource}|${e.level}|${e.outcome}|${e.reason}|${m ? `${m.kind}:${m.id}` : ''}|${e.targetPath}|${e.sourcePath}|${e.sourceNamespaceId}|${e.sourceNamespacePath}`;
+    const g = groups.get(key);
+    if (g === undefined) groups.set(key, { ...e, count: 1, firstAt: e.at });
+    else {
+      g.count += 1;
+      if (e.at < g.firstAt) g.firstAt = e.at;
+      if (e.at > g.at) g.at = e.at;
+    }
+  }
+  return [...groups.values()];
 }
 
 /** Usage kept in process memory (the demo and tests of one process). */
@@ -257,15 +285,18 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     if (buffer.length === 0) return;
     const events = buffer;
     buffer = [];
+    // A job repeats the same checks on every request: group them first, then merge the groups.
+    const groups = groupEvents(events);
     const flags = new Map<number, boolean | null>();
-    for (const id of new Set(events.map((e) => e.userId))) flags.set(id, await botFlag(id));
+    for (const id of new Set(groups.map((g) => g.userId))) flags.set(id, await botFlag(id));
     const deltas = new Map<string, UsageRecord>();
-    for (const e of events) {
-      const key = `${e.targetProjectId}:${e.sourceProjectId}`;
-      deltas.set(key, mergeUsage(deltas.get(key), usageOf(e, flags.get(e.userId) ?? null)));
+    for (const g of groups) {
+      const key = `${g.targetProjectId}:${g.sourceProjectId}`;
+      const delta = usageOf(g, flags.get(g.userId) ?? null, g.count);
+      deltas.set(key, mergeUsage(deltas.get(key), delta));
     }
     try {
-      await backend.write([...deltas.values()], events);
+      await backend.write([...deltas.values()], groups);
       flushed += events.length;
     } catch (err) {
       flushErrors += 1;
