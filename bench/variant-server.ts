@@ -118,6 +118,8 @@ export async function startVariant(
     landingPage: false,
     shutdownGraceMs: 1_000,
     authorization: config.kind === 'scopegate',
+    // As `serve` runs it: the authorization log and change log are written to Redis.
+    management: { redis },
   });
   return { url: g.url, close: async () => (await g.close(), await closeShared()) };
 }
