@@ -3,7 +3,8 @@
  * `sg:{p:<target>}:authlog:<source>` (counters, the last use, a flag per resource and level
  * used), a set of the target's sources `sg:{p:<target>}:authlog`, a set of targets with usage
  * `sg:{idx}:authlog`, and the checks in a bounded stream `sg:{audit}:authz` (`XADD MAXLEN ~`),
- * one entry per distinct check of a flush with its count, first and last time. A batch is one pipeline (one per hash-tag slot on a Cluster).
+ * one entry per distinct check of a flush with its count, first and last time. A batch is one
+ * pipeline (one per hash-tag slot on a Cluster).
  */
 import type { JobTokenAccessLevel, JobTokenResource, SourceKind } from '../policy/types.js';
 import { LEVELS, RESOURCES } from '../policy/types.js';
@@ -17,7 +18,7 @@ export interface RedisAuthLogOptions {
   readonly redis: RedisConnection;
   /** Key prefix. Default `sg`. */
   readonly keyPrefix?: string;
-  /** `MAXLEN ~` of the raw event stream. Default 100 000. */
+  /** `MAXLEN ~` of the usage stream. Default 100 000. */
   readonly streamMaxLen?: number;
 }
 
@@ -90,7 +91,8 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
   }
 
   // Reads for jobTokenAuthLog and the compliance report answer POLICY_UNAVAILABLE when Redis
-  // fails; the flush loop counts a failed write and keeps the batch.
+  // fails; the flush loop counts a failed write, logs it, and drops that batch (requests are
+  // never held back by the log).
   return failClosed<AuthLogBackend>(
     {
       async write(deltas, events) {

@@ -70,7 +70,7 @@ export interface UsageRecord {
   readonly allowed: number;
   readonly denied: number;
   readonly wouldDeny: number;
-  /** Denials by the allowlist itself (`NOT_IN_ALLOWLIST`, `ENTRY_LEVEL_TOO_LOW`, `UNPROTECTED_REF`). */
+  /** Denials by the allowlist (`NOT_IN_ALLOWLIST`, `ENTRY_LEVEL_TOO_LOW`, `UNPROTECTED_REF`). */
   readonly deniedByAllowlist: number;
   readonly matchedEntry?: { readonly kind: SourceKind; readonly id: number } | undefined;
 }
@@ -196,21 +196,43 @@ export function usageOf(e: UsageEvent, isBot: boolean | null, count = 1): UsageR
   };
 }
 
-/** The events of one flush grouped by everything but their time, in order of first check. */
+type MutableGroup = { -readonly [K in keyof UsageEventGroup]: UsageEventGroup[K] };
+
+/** Everything of a check but its time, as one string. */
+function groupKey(e: UsageEvent): string {
+  const m = e.matchedEntry;
+  const entry = m ? `${m.kind}:${m.id}` : '';
+  return (
+    `${e.targetProjectId}|${e.sourceProjectId}|${e.jobId}|${e.pipelineId}|${e.userId}|` +
+    `${e.resource}|${e.level}|${e.outcome}|${e.reason}|${entry}|${e.targetPath}|` +
+    `${e.sourcePath}|${e.sourceNamespaceId}|${e.sourceNamespacePath}`
+  );
+}
+
+/**
+ * The events of one flush grouped by everything but their time. Groups come in the order of
+ * the event that set their `at` (the latest; the later one on a tie), so folding them in order
+ * picks the same newest use as folding the events did, and the stream is ordered by `at` as
+ * far as the clock was.
+ */
 export function groupEvents(events: readonly UsageEvent[]): UsageEventGroup[] {
-  const groups = new Map<string, { -readonly [K in keyof UsageEventGroup]: UsageEventGroup[K] }>();
-  for (const e of events) {
-    const m = e.matchedEntry;
-    const key = `${e.targetProjectId}|${e.sourceProjectId}|${e.jobId}|${e.pipelineId}|${e.userId}|${e.resource}|${e.level}|${e.outcome}|${e.reason}|${m ? `${m.kind}:${m.id}` : ''}|${e.targetPath}|${e.sourcePath}|${e.sourceNamespaceId}|${e.sourceNamespacePath}`;
-    const g = groups.get(key);
-    if (g === undefined) groups.set(key, { ...e, count: 1, firstAt: e.at });
-    else {
-      g.count += 1;
-      if (e.at < g.firstAt) g.firstAt = e.at;
-      if (e.at > g.at) g.at = e.at;
+  const groups = new Map<string, { group: MutableGroup; atIndex: number }>();
+  events.forEach((e, i) => {
+    const key = groupKey(e);
+    const seen = groups.get(key);
+    if (seen === undefined) {
+      groups.set(key, { group: { ...e, count: 1, firstAt: e.at }, atIndex: i });
+      return;
     }
-  }
-  return [...groups.values()];
+    const g = seen.group;
+    g.count += 1;
+    if (e.at < g.firstAt) g.firstAt = e.at;
+    if (e.at >= g.at) {
+      g.at = e.at;
+      seen.atIndex = i;
+    }
+  });
+  return [...groups.values()].sort((x, y) => x.atIndex - y.atIndex).map((x) => x.group);
 }
 
 /** Usage kept in process memory (the demo and tests of one process). */

@@ -87,7 +87,7 @@ export interface GatewayOptions {
   readonly introspection?: boolean;
   /** Allow introspection to anonymous callers too (the demo). Default false. */
   readonly anonymousIntrospection?: boolean;
-  /** Depth, alias, token and cost limits of a document (see `limits.ts` for defaults). */
+  /** Depth, alias, token, cost and page limits of a document (`limits.ts` has defaults). */
   readonly limits?: RequestLimitOptions;
   /** Per-token and per-source-project limits (Redis); absent: no rate limiting. */
   readonly rateLimiter?: RateLimiter | undefined;

@@ -279,6 +279,7 @@ function argumentValue(node: FieldNode, name: string, w: PageWalk): unknown {
     return Object.hasOwn(w.variables, variable) ? (w.variables[variable] ?? undefined) : undefined;
   }
   if (arg.value.kind === Kind.INT) return parseInt(arg.value.value, 10);
+  if (arg.value.kind === Kind.STRING) return arg.value.value;
   return arg.value.kind === Kind.NULL ? undefined : arg.value;
 }
 
@@ -323,7 +324,8 @@ function selectionPages(
       const first = argumentValue(node, 'first', w) ?? DEFAULT_PAGE_SIZE;
       if (typeof first !== 'number' || !Number.isInteger(first)) continue;
       if (first < 1 || first > MAX_PAGE_SIZE) continue; // refused or empty: no call
-      const own = argumentValue(node, 'after', w) === undefined ? 1 : 2;
+      const after = argumentValue(node, 'after', w);
+      const own = after === undefined || after === '' ? 1 : 2; // `paginate`: "" is no cursor
       pages += own + first * inner;
     }
   }

@@ -94,6 +94,27 @@ describe('authorization log recorder', () => {
     await log.close();
   });
 
+  it('keeps the last recorded of equally new checks as the last use, as before grouping', async () => {
+    const log = createAuthLog({ backend: createMemoryAuthLogBackend(), flushIntervalMs: 0 });
+    // Job 7 at T, job 8 at T, job 7 at T again: the last check recorded is job 7's.
+    log.record(event({ jobId: 7 }));
+    log.record(event({ jobId: 8, pipelineId: 80 }));
+    log.record(event({ jobId: 7 }));
+    await log.flush();
+    expect((await log.list(101))[0]).toMatchObject({
+      lastJobId: 7,
+      lastPipelineId: 70,
+      allowed: 3,
+    });
+    // Job 8 at T, job 7 at T - 1 then T: job 7's last check is the later one on the tie.
+    log.record(event({ jobId: 8, pipelineId: 80, at: 1_700_000_005_000 }));
+    log.record(event({ jobId: 7, at: 1_700_000_004_999 }));
+    log.record(event({ jobId: 7, at: 1_700_000_005_000 }));
+    await log.flush();
+    expect((await log.list(101))[0]).toMatchObject({ lastJobId: 7, allowed: 6 });
+    await log.close();
+  });
+
   it('counts a failed flush and keeps recording', async () => {
     const failing: AuthLogBackend = {
       write: () => Promise.reject(new Error('down')),

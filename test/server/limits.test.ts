@@ -316,6 +316,14 @@ describe('list pages per operation', () => {
     );
     expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query asks for up to 4 list pages/);
     expect(over.calls).toBe(0);
+    // An empty cursor is no cursor (as `paginate` reads it): 1 + 2 is at the limit again.
+    const empty = await send(
+      t,
+      query(`a: ${page(', after: ""')} b: ${page(', after: $c')}`, '($c: String)'),
+      { c: after },
+    );
+    expect(empty.status).toBe(200);
+    expect(empty.body.errors).toBeUndefined();
     // A cursor variable that is not sent is no cursor: 2 + 1 again.
     const unsent = await send(
       t,
