@@ -246,6 +246,15 @@ function spreadCost(node: FragmentSpreadNode, w: CostWalk): number {
   return COST_MODEL.scalarCost + cost;
 }
 
+/** A document's fragment definitions by name. */
+function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  }
+  return fragments;
+}
+
 /** The estimated cost of `operation` with `variables` (already coerced, defaults applied). */
 export function operationCost(
   schema: GraphQLSchema,
@@ -253,10 +262,7 @@ export function operationCost(
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>>,
 ): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) {
-    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  }
+  const fragments = fragmentsOf(document);
   const w: CostWalk = { schema, fragments, variables, fragmentCosts: new Map() };
   const root = schema.getRootType(operation.operation) ?? undefined;
   return operation.selectionSet.selections.reduce((sum, s) => sum + nodeCost(s, root, w), 0);
@@ -339,10 +345,7 @@ export function operationPages(
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>>,
 ): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) {
-    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  }
+  const fragments = fragmentsOf(document);
   const w: PageWalk = { schema, fragments, variables, fragmentPages: new Map() };
   return selectionPages(
     operation.selectionSet,
