@@ -21,7 +21,12 @@ import {
   type SourceKind,
 } from '../src/policy/types.js';
 import type { GatewayContext, ManagementServices } from '../src/server/context.js';
-import { paginate, type ConnectionArgs, type Connection } from '../src/upstream/pagination.js';
+import {
+  pageSize,
+  paginate,
+  type ConnectionArgs,
+  type Connection,
+} from '../src/upstream/pagination.js';
 import type { RestProject } from '../src/upstream/types.js';
 import { gid } from './models.js';
 
@@ -203,6 +208,7 @@ export const jobTokenScopeResolvers = {
       scopeModel(await authorizeManagement(ctx, p.ownerProjectId, 'view')),
     jobTokenAuthLog: async (p: Owned, args: ConnectionArgs, ctx: GatewayContext) => {
       const t = await authorizeManagement(ctx, p.ownerProjectId, 'view');
+      if (pageSize(args) === 0) return listConnection([], args, authLogModel);
       const usage = (await t.services.authLog.list(t.project.id)).sort(
         (a, b) => b.lastUsedAt - a.lastUsedAt || a.sourceProjectId - b.sourceProjectId,
       );

@@ -83,6 +83,37 @@ describe('jobTokenComplianceReport', () => {
     expect(second.pageInfo.hasNextPage).toBe(false);
   });
 
+  it('checks its window before reading every profile and project: an empty or refused one costs no forge call', async () => {
+    // A gateway of its own, so no project record is cached yet.
+    const g = await createTestGateway({
+      adminUserIds: ['5'],
+      upstream: t.upstream,
+      policy: {
+        version: 1,
+        projects: { 'acme/platform/registry': { enforcement: 'AUDIT', entries: [] } },
+      },
+    });
+    try {
+      const token = await g.userToken('carol');
+      const forgeReads = () => g.upstream.requests.filter((r) => r.path.includes('/projects/'));
+      g.upstream.clearRequests();
+      const empty = ok<Report>(await g.gql(REPORT, { first: 0 }, { token }));
+      expect(empty.jobTokenComplianceReport.nodes).toEqual([]);
+      expect(empty.jobTokenComplianceReport.pageInfo.hasNextPage).toBe(false);
+      expect(codes(await g.gql(REPORT, { first: 101 }, { token }))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await g.gql(REPORT, { after: 'not-a-cursor' }, { token }))).toEqual([
+        'BAD_USER_INPUT',
+      ]);
+      expect(forgeReads()).toEqual([]);
+      // The same report with a window reads the projects (the control).
+      const full = ok<Report>(await g.gql(REPORT, {}, { token }));
+      expect(full.jobTokenComplianceReport.nodes.length).toBeGreaterThan(0);
+      expect(forgeReads().length).toBeGreaterThan(0);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('is refused to a project member who is not an instance admin', async () => {
     const res = await t.gql(REPORT, {}, { token: await t.userToken('alice') });
     expect(codes(res)).toEqual(['FORBIDDEN']);
