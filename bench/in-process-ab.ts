@@ -1,36 +1,62 @@
 /**
  * In-process A/B of the hot path alone: one embedded forge, two gateways in the same process
- * (authorization on, and the same schema without the directive), 20 sequential W1 requests
- * each (100 releases x 2 guarded fields), alternating order over 40 rounds; prints the median
- * of the per-round ratios (on/off) with its quartiles, and the medians of each side.
- * Both share one event loop and one machine moment, so process scheduling noise cancels out.
- * Run: `npx tsx bench/in-process-ab.ts`.
+ * (authorization on, and the same schema without the directive), 20 sequential requests each,
+ * alternating order over 40 rounds; prints the median of the per-round ratios (on/off) with its
+ * quartiles, and the medians of each side. Both share one event loop and one machine moment,
+ * so process scheduling noise cancels out.
+ * - `npx tsx bench/in-process-ab.ts` (W1): one project, 100 releases x 2 guarded fields, a
+ *   same-project job token;
+ * - `npx tsx bench/in-process-ab.ts W2`: the bench world's W2, 20 private projects x 10 guarded
+ *   fields reached through a group entry five levels up (cross-project: every target is a
+ *   decision and an authorization-log check, kept in memory here).
  */
 import { loadSeedFile, parseSeed } from '../src/demo/seed.js';
 import { createTestGateway } from '../test/helpers/gateway.js';
 import { SCENARIOS_PATH } from '../test/helpers/scenarios.js';
+import { BENCH_JOB, benchPolicy, benchSeed, workloadBody } from './world.js';
 
-const base = loadSeedFile(SCENARIOS_PATH);
-const seed = parseSeed({ ...base, sample: { releases: 100 } });
-const on = await createTestGateway({ seed });
+const w2 = process.argv.includes('W2');
+const seed = w2
+  ? benchSeed()
+  : parseSeed({ ...loadSeedFile(SCENARIOS_PATH), sample: { releases: 100 } });
+const policy = w2 ? benchPolicy() : undefined;
+const on = await createTestGateway({ seed, policy });
 const off = await createTestGateway({
   seed,
+  policy,
   upstream: on.upstream,
   gateway: { authorization: false },
 });
-const token = await on.jobToken('acme/apps/web', 'alice');
-const tokenOff = await off.issuer.signJobToken({
-  project_id: '102',
-  project_path: 'acme/apps/web',
-  namespace_id: '13',
-  namespace_path: 'acme/apps',
-  user_id: '1',
-  user_login: 'alice',
-});
-const q =
-  '{ project(fullPath: "acme/apps/web") { releases(first: 100) { nodes { name tagName } } } }';
-const r = await on.gql<{ project: { releases: { nodes: unknown[] } } }>(q, {}, { token });
-console.log('nodes', r.body.data?.project.releases.nodes.length, r.body.errors);
+const claims = w2
+  ? {
+      project_id: String(BENCH_JOB.projectId),
+      project_path: BENCH_JOB.projectPath,
+      namespace_id: String(BENCH_JOB.namespaceId),
+      namespace_path: BENCH_JOB.namespacePath,
+      user_id: String(BENCH_JOB.userId),
+      user_login: BENCH_JOB.userLogin,
+    }
+  : {
+      project_id: '102',
+      project_path: 'acme/apps/web',
+      namespace_id: '13',
+      namespace_path: 'acme/apps',
+      user_id: '1',
+      user_login: 'alice',
+    };
+const token = await on.issuer.signJobToken(claims);
+const tokenOff = await off.issuer.signJobToken(claims);
+const q = w2
+  ? (JSON.parse(workloadBody('W2')) as { query: string }).query
+  : '{ project(fullPath: "acme/apps/web") { releases(first: 100) { nodes { name tagName } } } }';
+for (const [name, g, tk] of [
+  ['on', on, token],
+  ['off', off, tokenOff],
+] as const) {
+  const r = await g.gql<Record<string, unknown>>(q, {}, { token: tk });
+  const text = JSON.stringify(r.body.data ?? {});
+  console.log(name, 'status', r.status, 'errors', r.body.errors?.length ?? 0, 'bytes', text.length);
+}
 const times: Record<string, number[]> = { on: [], off: [] };
 const ROUNDS = 40;
 const PER_CELL = 20;
