@@ -59,10 +59,41 @@ export interface ChangeEvent {
   readonly version: number;
 }
 
+/** How a whole policy file was written over the stored profiles. */
+export type PolicyImportVia = 'serve --policy' | 'policy import';
+
+/** Most change lines one import event carries; `changeCount` is always the whole count. */
+export const MAX_IMPORT_CHANGE_LINES = 500;
+
+/**
+ * A policy import that changed the stored profiles (`serve --policy` at an instance's start,
+ * `scopegate policy import --apply`): no person is behind it, so instead of an actor it names
+ * the way it ran and the file (its SHA-256), and lists the changes as `policy import` prints
+ * them (`<project>: + <entry>`, `- <entry>`, `~ <from> -> <to>`, `enforcement A -> B`).
+ */
+export interface PolicyImportEvent {
+  readonly event: 'jobTokenScope.imported';
+  /** ISO timestamp. */
+  readonly at: string;
+  readonly via: PolicyImportVia;
+  /** SHA-256 (hex) of the policy file's bytes. */
+  readonly fileSha256: string;
+  /** Profiles in the file. */
+  readonly projects: number;
+  readonly changeCount: number;
+  /** The first {@link MAX_IMPORT_CHANGE_LINES} changes. */
+  readonly changes: readonly string[];
+}
+
+/** Any event of the change stream. */
+export type AuditStreamEvent = ChangeEvent | PolicyImportEvent;
+
 /** Where change events go. */
 export interface ChangeLog {
   /** Records one event; never throws (a failed stream write is logged and counted). */
   record(event: ChangeEvent): Promise<void>;
+  /** Records a policy import the same way. */
+  recordImport(event: PolicyImportEvent): Promise<void>;
   /** Stream writes that failed since start (the JSON log line was still written). */
   failedWrites(): number;
 }
@@ -105,48 +136,65 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
   const streamKey = options.streamKey ?? CHANGE_STREAM_KEY;
   const maxLen = options.maxLen ?? DEFAULT_CHANGE_STREAM_MAXLEN;
   let failed = 0;
+  async function append(event: AuditStreamEvent, requestId: string | undefined): Promise<void> {
+    if (!redis) return;
+    try {
+      await redis.xadd(
+        streamKey,
+        'MAXLEN',
+        '~',
+        String(maxLen),
+        '*',
+        'event',
+        JSON.stringify(event),
+      );
+    } catch (err) {
+      failed += 1;
+      options.onDrop?.();
+      logger.warn(
+        {
+          event: 'audit.stream_write_failed',
+          ...(requestId === undefined ? {} : { requestId }),
+          error: err instanceof Error ? err.name : 'unknown',
+        },
+        'change event not written to the Redis stream',
+      );
+    }
+  }
   return {
     async record(event) {
       logger.info(event, 'job token scope changed');
-      if (!redis) return;
-      try {
-        await redis.xadd(
-          streamKey,
-          'MAXLEN',
-          '~',
-          String(maxLen),
-          '*',
-          'event',
-          JSON.stringify(event),
-        );
-      } catch (err) {
-        failed += 1;
-        options.onDrop?.();
-        logger.warn(
-          {
-            event: 'audit.stream_write_failed',
-            requestId: event.requestId,
-            error: err instanceof Error ? err.name : 'unknown',
-          },
-          'change event not written to the Redis stream',
-        );
-      }
+      await append(event, event.requestId);
+    },
+    async recordImport(event) {
+      logger.info(event, 'job token scope policy imported');
+      await append(event, undefined);
     },
     failedWrites: () => failed,
   };
 }
 
-/** Reads the newest `count` change events of a stream (newest last), for tests and tools. */
+/** Reads the newest `count` events of a stream (newest last), for tests and tools. */
+export async function readAuditStream(
+  redis: RedisConnection,
+  count = 1000,
+  streamKey = CHANGE_STREAM_KEY,
+): Promise<AuditStreamEvent[]> {
+  const rows = await redis.xrevrange(streamKey, '+', '-', 'COUNT', count);
+  return rows
+    .map(([, fields]) => {
+      const i = fields.indexOf('event');
+      return JSON.parse(fields[i + 1] ?? 'null') as AuditStreamEvent;
+    })
+    .reverse();
+}
+
+/** The profile changes among the newest `count` events of a stream (newest last). */
 export async function readChangeEvents(
   redis: RedisConnection,
   count = 1000,
   streamKey = CHANGE_STREAM_KEY,
 ): Promise<ChangeEvent[]> {
-  const rows = await redis.xrevrange(streamKey, '+', '-', 'COUNT', count);
-  return rows
-    .map(([, fields]) => {
-      const i = fields.indexOf('event');
-      return JSON.parse(fields[i + 1] ?? 'null') as ChangeEvent;
-    })
-    .reverse();
+  const events = await readAuditStream(redis, count, streamKey);
+  return events.filter((e): e is ChangeEvent => e.event === 'jobTokenScope.changed');
 }

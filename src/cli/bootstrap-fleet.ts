@@ -3,6 +3,7 @@
  * Redis (`REDIS_URL` or `REDIS_CLUSTER_NODES`) for profiles, revocations, the decision cache
  * and rate limits, so every instance of a fleet shares one policy.
  */
+import { createChangeLog } from '../audit/change-events.js';
 import { createLogger } from '../audit/logger.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import { createRedisRevocationList } from '../auth/revocation-redis.js';
@@ -22,10 +23,11 @@ import {
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
 import type { BootstrapOptions, Running } from './bootstrap.js';
+import { diffStoredProfiles, recordPolicyImport } from './policy.js';
 import {
   gatewayOptionsFromConfig,
   profileStoreOptionsFromConfig,
-  readPolicyFile,
+  readPolicyFileWithDigest,
   upstreamOptionsFromConfig,
   verifierFromConfig,
 } from './gateway-options.js';
@@ -91,10 +93,16 @@ export async function bootstrapFleet(
     const upstream = upstreamOptionsFromConfig(config, url, token);
 
     if (options.policyPath) {
-      const raw = readPolicyFile(options.policyPath);
-      await store.replaceAll(
-        await resolvePolicyFile(parsePolicyFile(raw), createUpstreamClient(upstream)),
-      );
+      const { raw, sha256 } = readPolicyFileWithDigest(options.policyPath);
+      const file = parsePolicyFile(raw);
+      const profiles = await resolvePolicyFile(file, createUpstreamClient(upstream));
+      // Diffed by ids against what is stored (no forge look-ups at every start); the change
+      // stream records an import that changed something, so a restart that undoes changes made
+      // through the API leaves a trace, and one that changes nothing leaves none.
+      const changes = diffStoredProfiles(await store.list(), profiles, Object.keys(file.projects));
+      await store.replaceAll(profiles);
+      const changeLog = createChangeLog({ logger, redis, maxLen: config.audit.streamMaxLen });
+      await recordPolicyImport(changeLog, 'serve --policy', sha256, file, changes);
     }
     const verifier = verifierFromConfig(config);
 

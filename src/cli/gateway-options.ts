@@ -2,6 +2,7 @@
  * The one translation of a `ResolvedConfig` into what the gateway, its verifier and its
  * upstream client take, shared by the demo and the fleet bootstraps so they cannot drift.
  */
+import { createHash } from 'node:crypto';
 import type { IssuerOptions } from '../auth/issuers.js';
 import { createJwtVerifier, type JwtVerifier } from '../auth/verifier.js';
 import { ConfigError, type ResolvedConfig } from '../config/config.js';
@@ -111,8 +112,22 @@ export function verifierFromConfig(
 
 /** Reads a `--policy FILE` as JSON; a clear one-line error otherwise. */
 export function readPolicyFile(path: string): unknown {
+  return readPolicyFileWithDigest(path).raw;
+}
+
+/** SHA-256 (hex) of a policy file's bytes, as its import event names it. */
+export function policyDigest(bytes: string | Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** {@link readPolicyFile}, with the SHA-256 of the file's bytes (its import event names it). */
+export function readPolicyFileWithDigest(path: string): { raw: unknown; sha256: string } {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    const bytes = readFileSync(path);
+    return {
+      raw: JSON.parse(bytes.toString('utf8')),
+      sha256: policyDigest(bytes),
+    };
   } catch {
     throw new ConfigError(`"--policy" names a file that cannot be read as JSON: ${path}`);
   }

@@ -9,6 +9,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
+import {
+  createChangeLog,
+  MAX_IMPORT_CHANGE_LINES,
+  type ChangeLog,
+  type PolicyImportVia,
+} from '../audit/change-events.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import {
   parsePolicyFile,
@@ -18,12 +25,17 @@ import {
   type PolicyFileProject,
 } from '../policy/policy-file.js';
 import { resolvePolicyFile } from '../store/policy-loader.js';
-import type { ProfileStore } from '../store/profile-store.js';
+import type { AllowlistEntry, JobTokenProfile } from '../policy/types.js';
+import type { ProfileStore, ProfileWrite } from '../store/profile-store.js';
 import { createRedisConnection, waitUntilReady } from '../store/redis-client.js';
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js';
 import type { RestGroup, RestProject } from '../upstream/types.js';
-import { profileStoreOptionsFromConfig, redisConnectionFromConfig } from './gateway-options.js';
+import {
+  policyDigest,
+  profileStoreOptionsFromConfig,
+  redisConnectionFromConfig,
+} from './gateway-options.js';
 
 /** One line of a policy diff. */
 export type PolicyChange =
@@ -146,6 +158,69 @@ export function formatChange(c: PolicyChange): string {
   }
 }
 
+/** Records an import that changed something on the change stream; nothing when it did not. */
+export async function recordPolicyImport(
+  changeLog: ChangeLog,
+  via: PolicyImportVia,
+  fileSha256: string,
+  file: PolicyFile,
+  changes: readonly PolicyChange[],
+): Promise<void> {
+  if (changes.length === 0) return;
+  await changeLog.recordImport({
+    event: 'jobTokenScope.imported',
+    at: new Date().toISOString(),
+    via,
+    fileSha256,
+    projects: Object.keys(file.projects).length,
+    changeCount: changes.length,
+    changes: changes.slice(0, MAX_IMPORT_CHANGE_LINES).map(formatChange),
+  });
+}
+
+function asFileEntry(e: AllowlistEntry, source: string): PolicyFileEntry {
+  return {
+    source,
+    kind: e.sourceKind,
+    defaultPermissions: e.defaultPermissions,
+    permissions: e.defaultPermissions ? {} : { ...e.permissions },
+    protectedRefsOnly: e.protectedRefsOnly,
+    boundToUserRole: e.boundToUserRole,
+  };
+}
+
+/**
+ * What writing `next` (a resolved policy file, `paths` its target paths in order) over the
+ * `stored` profiles changes, without asking the forge for a path: a project or source is named
+ * by the file's path when the file has its id, else by the path stored with it (an entry) or
+ * as `project <id>` (a profile the file drops). For `serve --policy`, where every instance's
+ * start would otherwise look up every stored profile.
+ */
+export function diffStoredProfiles(
+  stored: readonly JobTokenProfile[],
+  next: readonly ProfileWrite[],
+  paths: readonly string[],
+): PolicyChange[] {
+  const projectName = new Map(
+    next.map((p, i) => [p.projectId, paths[i] ?? `project ${p.projectId}`]),
+  );
+  const sourceName = new Map<string, string>();
+  for (const p of next)
+    for (const e of p.entries) sourceName.set(`${e.sourceKind}:${e.sourceId}`, e.sourcePath);
+  const asFile = (profiles: readonly ProfileWrite[]): PolicyFile => {
+    const projects: Record<string, PolicyFileProject> = {};
+    for (const p of profiles)
+      projects[projectName.get(p.projectId) ?? `project ${p.projectId}`] = {
+        enforcement: p.enforcement,
+        entries: p.entries.map((e) =>
+          asFileEntry(e, sourceName.get(`${e.sourceKind}:${e.sourceId}`) ?? e.sourcePath),
+        ),
+      };
+    return { version: 1, projects };
+  };
+  return diffPolicies(asFile(stored), asFile(next));
+}
+
 /** Imports a policy file: the diff, and the write when `apply` is true. */
 export async function importPolicy(
   store: ProfileStore,
@@ -200,13 +275,29 @@ export async function runPolicy(argv: string[]): Promise<void> {
     }
     const path = positionals[0];
     if (!path) throw new ConfigError('usage: scopegate policy import FILE [--apply]');
+    let text: string;
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
+      text = readFileSync(path, 'utf8');
+      raw = JSON.parse(text);
     } catch {
       throw new ConfigError(`"${path}" cannot be read as JSON`);
     }
-    const changes = await importPolicy(store, client, parsePolicyFile(raw), values.apply);
+    const file = parsePolicyFile(raw);
+    const changes = await importPolicy(store, client, file, values.apply);
+    if (values.apply) {
+      // The change stream gets the import, as it gets every change made through the API.
+      const changeLog = createChangeLog({
+        logger: pino({ level: 'silent' }),
+        redis,
+        maxLen: config.audit.streamMaxLen,
+      });
+      await recordPolicyImport(changeLog, 'policy import', policyDigest(text), file, changes);
+      if (changeLog.failedWrites() > 0)
+        process.stderr.write(
+          'scopegate: the policy was applied, but its audit event could not be written to the change stream\n',
+        );
+    }
     for (const c of changes) process.stdout.write(`${formatChange(c)}\n`);
     process.stdout.write(
       values.apply

@@ -2,10 +2,12 @@
  * `scopegate policy import | export` as an operator runs them: real processes, a real Redis and
  * the embedded forge. A dry run writes nothing; `--apply` writes; export gives the file back.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditStream, type PolicyImportEvent } from '../../src/audit/change-events.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile } from '../../src/demo/seed.js';
 import { parsePolicyFile } from '../../src/policy/policy-file.js';
@@ -57,17 +59,48 @@ describe('scopegate policy', () => {
     }
   };
 
+  const imports = async (): Promise<PolicyImportEvent[]> => {
+    const conn = createRedisConnection({ url: redis.url });
+    try {
+      await waitUntilReady(conn);
+      return (await readAuditStream(conn)).filter(
+        (e): e is PolicyImportEvent => e.event === 'jobTokenScope.imported',
+      );
+    } finally {
+      conn.disconnect();
+    }
+  };
+
   it('imports as a dry run by default (a diff, nothing written), then writes with --apply, and exports the same policy', async () => {
     const dry = await runCli(['policy', 'import', join(dir, 'policy.json')], env);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('acme/platform/registry: + ');
     expect(dry.stdout).toContain('dry run: 2 change(s)');
     expect(await profileKeys()).toEqual([]);
+    expect(await imports()).toEqual([]);
 
     const applied = await runCli(['policy', 'import', join(dir, 'policy.json'), '--apply'], env);
     expect(applied.code).toBe(0);
     expect(applied.stdout).toContain('applied: 2 change(s)');
     expect(await profileKeys()).toHaveLength(1);
+    // The change stream names the import, the file and every change it printed.
+    const [event, ...more] = await imports();
+    expect(more).toEqual([]);
+    expect(event).toMatchObject({
+      via: 'policy import',
+      fileSha256: createHash('sha256')
+        .update(readFileSync(join(dir, 'policy.json')))
+        .digest('hex'),
+      projects: 1,
+      changeCount: 2,
+    });
+    expect(event?.changes).toEqual(
+      applied.stdout.split('\n').filter((l) => l.startsWith('acme/platform/registry: ')),
+    );
+    // Applying it again changes nothing, and records nothing.
+    const again = await runCli(['policy', 'import', join(dir, 'policy.json'), '--apply'], env);
+    expect(again.stdout).toContain('applied: 0 change(s)');
+    expect(await imports()).toHaveLength(1);
 
     const exported = await runCli(['policy', 'export'], env);
     expect(exported.code).toBe(0);

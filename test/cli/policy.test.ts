@@ -6,7 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { diffPolicies, exportPolicy, formatChange, importPolicy } from '../../src/cli/policy.js';
+import {
+  diffPolicies,
+  diffStoredProfiles,
+  exportPolicy,
+  formatChange,
+  importPolicy,
+} from '../../src/cli/policy.js';
+import type { AllowlistEntry } from '../../src/policy/types.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile } from '../../src/demo/seed.js';
 import { decide } from '../../src/policy/engine.js';
@@ -121,5 +128,49 @@ describe('policy export and import', () => {
       'acme/b: ~ project acme/x {"TAGS":"READ"} -> project acme/x {"TAGS":"WRITE"}',
       'acme/b: - project acme/y default permissions',
     ]);
+  });
+});
+
+describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
+  const entry = (sourceId: number, sourcePath: string, over: Partial<AllowlistEntry> = {}) => ({
+    sourceId,
+    sourceKind: 'GROUP' as const,
+    sourcePath,
+    defaultPermissions: false,
+    permissions: { RELEASES: 'READ' as const },
+    protectedRefsOnly: false,
+    boundToUserRole: true,
+    ...over,
+  });
+
+  it('names sources by the file when it has their id, and a dropped profile by its id', () => {
+    const stored = [
+      // Group 9 was renamed since it was written: the file's path names it, no remove + add.
+      {
+        projectId: 1,
+        enforcement: 'ENFORCED' as const,
+        version: 3,
+        entries: [entry(9, 'old/name')],
+      },
+      { projectId: 2, enforcement: 'AUDIT' as const, version: 1, entries: [] },
+    ];
+    const next = [
+      {
+        projectId: 1,
+        enforcement: 'ENFORCED' as const,
+        entries: [entry(9, 'new/name', { permissions: { RELEASES: 'WRITE' } })],
+      },
+    ];
+    expect(diffStoredProfiles(stored, next, ['acme/target']).map(formatChange)).toEqual([
+      'acme/target: ~ group new/name {"RELEASES":"READ"} -> group new/name {"RELEASES":"WRITE"}',
+      'project 2: enforcement AUDIT -> (profile removed)',
+    ]);
+    expect(
+      diffStoredProfiles(
+        stored.slice(0, 1),
+        [{ ...stored[0]!, entries: [entry(9, 'new/name')] }],
+        ['acme/target'],
+      ),
+    ).toEqual([]);
   });
 });

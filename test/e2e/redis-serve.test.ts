@@ -3,14 +3,18 @@
  * revocation list and decision cache; profiles loaded by one instance are served by the next,
  * and `/readyz` follows Redis.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditStream } from '../../src/audit/change-events.js';
 import { bootstrap, type Running } from '../../src/cli/bootstrap.js';
 import { loadConfig, type ResolvedConfig } from '../../src/config/config.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile } from '../../src/demo/seed.js';
+import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { SCENARIOS_PATH } from '../helpers/scenarios.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/tokens.js';
@@ -89,6 +93,50 @@ describe('serve with REDIS_URL', () => {
       const res = await read(r);
       expect(res.status).toBe(200);
       expect(res.body).toContain(`"releases":{"nodes":[{`);
+    }
+  });
+
+  it('records a --policy start that changed the stored profiles on the change stream, and one that changed nothing not at all', async () => {
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const imports = async () =>
+        (await readAuditStream(conn)).filter((e) => e.event === 'jobTokenScope.imported');
+      // The first test's instance imported the file over an empty store.
+      const [first] = await imports();
+      expect(first).toMatchObject({
+        event: 'jobTokenScope.imported',
+        via: 'serve --policy',
+        fileSha256: createHash('sha256').update(readFileSync(policyPath)).digest('hex'),
+        projects: 1,
+        changeCount: 2,
+        changes: [
+          `${TARGET}: enforcement (no profile) -> ENFORCED`,
+          `${TARGET}: + group acme/apps {"RELEASES":"READ"}`,
+        ],
+      });
+      // The same file again: nothing changed, nothing recorded.
+      const again = await bootstrap(config, { policyPath });
+      await again.close();
+      expect(await imports()).toHaveLength(1);
+      // A change made since (as through the API) is undone by the next start, and that is said.
+      const store = createRedisProfileStore({ redis: conn });
+      const stored = (await store.list())[0]!;
+      await store.put({
+        projectId: stored.projectId,
+        enforcement: 'AUDIT',
+        entries: stored.entries,
+      });
+      const undo = await bootstrap(config, { policyPath });
+      await undo.close();
+      const all = await imports();
+      expect(all).toHaveLength(2);
+      expect(all[1]).toMatchObject({
+        changeCount: 1,
+        changes: [`${TARGET}: enforcement AUDIT -> ENFORCED`],
+      });
+      expect(JSON.stringify(all)).not.toContain(upstream.token);
+    } finally {
+      conn.disconnect();
     }
   });
 
