@@ -80,7 +80,8 @@ export interface PolicyImportEvent {
   readonly fileSha256: string;
   /** Profiles in the file. */
   readonly projects: number;
-  readonly changeCount: number;
+  /** `null`: the stored profiles could not be read, so what changed is not known. */
+  readonly changeCount: number | null;
   /** The first {@link MAX_IMPORT_CHANGE_LINES} changes. */
   readonly changes: readonly string[];
 }

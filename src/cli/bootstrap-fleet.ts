@@ -23,7 +23,7 @@ import {
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
 import type { BootstrapOptions, Running } from './bootstrap.js';
-import { diffStoredProfiles, recordPolicyImport } from './policy.js';
+import { replaceAudited } from './policy.js';
 import {
   gatewayOptionsFromConfig,
   profileStoreOptionsFromConfig,
@@ -99,10 +99,12 @@ export async function bootstrapFleet(
       // Diffed by ids against what is stored (no forge look-ups at every start); the change
       // stream records an import that changed something, so a restart that undoes changes made
       // through the API leaves a trace, and one that changes nothing leaves none.
-      const changes = diffStoredProfiles(await store.list(), profiles, Object.keys(file.projects));
-      await store.replaceAll(profiles);
       const changeLog = createChangeLog({ logger, redis, maxLen: config.audit.streamMaxLen });
-      await recordPolicyImport(changeLog, 'serve --policy', sha256, file, changes);
+      await replaceAudited(store, profiles, Object.keys(file.projects), {
+        changeLog,
+        via: 'serve --policy',
+        fileSha256: sha256,
+      });
     }
     const verifier = verifierFromConfig(config);
 

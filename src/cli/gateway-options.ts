@@ -116,7 +116,7 @@ export function readPolicyFile(path: string): unknown {
 }
 
 /** SHA-256 (hex) of a policy file's bytes, as its import event names it. */
-export function policyDigest(bytes: string | Buffer): string {
+function policyDigest(bytes: string | Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 

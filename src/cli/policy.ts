@@ -7,15 +7,16 @@
  * Both work on the configured Redis and forge (`REDIS_URL`/`REDIS_CLUSTER_NODES`,
  * `SCOPEGATE_UPSTREAM_URL`, `SCOPEGATE_UPSTREAM_TOKEN`); the demo's store lives in one process.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import {
   createChangeLog,
   MAX_IMPORT_CHANGE_LINES,
   type ChangeLog,
+  type PolicyImportEvent,
   type PolicyImportVia,
 } from '../audit/change-events.js';
+import { createLogger } from '../audit/logger.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import {
   parsePolicyFile,
@@ -25,15 +26,15 @@ import {
   type PolicyFileProject,
 } from '../policy/policy-file.js';
 import { resolvePolicyFile } from '../store/policy-loader.js';
-import type { AllowlistEntry, JobTokenProfile } from '../policy/types.js';
+import { RESOURCES, type AllowlistEntry, type JobTokenProfile } from '../policy/types.js';
 import type { ProfileStore, ProfileWrite } from '../store/profile-store.js';
 import { createRedisConnection, waitUntilReady } from '../store/redis-client.js';
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js';
 import type { RestGroup, RestProject } from '../upstream/types.js';
 import {
-  policyDigest,
   profileStoreOptionsFromConfig,
+  readPolicyFileWithDigest,
   redisConnectionFromConfig,
 } from './gateway-options.js';
 
@@ -158,24 +159,61 @@ export function formatChange(c: PolicyChange): string {
   }
 }
 
-/** Records an import that changed something on the change stream; nothing when it did not. */
-export async function recordPolicyImport(
-  changeLog: ChangeLog,
-  via: PolicyImportVia,
-  fileSha256: string,
-  file: PolicyFile,
-  changes: readonly PolicyChange[],
-): Promise<void> {
-  if (changes.length === 0) return;
-  await changeLog.recordImport({
+/** Where an audited import is recorded, and how it ran. */
+export interface ImportAudit {
+  readonly changeLog: ChangeLog;
+  readonly via: PolicyImportVia;
+  /** SHA-256 of the file's bytes. */
+  readonly fileSha256: string;
+}
+
+/**
+ * The import event for `changes` (`undefined`: the stored profiles could not be read, so what
+ * changed is not known), or nothing when the import changed nothing.
+ */
+export function policyImportEvent(
+  audit: ImportAudit,
+  projects: number,
+  changes: readonly PolicyChange[] | undefined,
+): PolicyImportEvent | undefined {
+  if (changes?.length === 0) return undefined;
+  return {
     event: 'jobTokenScope.imported',
     at: new Date().toISOString(),
-    via,
-    fileSha256,
-    projects: Object.keys(file.projects).length,
-    changeCount: changes.length,
-    changes: changes.slice(0, MAX_IMPORT_CHANGE_LINES).map(formatChange),
-  });
+    via: audit.via,
+    fileSha256: audit.fileSha256,
+    projects,
+    changeCount: changes?.length ?? null,
+    changes: (changes ?? []).slice(0, MAX_IMPORT_CHANGE_LINES).map(formatChange),
+  };
+}
+
+/**
+ * Replaces every profile with `profiles` (a resolved policy file; `paths` its target paths in
+ * the same order) and records what that changed on the change stream. The diff is by ids
+ * against what was stored just before (no forge look-ups); when the stored profiles cannot be
+ * read (data this version does not understand), the file still replaces them, as it is the
+ * way to repair them, and the event says the changes are unknown. Best effort across a fleet:
+ * instances starting together may each record the same changes, and a change written through
+ * another instance between the read and the swap is replaced without being named.
+ * Returns the event recorded, if any.
+ */
+export async function replaceAudited(
+  store: ProfileStore,
+  profiles: readonly ProfileWrite[],
+  paths: readonly string[],
+  audit: ImportAudit,
+): Promise<PolicyImportEvent | undefined> {
+  let changes: PolicyChange[] | undefined;
+  try {
+    changes = diffStoredProfiles(await store.list(), profiles, paths);
+  } catch {
+    changes = undefined;
+  }
+  await store.replaceAll(profiles);
+  const event = policyImportEvent(audit, profiles.length, changes);
+  if (event) await audit.changeLog.recordImport(event);
+  return event;
 }
 
 function asFileEntry(e: AllowlistEntry, source: string): PolicyFileEntry {
@@ -189,36 +227,68 @@ function asFileEntry(e: AllowlistEntry, source: string): PolicyFileEntry {
   };
 }
 
+/** Whether two stored entries grant the same (display-only fields aside). */
+function sameGrant(a: AllowlistEntry, b: AllowlistEntry): boolean {
+  if (a.defaultPermissions !== b.defaultPermissions) return false;
+  if (a.protectedRefsOnly !== b.protectedRefsOnly) return false;
+  if (a.boundToUserRole !== b.boundToUserRole) return false;
+  if (a.defaultPermissions) return true;
+  return RESOURCES.every((r) => (a.permissions[r] ?? 'NONE') === (b.permissions[r] ?? 'NONE'));
+}
+
 /**
  * What writing `next` (a resolved policy file, `paths` its target paths in order) over the
- * `stored` profiles changes, without asking the forge for a path: a project or source is named
- * by the file's path when the file has its id, else by the path stored with it (an entry) or
- * as `project <id>` (a profile the file drops). For `serve --policy`, where every instance's
- * start would otherwise look up every stored profile.
+ * `stored` profiles changes, compared by ids: a target by its project id, an entry by its
+ * source's kind and id, so a source renamed since is the same entry and a different group now
+ * holding an old path is a removal and an addition. Names are only for the lines: a target by
+ * the file's path (`project <id>` for a profile the file drops), a source by the file's path
+ * when the file has its id, else by the path stored with it and its id.
  */
 export function diffStoredProfiles(
   stored: readonly JobTokenProfile[],
   next: readonly ProfileWrite[],
   paths: readonly string[],
 ): PolicyChange[] {
-  const projectName = new Map(
-    next.map((p, i) => [p.projectId, paths[i] ?? `project ${p.projectId}`]),
-  );
-  const sourceName = new Map<string, string>();
-  for (const p of next)
-    for (const e of p.entries) sourceName.set(`${e.sourceKind}:${e.sourceId}`, e.sourcePath);
-  const asFile = (profiles: readonly ProfileWrite[]): PolicyFile => {
-    const projects: Record<string, PolicyFileProject> = {};
-    for (const p of profiles)
-      projects[projectName.get(p.projectId) ?? `project ${p.projectId}`] = {
-        enforcement: p.enforcement,
-        entries: p.entries.map((e) =>
-          asFileEntry(e, sourceName.get(`${e.sourceKind}:${e.sourceId}`) ?? e.sourcePath),
-        ),
-      };
-    return { version: 1, projects };
-  };
-  return diffPolicies(asFile(stored), asFile(next));
+  const before = new Map(stored.map((p) => [p.projectId, p]));
+  const after = new Map(next.map((p) => [p.projectId, p]));
+  const name = new Map(next.map((p, i) => [p.projectId, paths[i] ?? `project ${p.projectId}`]));
+  const key = (e: AllowlistEntry): string => `${e.sourceKind}:${e.sourceId}`;
+  const known = new Map<string, string>();
+  for (const p of next) for (const e of p.entries) known.set(key(e), e.sourcePath);
+  const sourceName = (e: AllowlistEntry): string =>
+    known.get(key(e)) ?? `${e.sourcePath} (id ${e.sourceId})`;
+  const out: PolicyChange[] = [];
+  const ids = [...new Set([...before.keys(), ...after.keys()])];
+  const projectName = (id: number): string => name.get(id) ?? `project ${id}`;
+  ids.sort((x, y) => projectName(x).localeCompare(projectName(y)) || x - y);
+  for (const id of ids) {
+    const a = before.get(id);
+    const b = after.get(id);
+    const project = projectName(id);
+    if (a?.enforcement !== b?.enforcement)
+      out.push({
+        kind: 'enforcement',
+        project,
+        from: a?.enforcement ?? null,
+        to: b?.enforcement ?? null,
+      });
+    const old = new Map((a?.entries ?? []).map((e) => [key(e), e]));
+    const now = new Map((b?.entries ?? []).map((e) => [key(e), e]));
+    for (const [k, e] of now) {
+      const was = old.get(k);
+      if (!was) out.push({ kind: 'added', project, entry: asFileEntry(e, sourceName(e)) });
+      else if (!sameGrant(was, e))
+        out.push({
+          kind: 'changed',
+          project,
+          from: asFileEntry(was, sourceName(was)),
+          to: asFileEntry(e, sourceName(e)),
+        });
+    }
+    for (const [k, e] of old)
+      if (!now.has(k)) out.push({ kind: 'removed', project, entry: asFileEntry(e, sourceName(e)) });
+  }
+  return out;
 }
 
 /** Imports a policy file: the diff, and the write when `apply` is true. */
@@ -227,11 +297,13 @@ export async function importPolicy(
   client: UpstreamClient,
   file: PolicyFile,
   apply: boolean,
+  audit?: ImportAudit,
 ): Promise<PolicyChange[]> {
   const profiles = await resolvePolicyFile(file, client); // every path, before anything is written
   const { file: current } = await exportPolicy(store, client);
   const changes = diffPolicies(current, file);
-  if (apply) await store.replaceAll(profiles);
+  if (apply && audit) await replaceAudited(store, profiles, Object.keys(file.projects), audit);
+  else if (apply) await store.replaceAll(profiles);
   return changes;
 }
 
@@ -275,28 +347,26 @@ export async function runPolicy(argv: string[]): Promise<void> {
     }
     const path = positionals[0];
     if (!path) throw new ConfigError('usage: scopegate policy import FILE [--apply]');
-    let text: string;
-    let raw: unknown;
+    let read: { raw: unknown; sha256: string };
     try {
-      text = readFileSync(path, 'utf8');
-      raw = JSON.parse(text);
+      read = readPolicyFileWithDigest(path);
     } catch {
       throw new ConfigError(`"${path}" cannot be read as JSON`);
     }
-    const file = parsePolicyFile(raw);
-    const changes = await importPolicy(store, client, file, values.apply);
-    if (values.apply) {
-      // The change stream gets the import, as it gets every change made through the API.
-      const changeLog = createChangeLog({
-        logger: pino({ level: 'silent' }),
-        redis,
-        maxLen: config.audit.streamMaxLen,
-      });
-      await recordPolicyImport(changeLog, 'policy import', policyDigest(text), file, changes);
-      if (changeLog.failedWrites() > 0)
-        process.stderr.write(
-          'scopegate: the policy was applied, but its audit event could not be written to the change stream\n',
-        );
+    const file = parsePolicyFile(read.raw);
+    // The change stream gets the import, as it gets every change made through the API.
+    const changeLog = createChangeLog({
+      logger: createLogger({ level: 'silent' }),
+      redis,
+      maxLen: config.audit.streamMaxLen,
+    });
+    const audit = { changeLog, via: 'policy import' as const, fileSha256: read.sha256 };
+    const changes = await importPolicy(store, client, file, values.apply, audit);
+    if (changeLog.failedWrites() > 0) {
+      process.stderr.write(
+        'scopegate: the policy was applied, but its audit event could not be written to the change stream\n',
+      );
+      process.exitCode = 1;
     }
     for (const c of changes) process.stdout.write(`${formatChange(c)}\n`);
     process.stdout.write(

@@ -12,7 +12,10 @@ import {
   exportPolicy,
   formatChange,
   importPolicy,
+  replaceAudited,
 } from '../../src/cli/policy.js';
+import type { ChangeLog, PolicyImportEvent } from '../../src/audit/change-events.js';
+import { createMemoryProfileStore, type ProfileStore } from '../../src/store/profile-store.js';
 import type { AllowlistEntry } from '../../src/policy/types.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile } from '../../src/demo/seed.js';
@@ -172,5 +175,50 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
         ['acme/target'],
       ),
     ).toEqual([]);
+  });
+
+  it('sees a different group now holding an old path as a removal and an addition', () => {
+    // Group 9 was renamed away from acme/apps and group 12 created there: the unchanged file's
+    // "acme/apps" now resolves to 12, so trust moves from 9 to 12, and the event must say so.
+    const stored = [
+      {
+        projectId: 1,
+        enforcement: 'ENFORCED' as const,
+        version: 1,
+        entries: [entry(9, 'acme/apps')],
+      },
+    ];
+    const next = [
+      { projectId: 1, enforcement: 'ENFORCED' as const, entries: [entry(12, 'acme/apps')] },
+    ];
+    expect(diffStoredProfiles(stored, next, ['acme/target']).map(formatChange)).toEqual([
+      'acme/target: + group acme/apps {"RELEASES":"READ"}',
+      'acme/target: - group acme/apps (id 9) {"RELEASES":"READ"}',
+    ]);
+  });
+
+  it('still replaces stored profiles it cannot read, and says the changes are unknown', async () => {
+    const memory = createMemoryProfileStore([]);
+    const unreadable: ProfileStore = {
+      ...memory,
+      list: () => Promise.reject(new Error('unknown resource in a stored entry')),
+    };
+    const recorded: PolicyImportEvent[] = [];
+    const changeLog: ChangeLog = {
+      record: () => Promise.resolve(),
+      recordImport: (e) => (recorded.push(e), Promise.resolve()),
+      failedWrites: () => 0,
+    };
+    const next = [
+      { projectId: 1, enforcement: 'AUDIT' as const, entries: [entry(9, 'acme/apps')] },
+    ];
+    const event = await replaceAudited(unreadable, next, ['acme/target'], {
+      changeLog,
+      via: 'serve --policy',
+      fileSha256: 'abc',
+    });
+    expect((await memory.get(1))?.enforcement).toBe('AUDIT');
+    expect(recorded).toEqual([event]);
+    expect(event).toMatchObject({ changeCount: null, changes: [], projects: 1 });
   });
 });
