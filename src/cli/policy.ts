@@ -105,32 +105,54 @@ const sameEntry = (a: PolicyFileEntry, b: PolicyFileEntry): boolean =>
   JSON.stringify(parsePolicyFile({ version: 1, projects: { x: { entries: [a] } } })) ===
   JSON.stringify(parsePolicyFile({ version: 1, projects: { x: { entries: [b] } } }));
 
+/** How {@link diffProject} reads one kind of profile: its entries' key, sameness and shape. */
+interface EntryView<E> {
+  readonly key: (e: E) => string;
+  readonly same: (a: E, b: E) => boolean;
+  readonly show: (e: E) => PolicyFileEntry;
+}
+
+/** The changes of one project, from its profile `a` (before) to `b` (after), into `out`. */
+function diffProject<E>(
+  project: string,
+  a: { readonly enforcement: string; readonly entries: readonly E[] } | undefined,
+  b: { readonly enforcement: string; readonly entries: readonly E[] } | undefined,
+  view: EntryView<E>,
+  out: PolicyChange[],
+): void {
+  if (a?.enforcement !== b?.enforcement)
+    out.push({
+      kind: 'enforcement',
+      project,
+      from: a?.enforcement ?? null,
+      to: b?.enforcement ?? null,
+    });
+  const before = new Map((a?.entries ?? []).map((e) => [view.key(e), e]));
+  const after = new Map((b?.entries ?? []).map((e) => [view.key(e), e]));
+  for (const [key, e] of after) {
+    const old = before.get(key);
+    if (!old) out.push({ kind: 'added', project, entry: view.show(e) });
+    else if (!view.same(old, e))
+      out.push({ kind: 'changed', project, from: view.show(old), to: view.show(e) });
+  }
+  for (const [key, e] of before)
+    if (!after.has(key)) out.push({ kind: 'removed', project, entry: view.show(e) });
+}
+
+const FILE_ENTRIES: EntryView<PolicyFileEntry> = {
+  key: sourceKey,
+  same: sameEntry,
+  show: (e) => e,
+};
+
 /** What importing `next` over `current` would change, project by project. Pure. */
 export function diffPolicies(current: PolicyFile, next: PolicyFile): PolicyChange[] {
   const out: PolicyChange[] = [];
   const paths = [
     ...new Set([...Object.keys(current.projects), ...Object.keys(next.projects)]),
   ].sort();
-  for (const project of paths) {
-    const a = current.projects[project];
-    const b = next.projects[project];
-    if (a?.enforcement !== b?.enforcement)
-      out.push({
-        kind: 'enforcement',
-        project,
-        from: a?.enforcement ?? null,
-        to: b?.enforcement ?? null,
-      });
-    const before = new Map((a?.entries ?? []).map((e) => [sourceKey(e), e]));
-    const after = new Map((b?.entries ?? []).map((e) => [sourceKey(e), e]));
-    for (const [key, e] of after) {
-      const old = before.get(key);
-      if (!old) out.push({ kind: 'added', project, entry: e });
-      else if (!sameEntry(old, e)) out.push({ kind: 'changed', project, from: old, to: e });
-    }
-    for (const [key, e] of before)
-      if (!after.has(key)) out.push({ kind: 'removed', project, entry: e });
-  }
+  for (const project of paths)
+    diffProject(project, current.projects[project], next.projects[project], FILE_ENTRIES, out);
   return out;
 }
 
@@ -261,33 +283,12 @@ export function diffStoredProfiles(
   const ids = [...new Set([...before.keys(), ...after.keys()])];
   const projectName = (id: number): string => name.get(id) ?? `project ${id}`;
   ids.sort((x, y) => projectName(x).localeCompare(projectName(y)) || x - y);
-  for (const id of ids) {
-    const a = before.get(id);
-    const b = after.get(id);
-    const project = projectName(id);
-    if (a?.enforcement !== b?.enforcement)
-      out.push({
-        kind: 'enforcement',
-        project,
-        from: a?.enforcement ?? null,
-        to: b?.enforcement ?? null,
-      });
-    const old = new Map((a?.entries ?? []).map((e) => [key(e), e]));
-    const now = new Map((b?.entries ?? []).map((e) => [key(e), e]));
-    for (const [k, e] of now) {
-      const was = old.get(k);
-      if (!was) out.push({ kind: 'added', project, entry: asFileEntry(e, sourceName(e)) });
-      else if (!sameGrant(was, e))
-        out.push({
-          kind: 'changed',
-          project,
-          from: asFileEntry(was, sourceName(was)),
-          to: asFileEntry(e, sourceName(e)),
-        });
-    }
-    for (const [k, e] of old)
-      if (!now.has(k)) out.push({ kind: 'removed', project, entry: asFileEntry(e, sourceName(e)) });
-  }
+  const view: EntryView<AllowlistEntry> = {
+    key,
+    same: sameGrant,
+    show: (e) => asFileEntry(e, sourceName(e)),
+  };
+  for (const id of ids) diffProject(projectName(id), before.get(id), after.get(id), view, out);
   return out;
 }
 
