@@ -10,7 +10,7 @@ import { badUserInputError, forbiddenActionError, internalError } from '../src/e
 import { effectiveEnforcement } from '../src/policy/engine.js';
 import type { JobTokenEnforcement, JobTokenProfile } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
-import { pageSize, type ConnectionArgs } from '../src/upstream/pagination.js';
+import type { ConnectionArgs } from '../src/upstream/pagination.js';
 import { lastUsedByEntry, listConnection, requireUser, sourceModel } from './job-token-scope.js';
 
 /** `JobTokenComplianceFindingKind`. */
@@ -113,6 +113,37 @@ export function projectFindings(
   return out;
 }
 
+/** Every finding of the report, sorted by project, kind and source. */
+async function complianceFindings(
+  ctx: GatewayContext,
+  services: NonNullable<GatewayContext['management']>,
+  filter: ComplianceArgs['filter'],
+  unusedBefore: number,
+): Promise<Finding[]> {
+  await services.authLog.flush();
+  const profiles = new Map((await services.store.list()).map((p) => [p.projectId, p]));
+  const ids = [...new Set([...profiles.keys(), ...(await services.authLog.targets())])];
+  const projects = await Promise.all(ids.map((id) => ctx.loaders.project.load(id)));
+  const kinds = filter?.kinds ? new Set(filter.kinds) : undefined;
+  const onlyPath = filter?.projectPath ?? undefined;
+  const findings: Finding[] = [];
+  for (const [i, id] of ids.entries()) {
+    const path = projects[i]?.path_with_namespace ?? `project ${id}`;
+    if (onlyPath !== undefined && path !== onlyPath) continue;
+    const profile = profiles.get(id);
+    const usage = await services.authLog.list(id);
+    const mode = effectiveEnforcement(profile, services.instance);
+    for (const f of projectFindings(path, profile, usage, mode, unusedBefore))
+      if (!kinds || kinds.has(f.kind)) findings.push(f);
+  }
+  return findings.sort(
+    (a, b) =>
+      a.projectPath.localeCompare(b.projectPath) ||
+      a.kind.localeCompare(b.kind) ||
+      (a.source?.fullPath ?? '').localeCompare(b.source?.fullPath ?? ''),
+  );
+}
+
 /** Resolvers of the compliance report. */
 export const complianceResolvers = {
   Query: {
@@ -126,31 +157,12 @@ export const complianceResolvers = {
       if (!Number.isInteger(days) || days < 0 || days > 36_500)
         throw badUserInputError('unusedForDays must be between 0 and 36500');
       const unusedBefore = Date.now() - days * DAY_MS;
-      // Every profile and target is read before the window is cut: check the window first.
-      if (pageSize(args) === 0) return listConnection([], args, (f: Finding) => f);
-      await services.authLog.flush();
-      const profiles = new Map((await services.store.list()).map((p) => [p.projectId, p]));
-      const ids = [...new Set([...profiles.keys(), ...(await services.authLog.targets())])];
-      const projects = await Promise.all(ids.map((id) => ctx.loaders.project.load(id)));
-      const kinds = args.filter?.kinds ? new Set(args.filter.kinds) : undefined;
-      const onlyPath = args.filter?.projectPath ?? undefined;
-      const findings: Finding[] = [];
-      for (const [i, id] of ids.entries()) {
-        const path = projects[i]?.path_with_namespace ?? `project ${id}`;
-        if (onlyPath !== undefined && path !== onlyPath) continue;
-        const profile = profiles.get(id);
-        const usage = await services.authLog.list(id);
-        const mode = effectiveEnforcement(profile, services.instance);
-        for (const f of projectFindings(path, profile, usage, mode, unusedBefore))
-          if (!kinds || kinds.has(f.kind)) findings.push(f);
-      }
-      findings.sort(
-        (a, b) =>
-          a.projectPath.localeCompare(b.projectPath) ||
-          a.kind.localeCompare(b.kind) ||
-          (a.source?.fullPath ?? '').localeCompare(b.source?.fullPath ?? ''),
+      // Every profile and target is read only when the window asks for an item.
+      return listConnection(
+        () => complianceFindings(ctx, services, args.filter, unusedBefore),
+        args,
+        (f) => f,
       );
-      return listConnection(findings, args, (f) => f);
     },
   },
 };

@@ -21,12 +21,7 @@ import {
   type SourceKind,
 } from '../src/policy/types.js';
 import type { GatewayContext, ManagementServices } from '../src/server/context.js';
-import {
-  pageSize,
-  paginate,
-  type ConnectionArgs,
-  type Connection,
-} from '../src/upstream/pagination.js';
+import { paginate, type ConnectionArgs, type Connection } from '../src/upstream/pagination.js';
 import type { RestProject } from '../src/upstream/types.js';
 import { gid } from './models.js';
 
@@ -182,20 +177,26 @@ export function authLogModel(u: UsageRecord) {
   };
 }
 
-/** A connection over a list already in memory (opaque offset cursors, as everywhere). */
+/**
+ * A connection over a list computed in memory (opaque offset cursors, as everywhere). `load`
+ * runs once, and only when the window asks for an item: `paginate` refuses a bad `first` or
+ * `after` and answers `first: 0` before fetching, so those cost none of the list's reads.
+ */
 export function listConnection<T, M>(
-  items: readonly T[],
+  load: () => Promise<readonly T[]>,
   args: ConnectionArgs,
   map: (item: T) => M,
 ): Promise<Connection<M>> {
+  let items: Promise<readonly T[]> | undefined;
   return paginate(
     args,
-    (page, perPage) => {
+    async (page, perPage) => {
+      const all = await (items ??= load());
       const start = (page - 1) * perPage;
-      return Promise.resolve({
-        items: items.slice(start, start + perPage),
-        nextPage: start + perPage < items.length ? page + 1 : undefined,
-      });
+      return {
+        items: all.slice(start, start + perPage),
+        nextPage: start + perPage < all.length ? page + 1 : undefined,
+      };
     },
     map,
   );
@@ -208,10 +209,10 @@ export const jobTokenScopeResolvers = {
       scopeModel(await authorizeManagement(ctx, p.ownerProjectId, 'view')),
     jobTokenAuthLog: async (p: Owned, args: ConnectionArgs, ctx: GatewayContext) => {
       const t = await authorizeManagement(ctx, p.ownerProjectId, 'view');
-      if (pageSize(args) === 0) return listConnection([], args, authLogModel);
-      const usage = (await t.services.authLog.list(t.project.id)).sort(
-        (a, b) => b.lastUsedAt - a.lastUsedAt || a.sourceProjectId - b.sourceProjectId,
-      );
+      const usage = async () =>
+        (await t.services.authLog.list(t.project.id)).sort(
+          (a, b) => b.lastUsedAt - a.lastUsedAt || a.sourceProjectId - b.sourceProjectId,
+        );
       return listConnection(usage, args, authLogModel);
     },
   },

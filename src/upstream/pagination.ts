@@ -46,20 +46,6 @@ export function decodeCursor(cursor: string): number {
 }
 
 /**
- * The window's size (`first`, 20 when omitted) after checking `first` and `after` as
- * {@link paginate} does: a list computed before paginating (every item read first) calls this
- * up front, so a refused or empty window costs none of that work.
- */
-export function pageSize(args: ConnectionArgs): number {
-  const first = args.first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badUserInputError(`"first" must be between 0 and ${MAX_PAGE_SIZE}`);
-  }
-  if (args.after) decodeCursor(args.after);
-  return first;
-}
-
-/**
  * Serves one window of a list: `fetchPage(page, perPage)` calls the upstream list endpoint,
  * `map` turns each item into the GraphQL model.
  */
@@ -68,7 +54,10 @@ export async function paginate<T, M>(
   fetchPage: (page: number, perPage: number) => Promise<UpstreamPage<T>>,
   map: (item: T) => M,
 ): Promise<Connection<M>> {
-  const first = pageSize(args);
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badUserInputError(`"first" must be between 0 and ${MAX_PAGE_SIZE}`);
+  }
   const start = args.after ? decodeCursor(args.after) + 1 : 0;
   if (first === 0) {
     return {
