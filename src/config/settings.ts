@@ -44,9 +44,9 @@ export const DEFAULTS = Object.freeze({
   maxAliases: 30,
   /** Most lexical tokens in one document. */
   maxTokens: 2_000,
-  /** Highest estimated query cost (see `src/server/limits.ts`). */
+  /** Highest estimated query cost (see `src/server/operation-cost.ts`). */
   maxCost: 5_000,
-  /** Most list pages one operation may ask for (see `src/server/limits.ts`). */
+  /** Most list pages one operation may ask for (see `src/server/operation-cost.ts`). */
   maxPages: 100,
   /** Requests per window per token (jti, else the user); 0 turns it off. Off without Redis. */
   rateLimitPerToken: 600,
