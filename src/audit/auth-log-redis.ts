@@ -4,7 +4,8 @@
  * used), a set of the target's sources `sg:{p:<target>}:authlog`, a set of targets with usage
  * `sg:{idx}:authlog`, and the checks in a bounded stream `sg:{audit}:authz` (`XADD MAXLEN ~`),
  * one entry per distinct check of a flush with its count, first and last time. A batch is one
- * pipeline (one per hash-tag slot on a Cluster).
+ * pipeline (one per hash-tag slot on a Cluster); what it could not store is handed back to the
+ * log, which writes it with its next flush.
  */
 import type { JobTokenAccessLevel, JobTokenResource, SourceKind } from '../policy/types.js';
 import { LEVELS, RESOURCES } from '../policy/types.js';
@@ -85,14 +86,33 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
   const streamKey = `${prefix}:{audit}:authz`;
   const maxLen = String(opts.streamMaxLen ?? 100_000);
 
-  async function exec(p: ReturnType<RedisConnection['pipeline']>): Promise<void> {
-    const res = await p.exec();
-    for (const [err] of res ?? []) if (err) throw err;
+  type Pipeline = ReturnType<RedisConnection['pipeline']>;
+  /**
+   * Sends a pipeline and tells each command's `mark` whether it failed: a command with an
+   * error reply, or with no reply because the pipeline as a whole failed (Redis away). Returns
+   * the first failure.
+   */
+  async function send(p: Pipeline, marks: ((failed: boolean) => void)[]): Promise<unknown> {
+    if (marks.length === 0) return undefined;
+    let res: [Error | null, unknown][] | null = null;
+    let failure: unknown;
+    try {
+      res = await p.exec();
+    } catch (err) {
+      failure = err;
+    }
+    marks.forEach((mark, i) => {
+      const reply = res?.[i];
+      const failed = reply === undefined || reply[0] !== null;
+      if (failed) failure ??= reply?.[0] ?? new Error('no reply');
+      mark(failed);
+    });
+    return failure;
   }
 
   // Reads for jobTokenAuthLog and the compliance report answer POLICY_UNAVAILABLE when Redis
-  // fails; the flush loop counts a failed write, logs it, and drops that batch (requests are
-  // never held back by the log).
+  // fails. A write reports what it could not store (a command refused, or Redis away), and
+  // the log keeps that for its next flush; requests are never held back by the log.
   return failClosed<AuthLogBackend>(
     {
       async write(deltas, events) {
@@ -103,7 +123,15 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
           byTarget.set(d.targetProjectId, list);
         }
         const cluster = isCluster(redis);
+        const failedDeltas = new Set<UsageRecord>();
+        let indexFailed = false;
+        const failedEvents: UsageEventGroup[] = [];
+        let firstFailure: unknown;
+        const flush = async (p: Pipeline, marks: ((failed: boolean) => void)[]) => {
+          firstFailure ??= await send(p, marks);
+        };
         let p = redis.pipeline();
+        let marks: ((failed: boolean) => void)[] = [];
         for (const [target, list] of byTarget) {
           const keys = authLogKeys(target, prefix);
           for (const d of list) {
@@ -132,20 +160,41 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
               JSON.stringify(last),
               ...flags,
             );
+            marks.push((failed) => {
+              if (failed) failedDeltas.add(d);
+            });
           }
           if (cluster) {
-            await exec(p);
+            await flush(p, marks);
             p = redis.pipeline();
+            marks = [];
           }
         }
-        if (byTarget.size > 0) p.sadd(targetsKey, ...[...byTarget.keys()].map(String));
-        if (cluster) {
-          await exec(p);
-          p = redis.pipeline();
+        if (byTarget.size > 0) {
+          p.sadd(targetsKey, ...[...byTarget.keys()].map(String));
+          marks.push((failed) => {
+            indexFailed ||= failed;
+          });
         }
-        for (const e of events)
+        if (cluster) {
+          await flush(p, marks);
+          p = redis.pipeline();
+          marks = [];
+        }
+        for (const e of events) {
           p.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', JSON.stringify(eventJson(e)));
-        await exec(p);
+          marks.push((failed) => {
+            if (failed) failedEvents.push(e);
+          });
+        }
+        await flush(p, marks);
+        if (failedDeltas.size === 0 && !indexFailed && failedEvents.length === 0) return undefined;
+        // A merged delta whose index entry failed comes back with zero counts: merging it again
+        // re-adds the entry and counts nothing twice.
+        const retry = indexFailed
+          ? deltas.map((d) => (failedDeltas.has(d) ? d : withoutCounts(d)))
+          : deltas.filter((d) => failedDeltas.has(d));
+        return { deltas: retry, events: failedEvents, error: firstFailure };
       },
 
       async list(targetProjectId) {
@@ -170,6 +219,11 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
     },
     () => false,
   );
+}
+
+/** A delta that, merged again, changes no counter (flags, last use and index entries only). */
+function withoutCounts(d: UsageRecord): UsageRecord {
+  return { ...d, allowed: 0, denied: 0, wouldDeny: 0, deniedByAllowlist: 0 };
 }
 
 function eventJson(e: UsageEventGroup): Record<string, unknown> {

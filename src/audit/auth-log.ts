@@ -8,7 +8,9 @@
  * in-memory buffer (a synchronous array push, deduplicated per request); a timer flushes the
  * buffer in batches to a backend (Redis hashes and a bounded stream, or memory for the demo).
  * A full buffer drops the event and counts the drop ({@link AuthLog.stats}); the request is
- * never held up. Events carry ids, paths and levels only: never a token or its claims.
+ * never held up. What a flush could not write (Redis away, one key refused) is kept, bounded,
+ * and written by the next flush: usage is recorded at least once, so an entry is never shown
+ * unused because Redis blinked. Events carry ids, paths and levels only: never a token or its claims.
  */
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
@@ -86,9 +88,28 @@ export interface UsageEventGroup extends UsageEvent {
   readonly firstAt: number;
 }
 
+/**
+ * What a backend's `write` could not store; the log keeps it and writes it with the next flush.
+ * A delta whose merge went through but whose index entry did not comes back with zero counts:
+ * merging it again re-adds the index entry and its (idempotent) flags, and counts nothing twice.
+ */
+export interface UnwrittenUsage {
+  readonly deltas: readonly UsageRecord[];
+  readonly events: readonly UsageEventGroup[];
+  /** The first failure, for the log line (its name only is logged). */
+  readonly error: unknown;
+}
+
 /** Where flushed usage goes. `write` merges deltas into what is stored. */
 export interface AuthLogBackend {
-  write(deltas: readonly UsageRecord[], events: readonly UsageEventGroup[]): Promise<void>;
+  /**
+   * Resolves with what could not be stored (`undefined`: everything was); a rejection means
+   * none of the batch is known to be stored, and all of it is kept for the next flush.
+   */
+  write(
+    deltas: readonly UsageRecord[],
+    events: readonly UsageEventGroup[],
+  ): Promise<UnwrittenUsage | undefined>;
   /** Usage of one target, any order. */
   list(targetProjectId: number): Promise<UsageRecord[]>;
   /** Every target that has usage. */
@@ -98,10 +119,14 @@ export interface AuthLogBackend {
 /** Counters for metrics. */
 export interface AuthLogStats {
   readonly buffered: number;
-  /** Events dropped because the buffer was full. */
+  /** Checks dropped: the buffer was full, or a failed write's retry store overflowed. */
   readonly dropped: number;
+  /** Checks written to the stream. */
   readonly flushed: number;
+  /** Flushes that could not write everything (what failed is retried by the next one). */
   readonly flushErrors: number;
+  /** Checks and (target, source) deltas of failed writes waiting for the next flush. */
+  readonly retrying: { readonly checks: number; readonly deltas: number };
 }
 
 /** The hooks one request adds to the directive's observers. */
@@ -139,8 +164,8 @@ export interface AuthLogOptions {
   readonly logger?: Logger | undefined;
   /** Clock, ms. Default `Date.now`. */
   readonly now?: () => number;
-  /** Called for each event dropped because the buffer was full (metrics); must not throw. */
-  readonly onDrop?: (() => void) | undefined;
+  /** Called with the number of checks dropped (metrics); must not throw. */
+  readonly onDrop?: ((count: number) => void) | undefined;
 }
 
 /** Usage kept in process memory (the demo and tests of one process). */
@@ -153,7 +178,7 @@ export function createMemoryAuthLogBackend(): AuthLogBackend {
         if (!m) byTarget.set(d.targetProjectId, (m = new Map()));
         m.set(d.sourceProjectId, mergeUsage(m.get(d.sourceProjectId), d));
       }
-      return Promise.resolve();
+      return Promise.resolve(undefined);
     },
     list: (id) => Promise.resolve([...(byTarget.get(id)?.values() ?? [])]),
     targets: () => Promise.resolve([...byTarget.keys()]),
@@ -184,15 +209,50 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   let flushed = 0;
   let flushErrors = 0;
   let flushing: Promise<void> | undefined;
+  // What failed writes left, written first by the next flush: deltas by (target, source), and
+  // stream entries, each bounded by `bufferSize`.
+  let retryDeltas = new Map<string, UsageRecord>();
+  let retryEvents: UsageEventGroup[] = [];
+
+  const drop = (count: number): void => {
+    if (count <= 0) return;
+    dropped += count;
+    options.onDrop?.(count);
+  };
 
   const record = (event: UsageEvent): void => {
     if (buffer.length >= bufferSize) {
-      dropped += 1;
-      options.onDrop?.();
+      drop(1);
       return;
     }
     buffer.push(event);
   };
+
+  const pairKey = (d: Pick<UsageRecord, 'targetProjectId' | 'sourceProjectId'>): string =>
+    `${d.targetProjectId}:${d.sourceProjectId}`;
+  const checksOf = (groups: readonly UsageEventGroup[]): number =>
+    groups.reduce((n, g) => n + g.count, 0);
+
+  /**
+   * Keeps what a write left for the next flush. Past the bound, the oldest stream entries go
+   * (their checks counted as dropped) and deltas of pairs not already kept are lost (logged);
+   * the counters and flags of every kept pair stay exact.
+   */
+  function keepForRetry(left: UnwrittenUsage): { lostDeltas: number; lostChecks: number } {
+    let lostDeltas = 0;
+    for (const d of left.deltas) {
+      const key = pairKey(d);
+      const kept = retryDeltas.get(key);
+      if (kept === undefined && retryDeltas.size >= bufferSize) lostDeltas += 1;
+      else retryDeltas.set(key, mergeUsage(kept, d));
+    }
+    const events = retryEvents.concat(left.events);
+    const over = events.length - bufferSize;
+    const lostChecks = over > 0 ? checksOf(events.slice(0, over)) : 0;
+    retryEvents = over > 0 ? events.slice(over) : events;
+    drop(lostChecks);
+    return { lostDeltas, lostChecks };
+  }
 
   async function botFlag(userId: number): Promise<boolean | null> {
     const hit = bots.get(userId);
@@ -212,33 +272,46 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   }
 
   async function flushOnce(): Promise<void> {
-    if (buffer.length === 0) return;
+    if (buffer.length === 0 && retryDeltas.size === 0 && retryEvents.length === 0) return;
     const events = buffer;
     buffer = [];
     // A job repeats the same checks on every request: group them first, then merge the groups.
     const groups = groupEvents(events);
     const flags = new Map<number, boolean | null>();
     for (const id of new Set(groups.map((g) => g.userId))) flags.set(id, await botFlag(id));
-    const deltas = new Map<string, UsageRecord>();
+    // What an earlier write left goes first: it is older, and a tie on the newest use goes to
+    // the later check, as when nothing failed.
+    const deltas = retryDeltas;
+    retryDeltas = new Map();
     for (const g of groups) {
-      const key = `${g.targetProjectId}:${g.sourceProjectId}`;
+      const key = pairKey(g);
       const delta = usageOf(g, flags.get(g.userId) ?? null, g.count);
       deltas.set(key, mergeUsage(deltas.get(key), delta));
     }
+    const batch = retryEvents.length > 0 ? retryEvents.concat(groups) : groups;
+    retryEvents = [];
+    let left: UnwrittenUsage | undefined;
     try {
-      await backend.write([...deltas.values()], groups);
-      flushed += events.length;
+      left = await backend.write([...deltas.values()], batch);
     } catch (err) {
-      flushErrors += 1;
-      logger?.warn(
-        {
-          event: 'authlog.flush_failed',
-          events: events.length,
-          error: err instanceof Error ? err.name : 'unknown',
-        },
-        'authorization log batch not written',
-      );
+      left = { deltas: [...deltas.values()], events: batch, error: err };
     }
+    const unwritten = left ? checksOf(left.events) : 0;
+    flushed += checksOf(batch) - unwritten;
+    if (!left) return;
+    flushErrors += 1;
+    const { lostDeltas, lostChecks } = keepForRetry(left);
+    logger?.warn(
+      {
+        event: 'authlog.flush_failed',
+        checks: unwritten,
+        deltas: left.deltas.length,
+        retrying: { checks: checksOf(retryEvents), deltas: retryDeltas.size },
+        dropped: { checks: lostChecks, deltas: lostDeltas },
+        error: left.error instanceof Error ? left.error.name : 'unknown',
+      },
+      'authorization log: part of a batch not written; retrying it with the next flush',
+    );
   }
 
   const flush = (): Promise<void> => {
@@ -309,10 +382,26 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     flush,
     list: (id) => backend.list(id),
     targets: () => backend.targets(),
-    stats: () => ({ buffered: buffer.length, dropped, flushed, flushErrors }),
+    stats: () => ({
+      buffered: buffer.length,
+      dropped,
+      flushed,
+      flushErrors,
+      retrying: { checks: checksOf(retryEvents), deltas: retryDeltas.size },
+    }),
     async close() {
       if (timer) clearInterval(timer);
       await flush();
+      // Nothing flushes after this: what is still waiting for a retry is lost, and said so.
+      if (retryEvents.length === 0 && retryDeltas.size === 0) return;
+      const checks = checksOf(retryEvents);
+      logger?.warn(
+        { event: 'authlog.lost_on_close', checks, deltas: retryDeltas.size },
+        'authorization log: usage not written before shutdown',
+      );
+      drop(checks);
+      retryEvents = [];
+      retryDeltas = new Map();
     },
   };
 }

@@ -11,6 +11,7 @@ import { createDecisionCache } from '../cache/decision-cache.js';
 import { ConfigError, type ResolvedConfig } from '../config/config.js';
 import { parsePolicyFile } from '../policy/policy-file.js';
 import { startGateway } from '../server/gateway.js';
+import { createGatewayMetrics } from '../server/metrics.js';
 import { createRateLimiter } from '../server/rate-limit.js';
 import { resolvePolicyFile } from '../store/policy-loader.js';
 import {
@@ -91,6 +92,9 @@ export async function bootstrapFleet(
     closers.push(() => revocations.close());
 
     const upstream = upstreamOptionsFromConfig(config, url, token);
+    // Made before the import, so that an import event the stream refused is counted in
+    // `scopegate_audit_events_dropped_total` like any other.
+    const metrics = createGatewayMetrics();
 
     if (options.policyPath) {
       const { raw, sha256 } = readPolicyFileWithDigest(options.policyPath);
@@ -99,7 +103,12 @@ export async function bootstrapFleet(
       // Diffed by ids against what is stored (no forge look-ups at every start); the change
       // stream records an import that changed something, so a restart that undoes changes made
       // through the API leaves a trace, and one that changes nothing leaves none.
-      const changeLog = createChangeLog({ logger, redis, maxLen: config.audit.streamMaxLen });
+      const changeLog = createChangeLog({
+        logger,
+        redis,
+        maxLen: config.audit.streamMaxLen,
+        onDrop: () => metrics.observeAuditDrop(),
+      });
       await replaceAudited(store, profiles, Object.keys(file.projects), {
         changeLog,
         via: 'serve --policy',
@@ -127,6 +136,7 @@ export async function bootstrapFleet(
             })
           : undefined,
       ...gatewayOptionsFromConfig(config),
+      metrics,
       logger,
       // Change events and the authorization log go to Redis streams and hashes.
       management: { ...gatewayOptionsFromConfig(config).management, redis },

@@ -151,7 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     instance,
     logger,
     upstream,
-    onAuditDrop: () => metrics.observeAuditDrop(),
+    onAuditDrop: (count) => metrics.observeAuditDrop(count),
   });
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
   const limits = resolveRequestLimits(options.limits);

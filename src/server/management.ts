@@ -44,8 +44,8 @@ export interface ManagementDeps {
   readonly instance: InstanceSettings;
   readonly logger: Logger;
   readonly upstream: UpstreamClient;
-  /** Called for every audit event (change or usage) that was dropped; must not throw. */
-  readonly onAuditDrop?: () => void;
+  /** Called with the number of audit events (changes or usage checks) dropped; must not throw. */
+  readonly onAuditDrop?: (count?: number) => void;
 }
 
 /** The gateway's management services and request hooks. */

@@ -29,8 +29,8 @@ export interface GatewayMetrics {
   observeRateLimit(outcome: 'token' | 'source_project' | 'failed_open'): void;
   /** A decision cache look-up (for the cache layers to call). */
   observeCacheLookup(layer: DecisionCacheLayer, hit: boolean): void;
-  /** An audit event could not be written (for the audit stream to call). */
-  observeAuditDrop(): void;
+  /** Audit events (one by default) could not be written (for the audit streams to call). */
+  observeAuditDrop(count?: number): void;
   /** Where the verified-token cache's counts are read at each scrape. */
   watchTokenCache(read: () => TokenCacheStats | undefined): void;
   /** Where the project cache's counts are read at each scrape. */
@@ -255,8 +255,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     observeCacheLookup(layer, hit) {
       cache.inc({ layer, result: hit ? 'hit' : 'miss' });
     },
-    observeAuditDrop() {
-      auditDrops.inc();
+    observeAuditDrop(count = 1) {
+      auditDrops.inc(count);
     },
     watchTokenCache(read) {
       tokenCache.watch(read);

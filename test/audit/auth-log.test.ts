@@ -115,18 +115,64 @@ describe('authorization log recorder', () => {
     await log.close();
   });
 
-  it('counts a failed flush and keeps recording', async () => {
+  it('counts a failed flush, keeps recording, and writes the failed batch with the next flush', async () => {
+    const memory = createMemoryAuthLogBackend();
+    let down = true;
+    const flaky: AuthLogBackend = {
+      write: (deltas, events) =>
+        down ? Promise.reject(new Error('down')) : memory.write(deltas, events),
+      list: (id) => memory.list(id),
+      targets: () => memory.targets(),
+    };
+    const log = createAuthLog({ backend: flaky, flushIntervalMs: 0 });
+    log.record(event());
+    await expect(log.flush()).resolves.toBeUndefined();
+    log.record(event({ at: 1_700_000_000_001, jobId: 8 }));
+    expect(log.stats()).toMatchObject({
+      flushErrors: 1,
+      buffered: 1,
+      flushed: 0,
+      dropped: 0,
+      retrying: { checks: 1, deltas: 1 },
+    });
+    down = false;
+    await log.flush();
+    // Both checks counted once; the newer one is the last use.
+    expect(await log.list(101)).toMatchObject([{ allowed: 2, lastJobId: 8 }]);
+    expect(log.stats()).toMatchObject({ flushed: 2, retrying: { checks: 0, deltas: 0 } });
+    await log.close();
+  });
+
+  it('bounds what waits for a retry: the oldest checks drop, counted; kept pairs stay exact', async () => {
+    const drops: number[] = [];
     const failing: AuthLogBackend = {
       write: () => Promise.reject(new Error('down')),
       list: () => Promise.resolve([]),
       targets: () => Promise.resolve([]),
     };
-    const log = createAuthLog({ backend: failing, flushIntervalMs: 0 });
-    log.record(event());
-    await expect(log.flush()).resolves.toBeUndefined();
-    log.record(event());
-    expect(log.stats()).toMatchObject({ flushErrors: 1, buffered: 1 });
+    const log = createAuthLog({
+      backend: failing,
+      bufferSize: 2,
+      flushIntervalMs: 0,
+      onDrop: (n) => drops.push(n),
+    });
+    // Two distinct checks (two stream entries, two pairs) fail, then two more of new pairs.
+    log.record(event({ targetProjectId: 1 }));
+    log.record(event({ targetProjectId: 2 }));
+    log.record(event({ targetProjectId: 2, at: 1_700_000_000_001 }));
+    await log.flush();
+    expect(log.stats()).toMatchObject({ dropped: 1, retrying: { checks: 2, deltas: 2 } });
+    log.record(event({ targetProjectId: 3 }));
+    log.record(event({ targetProjectId: 4 }));
+    await log.flush();
+    // Four entries for two places: the oldest two (targets 1 and 2) drop, counted; of the
+    // deltas, the pairs already waiting stay and the new pairs (3 and 4) do not fit.
+    expect(log.stats()).toMatchObject({ dropped: 3, retrying: { checks: 2, deltas: 2 } });
+    expect(drops).toEqual([1, 2]);
+    // Shutting down with Redis still away: what waits is lost, and counted.
     await log.close();
+    expect(log.stats()).toMatchObject({ dropped: 5, retrying: { checks: 0, deltas: 0 } });
+    expect(drops).toEqual([1, 2, 2]);
   });
 });
 

@@ -140,6 +140,36 @@ describe('serve with REDIS_URL', () => {
     }
   });
 
+  it('starts when the change stream refuses the import event, and counts the event as dropped', async () => {
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      // Something the file does not say, so the next start changes the store and has an
+      // event to write; the stream's key holds a string, so the write is refused.
+      const store = createRedisProfileStore({ redis: conn });
+      const stored = (await store.list())[0]!;
+      await store.put({
+        projectId: stored.projectId,
+        enforcement: 'AUDIT',
+        entries: stored.entries,
+      });
+      await conn.rename('sg:{audit}:changes', 'sg:{audit}:changes:kept');
+      await conn.set('sg:{audit}:changes', 'not a stream');
+      const r = await bootstrap(config, { policyPath });
+      try {
+        const metrics = await (await fetch(`${r.gateway.url}/metrics`)).text();
+        expect(metrics).toMatch(/^scopegate_audit_events_dropped_total 1$/m);
+        // The file was applied all the same, and the gateway serves.
+        expect((await store.list())[0]).toMatchObject({ enforcement: 'ENFORCED' });
+        expect((await read(r)).status).toBe(200);
+      } finally {
+        await r.close();
+        await conn.rename('sg:{audit}:changes:kept', 'sg:{audit}:changes');
+      }
+    } finally {
+      conn.disconnect();
+    }
+  });
+
   it('reports not ready while Redis is down and ready again when it returns', async () => {
     const r = running[1]!;
     expect((await fetch(`${r.gateway.url}/readyz`)).status).toBe(200);
