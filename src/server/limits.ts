@@ -20,7 +20,12 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { GatewayContext } from './context.js';
-import { COST_MODEL, operationCost, operationPages } from './operation-cost.js';
+import {
+  COST_MODEL,
+  mergedOperationPages,
+  operationCost,
+  operationPages,
+} from './operation-cost.js';
 
 /** Limits on one GraphQL document. */
 export interface RequestLimitOptions {
@@ -184,11 +189,18 @@ export function operationLimitsPlugin(
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return; // Apollo has refused the request already
+          // The fast count is an upper bound (a field repeated through fragments counts each
+          // time it is written); over the limit, the merged count (what execution does) decides.
+          const count = (variables: Readonly<Record<string, unknown>>): number => {
+            const bound = operationPages(schema, document, operation, variables);
+            if (bound <= limits.maxPages) return bound;
+            return mergedOperationPages(schema, document, operation, variables) ?? bound;
+          };
           let pages: number;
           if (!operation.variableDefinitions?.length) {
             // Without variables the validation rule's cost is exact: only the pages to count.
             const known = fixedPages.get(operation);
-            pages = known ?? operationPages(schema, document, operation, {});
+            pages = known ?? count({});
             if (known === undefined) fixedPages.set(operation, pages);
           } else {
             const coerced = getVariableValues(
@@ -201,7 +213,7 @@ export function operationLimitsPlugin(
             const cost = operationCost(schema, document, operation, coerced.coerced);
             if (cost > limits.maxCost)
               throw limitError(`Query Cost limit of ${limits.maxCost} exceeded, found ${cost}.`);
-            pages = operationPages(schema, document, operation, coerced.coerced);
+            pages = count(coerced.coerced);
           }
           if (pages <= limits.maxPages) return;
           throw limitError(

@@ -1,10 +1,12 @@
 /**
  * What an operation costs before it runs, for the limits in `limits.ts`: graphql-armor's cost
  * estimate (`operationCost`, the same arithmetic as its rule, with variable values) and the
- * list pages it asks for (`operationPages`). Pure walks over a parsed, validated document.
+ * list pages it asks for (`operationPages`, an upper bound, and `mergedOperationPages`, fields
+ * merged as execution merges them). Pure walks over a parsed, validated document.
  */
 import {
   getNamedType,
+  isAbstractType,
   isInterfaceType,
   isObjectType,
   Kind,
@@ -187,18 +189,31 @@ function selectionPages(
         pages += inner;
         continue;
       }
-      const first = argumentValue(node, 'first', w) ?? DEFAULT_PAGE_SIZE;
-      if (typeof first !== 'number' || !Number.isInteger(first)) continue;
-      if (first < 1 || first > MAX_PAGE_SIZE) continue; // refused or empty: no call
-      const after = argumentValue(node, 'after', w);
-      const own = after === undefined || after === '' ? 1 : 2; // `paginate`: "" is no cursor
-      pages += own + first * inner;
+      pages += listPages(node, inner, w);
     }
   }
   return pages;
 }
 
-/** The list pages `operation` asks for with `variables` (already coerced, defaults applied). */
+/**
+ * The pages of one list field (one with a `first` argument) whose items each ask for `inner`
+ * pages: what `paginate` does with its `first` (20 when omitted) and `after`.
+ */
+function listPages(node: FieldNode, inner: number, w: PageWalk): number {
+  const first = argumentValue(node, 'first', w) ?? DEFAULT_PAGE_SIZE;
+  if (typeof first !== 'number' || !Number.isInteger(first)) return 0;
+  if (first < 1 || first > MAX_PAGE_SIZE) return 0; // refused or empty: no call
+  const after = argumentValue(node, 'after', w);
+  const own = after === undefined || after === '' ? 1 : 2; // `paginate`: "" is no cursor
+  return own + first * inner;
+}
+
+/**
+ * The list pages `operation` asks for with `variables` (already coerced, defaults applied),
+ * each field taken as written: an upper bound, in time linear in the document. A field that
+ * execution merges with another of the same response key counts twice here; see
+ * {@link mergedOperationPages}.
+ */
 export function operationPages(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -212,4 +227,127 @@ export function operationPages(
     schema.getRootType(operation.operation) ?? undefined,
     w,
   );
+}
+
+/** What one merged page count reads, and the selections it may still visit. */
+interface MergeWalk extends PageWalk {
+  budget: number;
+}
+
+/** Selections the merged count visits before it gives up (the upper bound stands). */
+export const MERGED_PAGES_BUDGET = 20_000;
+
+/**
+ * Collects a selection set's fields by response key as execution does (graphql-js
+ * `collectFields`): fragments expanded once per selection set, skipped when their type condition
+ * cannot apply to an object of `parent`. `false` when the budget ran out.
+ */
+function collectFields(
+  selections: SelectionSetNode,
+  parent: GraphQLNamedType | undefined,
+  w: MergeWalk,
+  out: Map<string, FieldNode[]>,
+  visited: Set<string>,
+): boolean {
+  for (const node of selections.selections) {
+    if ((w.budget -= 1) < 0) return false;
+    if (node.kind === Kind.FIELD) {
+      const key = node.alias?.value ?? node.name.value;
+      const list = out.get(key);
+      if (list) list.push(node);
+      else out.set(key, [node]);
+      continue;
+    }
+    let body: SelectionSetNode | undefined;
+    let condition: string | undefined;
+    if (node.kind === Kind.INLINE_FRAGMENT) {
+      body = node.selectionSet;
+      condition = node.typeCondition?.name.value;
+    } else {
+      const name = node.name.value;
+      if (visited.has(name)) continue;
+      visited.add(name);
+      const fragment = w.fragments.get(name);
+      body = fragment?.selectionSet;
+      condition = fragment?.typeCondition.name.value;
+    }
+    if (!body || !applies(condition, parent, w)) continue;
+    if (!collectFields(body, parent, w, out, visited)) return false;
+  }
+  return true;
+}
+
+/** Whether a fragment on `condition` applies to an object of `parent` (unknown: it may). */
+function applies(
+  condition: string | undefined,
+  parent: GraphQLNamedType | undefined,
+  w: PageWalk,
+): boolean {
+  if (condition === undefined || !isObjectType(parent)) return true;
+  if (condition === parent.name) return true;
+  const type = w.schema.getType(condition);
+  return type === undefined || (isAbstractType(type) && w.schema.isSubType(type, parent));
+}
+
+/** The pages of the fields merged under one response key; `undefined`: out of budget. */
+function mergedFieldPages(
+  nodes: readonly FieldNode[],
+  parent: GraphQLNamedType | undefined,
+  w: MergeWalk,
+): number | undefined {
+  const node = nodes[0];
+  if (!node) return 0;
+  const field =
+    isObjectType(parent) || isInterfaceType(parent)
+      ? parent.getFields()[node.name.value]
+      : undefined;
+  const type = field && getNamedType(field.type);
+  const children = new Map<string, FieldNode[]>();
+  const visited = new Set<string>();
+  for (const n of nodes)
+    if (n.selectionSet && !collectFields(n.selectionSet, type, w, children, visited))
+      return undefined;
+  let inner = 0;
+  for (const group of children.values()) {
+    const pages = mergedFieldPages(group, type, w);
+    if (pages === undefined) return undefined;
+    inner += pages;
+  }
+  // Validation has made fields merged under one key the same field with the same arguments.
+  if (!field?.args.some((a) => a.name === 'first')) return inner;
+  return listPages(node, inner, w);
+}
+
+/**
+ * The list pages `operation` asks for once fields repeated under the same response key are
+ * merged, as execution merges them (`{ ...A ...B }` with both fragments selecting
+ * `releases(first: 60)` is one list of 60, not two). Exact where {@link operationPages} is an
+ * upper bound, and dearer (no fragment is counted once for all its uses), so it runs only on an
+ * operation the bound refuses; `undefined` when it visited {@link MERGED_PAGES_BUDGET}
+ * selections without finishing (the bound stands).
+ */
+export function mergedOperationPages(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>>,
+  budget = MERGED_PAGES_BUDGET,
+): number | undefined {
+  const w: MergeWalk = {
+    schema,
+    fragments: fragmentsOf(document),
+    variables,
+    fragmentPages: new Map(),
+    budget,
+  };
+  const root = schema.getRootType(operation.operation) ?? undefined;
+  const fields = new Map<string, FieldNode[]>();
+  if (!collectFields(operation.selectionSet, root, w, fields, new Set())) return undefined;
+  let pages = 0;
+  for (const group of fields.values()) {
+    const p = mergedFieldPages(group, root, w);
+    if (p === undefined) return undefined;
+    pages += p;
+  }
+  return pages;
 }

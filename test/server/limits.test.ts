@@ -352,6 +352,24 @@ describe('list pages per operation', () => {
     expect(huge.calls).toBe(0);
   });
 
+  it('counts a list repeated through fragments once, as it runs, and aliased copies apart', async () => {
+    const t = await gatewayWith({ maxPages: 21 });
+    const repos = (tags: string) =>
+      `containerRepositories(first: 20) { nodes { name tags(first: 2) { nodes { ${tags} } } } }`;
+    // Written twice (42 pages as written), run once: 1 + 20 pages, at the limit.
+    const merged = await send(
+      t,
+      `{ project(fullPath: "${WEB}") { ...A ...B } }
+       fragment A on Project { ${repos('name')} }
+       fragment B on Project { ${repos('location')} }`,
+    );
+    expect(merged.status).toBe(200);
+    expect(merged.body.errors).toBeUndefined();
+    const aliased = await send(t, query(`a: ${repos('name')} b: ${repos('name')}`));
+    expectRejected(aliased, 'GRAPHQL_VALIDATION_FAILED', /^Query asks for up to 42 list pages/);
+    expect(aliased.calls).toBe(0);
+  });
+
   it('never makes more list calls than it counted', async () => {
     const t = await gatewayWith({});
     const body = `${repoTags()} releases { nodes { tagName } } tags { nodes { name } } mergeRequest(iid: "1") { notes { nodes { body } } }`;
