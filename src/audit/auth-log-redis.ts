@@ -4,11 +4,12 @@
  * used), a set of the target's sources `sg:{p:<target>}:authlog`, a set of targets with usage
  * `sg:{idx}:authlog`, and the checks in a bounded stream `sg:{audit}:authz` (`XADD MAXLEN ~`),
  * one entry per distinct check of a flush with its count, first and last time. A batch is one
- * pipeline (one per hash-tag slot on a Cluster); what it could not store is handed back to the
+ * pipeline (on a Cluster, one per hash-tag slot, sent together); what it could not store is handed back to the
  * log, which writes it with its next flush.
  */
 import type { JobTokenAccessLevel, JobTokenResource, SourceKind } from '../policy/types.js';
 import { LEVELS, RESOURCES } from '../policy/types.js';
+import { ReplyError } from 'ioredis';
 import { isCluster, type RedisConnection } from '../store/redis-client.js';
 import { DEFAULT_KEY_PREFIX } from '../store/redis-keys.js';
 import type { AuthLogBackend, UsageEventGroup, UsageRecord } from './auth-log.js';
@@ -30,19 +31,46 @@ export function authLogKeys(targetProjectId: number, prefix = DEFAULT_KEY_PREFIX
 }
 
 // KEYS[1] = record hash, KEYS[2] = source set. ARGV: sourceId, allowed, denied, wouldDeny,
-// deniedByAllowlist, lastUsedAt, last JSON, then used-flag fields.
+// deniedByAllowlist, lastUsedAt, last JSON, then used-flag fields. Everything that could make a
+// write fail is checked before the first write (Redis does not undo a script's earlier writes
+// when a later command fails): a refused merge has written nothing.
 const MERGE = `
+local function kind(key) return redis.call('TYPE', key)['ok'] end
+local t1, t2 = kind(KEYS[1]), kind(KEYS[2])
+if (t1 ~= 'hash' and t1 ~= 'none') or (t2 ~= 'set' and t2 ~= 'none') then
+  return redis.error_reply('WRONGTYPE authorization log keys hold another type')
+end
+local counts = redis.call('HMGET', KEYS[1], 'allowed', 'denied', 'wouldDeny', 'deniedByAllowlist', 'lastUsedAt')
+for i = 1, 5 do
+  if counts[i] and not string.match(counts[i], '^%-?%d+$') then
+    return redis.error_reply('ERR authorization log record holds a counter that is not an integer')
+  end
+end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'allowed', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'denied', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'wouldDeny', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'deniedByAllowlist', ARGV[5])
-local last = tonumber(redis.call('HGET', KEYS[1], 'lastUsedAt') or '0')
-if tonumber(ARGV[6]) >= last then
+if tonumber(ARGV[6]) >= tonumber(counts[5] or '0') then
   redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[6], 'last', ARGV[7])
 end
 for i = 8, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '1') end
 return 1`;
+
+/**
+ * Replies that say Redis will not take this command now but may later (loading, busy, a
+ * Cluster moving or failing over, out of memory, an ACL not yet granted): the command is kept
+ * for the next flush. Any other error reply (a key of another type, a record the script
+ * refuses) would be refused again: the command is dropped and counted. Errors that are not
+ * replies (connection closed, timed out) are kept.
+ */
+const TRANSIENT_REPLY =
+  /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MOVED|ASK|NOREPLICAS|NOPERM)\b/;
+
+/** Whether a failed command would fail the same way if sent again. */
+function refusedForGood(err: unknown): boolean {
+  return err instanceof ReplyError && !TRANSIENT_REPLY.test((err as Error).message);
+}
 
 interface LastUse {
   sourcePath: string;
@@ -87,12 +115,13 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
   const maxLen = String(opts.streamMaxLen ?? 100_000);
 
   type Pipeline = ReturnType<RedisConnection['pipeline']>;
+  /** Told how one command of a pipeline ended: `undefined` when it went through. */
+  type Mark = (error: unknown) => void;
   /**
-   * Sends a pipeline and tells each command's `mark` whether it failed: a command with an
-   * error reply, or with no reply because the pipeline as a whole failed (Redis away). Returns
-   * the first failure.
+   * Sends a pipeline and tells each command's `mark` how it ended: its error reply, or the
+   * pipeline's own failure when it has no reply (Redis away). Returns the first failure.
    */
-  async function send(p: Pipeline, marks: ((failed: boolean) => void)[]): Promise<unknown> {
+  async function send(p: Pipeline, marks: Mark[]): Promise<unknown> {
     if (marks.length === 0) return undefined;
     let res: [Error | null, unknown][] | null = null;
     let failure: unknown;
@@ -103,9 +132,9 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
     }
     marks.forEach((mark, i) => {
       const reply = res?.[i];
-      const failed = reply === undefined || reply[0] !== null;
-      if (failed) failure ??= reply?.[0] ?? new Error('no reply');
-      mark(failed);
+      const error = reply === undefined ? (failure ?? new Error('no reply')) : reply[0];
+      if (error) failure ??= error;
+      mark(error ?? undefined);
     });
     return failure;
   }
@@ -124,14 +153,23 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
         }
         const cluster = isCluster(redis);
         const failedDeltas = new Set<UsageRecord>();
+        const refusedDeltas = new Set<UsageRecord>();
         let indexFailed = false;
         const failedEvents: UsageEventGroup[] = [];
+        const refusedEvents: UsageEventGroup[] = [];
         let firstFailure: unknown;
-        const flush = async (p: Pipeline, marks: ((failed: boolean) => void)[]) => {
-          firstFailure ??= await send(p, marks);
+        // On a Cluster each slot's pipeline is sent as soon as it is built; all are awaited
+        // together below, so a flush is one wave of round trips, not one per target.
+        const sent: Promise<void>[] = [];
+        const flush = (p: Pipeline, marks: Mark[]): void => {
+          sent.push(
+            send(p, marks).then((failure) => {
+              firstFailure ??= failure;
+            }),
+          );
         };
         let p = redis.pipeline();
-        let marks: ((failed: boolean) => void)[] = [];
+        let marks: Mark[] = [];
         for (const [target, list] of byTarget) {
           const keys = authLogKeys(target, prefix);
           for (const d of list) {
@@ -160,41 +198,51 @@ export function createRedisAuthLogBackend(opts: RedisAuthLogOptions): AuthLogBac
               JSON.stringify(last),
               ...flags,
             );
-            marks.push((failed) => {
-              if (failed) failedDeltas.add(d);
+            marks.push((error) => {
+              if (error) (refusedForGood(error) ? refusedDeltas : failedDeltas).add(d);
             });
           }
           if (cluster) {
-            await flush(p, marks);
+            flush(p, marks);
             p = redis.pipeline();
             marks = [];
           }
         }
         if (byTarget.size > 0) {
           p.sadd(targetsKey, ...[...byTarget.keys()].map(String));
-          marks.push((failed) => {
-            indexFailed ||= failed;
+          marks.push((error) => {
+            if (error && !refusedForGood(error)) indexFailed = true;
           });
         }
         if (cluster) {
-          await flush(p, marks);
+          flush(p, marks);
           p = redis.pipeline();
           marks = [];
         }
         for (const e of events) {
           p.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', JSON.stringify(eventJson(e)));
-          marks.push((failed) => {
-            if (failed) failedEvents.push(e);
+          marks.push((error) => {
+            if (error) (refusedForGood(error) ? refusedEvents : failedEvents).push(e);
           });
         }
-        await flush(p, marks);
-        if (failedDeltas.size === 0 && !indexFailed && failedEvents.length === 0) return undefined;
+        flush(p, marks);
+        await Promise.all(sent);
+        if (firstFailure === undefined) return undefined;
         // A merged delta whose index entry failed comes back with zero counts: merging it again
-        // re-adds the entry and counts nothing twice.
-        const retry = indexFailed
-          ? deltas.map((d) => (failedDeltas.has(d) ? d : withoutCounts(d)))
-          : deltas.filter((d) => failedDeltas.has(d));
-        return { deltas: retry, events: failedEvents, error: firstFailure };
+        // re-adds the entry and counts nothing twice. A refused index entry cannot be retried
+        // (the key holds another type); the failure is logged.
+        const retry = deltas.flatMap((d) => {
+          if (failedDeltas.has(d)) return [d];
+          if (refusedDeltas.has(d) || !indexFailed) return [];
+          return [withoutCounts(d)];
+        });
+        return {
+          deltas: retry,
+          events: failedEvents,
+          refusedDeltas: [...refusedDeltas],
+          refusedEvents,
+          error: firstFailure,
+        };
       },
 
       async list(targetProjectId) {

@@ -89,13 +89,17 @@ export interface UsageEventGroup extends UsageEvent {
 }
 
 /**
- * What a backend's `write` could not store; the log keeps it and writes it with the next flush.
- * A delta whose merge went through but whose index entry did not comes back with zero counts:
- * merging it again re-adds the index entry and its (idempotent) flags, and counts nothing twice.
+ * What a backend's `write` could not store. What failed in a way that may pass (Redis away,
+ * loading, failing over) is kept by the log and written with its next flush; a delta whose merge
+ * went through but whose index entry did not comes back with zero counts, so merging it again
+ * re-adds the entry and its (idempotent) flags and counts nothing twice. What Redis refused for
+ * good (a key of another type) would be refused again: it is dropped, and counted.
  */
 export interface UnwrittenUsage {
   readonly deltas: readonly UsageRecord[];
   readonly events: readonly UsageEventGroup[];
+  readonly refusedDeltas?: readonly UsageRecord[];
+  readonly refusedEvents?: readonly UsageEventGroup[];
   /** The first failure, for the log line (its name only is logged). */
   readonly error: unknown;
 }
@@ -233,25 +237,32 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const checksOf = (groups: readonly UsageEventGroup[]): number =>
     groups.reduce((n, g) => n + g.count, 0);
 
+  const countsOf = (deltas: Iterable<UsageRecord>): number => {
+    let n = 0;
+    for (const d of deltas) n += d.allowed + d.denied;
+    return n;
+  };
+
   /**
-   * Keeps what a write left for the next flush. Past the bound, the oldest stream entries go
-   * (their checks counted as dropped) and deltas of pairs not already kept are lost (logged);
-   * the counters and flags of every kept pair stay exact.
+   * Keeps what a write left for the next flush and drops what Redis refused for good. Past the
+   * bound, the oldest stream entries go and deltas of pairs not already kept are lost; the
+   * counters and flags of every kept pair stay exact. Returns the checks dropped (a check lost
+   * from both the stream and the counters counts in each).
    */
-  function keepForRetry(left: UnwrittenUsage): { lostDeltas: number; lostChecks: number } {
-    let lostDeltas = 0;
+  function keepForRetry(left: UnwrittenUsage): number {
+    let lost = checksOf(left.refusedEvents ?? []) + countsOf(left.refusedDeltas ?? []);
     for (const d of left.deltas) {
       const key = pairKey(d);
       const kept = retryDeltas.get(key);
-      if (kept === undefined && retryDeltas.size >= bufferSize) lostDeltas += 1;
+      if (kept === undefined && retryDeltas.size >= bufferSize) lost += countsOf([d]);
       else retryDeltas.set(key, mergeUsage(kept, d));
     }
     const events = retryEvents.concat(left.events);
     const over = events.length - bufferSize;
-    const lostChecks = over > 0 ? checksOf(events.slice(0, over)) : 0;
+    if (over > 0) lost += checksOf(events.slice(0, over));
     retryEvents = over > 0 ? events.slice(over) : events;
-    drop(lostChecks);
-    return { lostDeltas, lostChecks };
+    drop(lost);
+    return lost;
   }
 
   async function botFlag(userId: number): Promise<boolean | null> {
@@ -296,34 +307,41 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     } catch (err) {
       left = { deltas: [...deltas.values()], events: batch, error: err };
     }
-    const unwritten = left ? checksOf(left.events) : 0;
+    const unwritten = left ? checksOf(left.events) + checksOf(left.refusedEvents ?? []) : 0;
     flushed += checksOf(batch) - unwritten;
     if (!left) return;
     flushErrors += 1;
-    const { lostDeltas, lostChecks } = keepForRetry(left);
+    const dropped = keepForRetry(left);
     logger?.warn(
       {
         event: 'authlog.flush_failed',
         checks: unwritten,
-        deltas: left.deltas.length,
+        deltas: left.deltas.length + (left.refusedDeltas?.length ?? 0),
         retrying: { checks: checksOf(retryEvents), deltas: retryDeltas.size },
-        dropped: { checks: lostChecks, deltas: lostDeltas },
+        dropped,
         error: left.error instanceof Error ? left.error.name : 'unknown',
       },
-      'authorization log: part of a batch not written; retrying it with the next flush',
+      'authorization log: part of a batch not written; what may pass is retried with the next flush',
     );
   }
 
+  let pending = 0;
   const flush = (): Promise<void> => {
     // One flush at a time: a caller arriving during a flush waits for it, then flushes again.
     // `flushOnce` never rejects (backend and look-up failures are caught and counted).
-    const run = (flushing ?? Promise.resolve()).then(flushOnce);
+    pending += 1;
+    const run = (flushing ?? Promise.resolve()).then(flushOnce).finally(() => {
+      pending -= 1;
+    });
     flushing = run;
     return run;
   };
 
   const interval = options.flushIntervalMs ?? 1000;
-  const timer = interval > 0 ? setInterval(() => void flush(), interval) : undefined;
+  // A tick while a flush is still running (Redis slow to answer) is skipped, not queued: the
+  // running flush's successor would find the same buffer.
+  const timer =
+    interval > 0 ? setInterval(() => void (pending === 0 && flush()), interval) : undefined;
   timer?.unref();
 
   return {
@@ -399,7 +417,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
         { event: 'authlog.lost_on_close', checks, deltas: retryDeltas.size },
         'authorization log: usage not written before shutdown',
       );
-      drop(checks);
+      drop(checks + countsOf(retryDeltas.values()));
       retryEvents = [];
       retryDeltas = new Map();
     },

@@ -138,72 +138,89 @@ describe('authorization log retries on Redis', () => {
   const other = (over: Partial<UsageEvent> = {}): UsageEvent =>
     check({ targetProjectId: 201, targetPath: 'acme/other', ...over });
 
-  it('writes a refused stream entry with the next flush, once, and counts nothing twice', async () => {
+  it('writes what Redis did not take yet (no permission) with the next flush, once, counting nothing twice', async () => {
     await redis.flushall();
-    const log = createAuthLog({
-      backend: createRedisAuthLogBackend({ redis }),
-      flushIntervalMs: 0,
-    });
-    // The stream key holds a string: every XADD is refused, the counters go through.
-    await redis.set('sg:{audit}:authz', 'not a stream');
-    log.record(check());
-    log.record(check({ at: T0 + 1 }));
-    await log.flush();
-    expect(log.stats()).toMatchObject({
-      flushed: 0,
-      flushErrors: 1,
-      dropped: 0,
-      retrying: { checks: 2, deltas: 0 },
-    });
-    expect((await log.list(101))[0]).toMatchObject({ allowed: 2 });
+    // A user that may write the per-project keys but not yet the stream or the index of
+    // targets: XADD and SADD get NOPERM, a refusal that an operator's fix makes pass.
+    await redis.call('ACL', 'SETUSER', 'authlog', 'reset', 'on', '>pw', '~sg:{p:*', '+@all');
+    const limited = new Redis(server.url, { username: 'authlog', password: 'pw' });
+    try {
+      const log = createAuthLog({
+        backend: createRedisAuthLogBackend({ redis: limited }),
+        flushIntervalMs: 0,
+      });
+      log.record(check());
+      log.record(check({ at: T0 + 1 }));
+      log.record(other());
+      await log.flush();
+      expect(log.stats()).toMatchObject({
+        flushed: 0,
+        flushErrors: 1,
+        dropped: 0,
+        retrying: { checks: 3, deltas: 2 },
+      });
+      // The counters went in; the index does not list the targets yet.
+      expect((await log.list(101))[0]).toMatchObject({ allowed: 2 });
+      expect(await redis.exists('sg:{idx}:authlog', 'sg:{audit}:authz')).toBe(0);
 
-    await redis.del('sg:{audit}:authz');
-    log.record(check({ at: T0 + 2 }));
-    await log.flush();
-    const entries = await stream();
-    // The retried entry first (it is older), then the new flush's.
-    expect(entries.map((e) => e['count'])).toEqual([2, 1]);
-    expect(entries[0]).toMatchObject({ firstAt: new Date(T0).toISOString() });
-    expect((await log.list(101))[0]).toMatchObject({ allowed: 3, lastUsedAt: T0 + 2 });
-    expect(log.stats()).toMatchObject({
-      flushed: 3,
-      flushErrors: 1,
-      retrying: { checks: 0, deltas: 0 },
-    });
-    await log.close();
+      await redis.call('ACL', 'SETUSER', 'authlog', '~sg:{idx}:*', '~sg:{audit}:*');
+      log.record(check({ at: T0 + 2 }));
+      await log.flush();
+      const entries = await stream();
+      // The kept entries first (they are older), then the new flush's.
+      expect(entries.map((e) => [e['targetProjectId'], e['count']])).toEqual([
+        [101, 2],
+        [201, 1],
+        [101, 1],
+      ]);
+      // The kept pairs came back with zero counts: merged once, listed now.
+      expect((await log.list(101))[0]).toMatchObject({ allowed: 3, lastUsedAt: T0 + 2 });
+      expect((await log.list(201))[0]).toMatchObject({ allowed: 1 });
+      expect((await log.targets()).sort()).toEqual([101, 201]);
+      expect(log.stats()).toMatchObject({
+        flushed: 4,
+        flushErrors: 1,
+        dropped: 0,
+        retrying: { checks: 0, deltas: 0 },
+      });
+      await log.close();
+    } finally {
+      limited.disconnect();
+      await redis.call('ACL', 'DELUSER', 'authlog');
+    }
   });
 
-  it('retries only the pair whose record Redis refused; a refused index entry re-adds without recounting', async () => {
+  it('drops and counts what Redis refuses for good, writes nothing of it, and does not retry it', async () => {
     await redis.flushall();
     const log = createAuthLog({
       backend: createRedisAuthLogBackend({ redis }),
       flushIntervalMs: 0,
     });
-    // Target 201's record for source 102 is a string: its merge is refused; 101's goes.
+    // Target 201's record is a string, and 301's has a counter that is not a number: their
+    // merges are refused before any write. The stream key is a string: every XADD is refused.
     await redis.set('sg:{p:201}:authlog:102', 'x');
-    // The index of targets is a string too: SADD is refused, so 101 is not listed yet.
-    await redis.set('sg:{idx}:authlog', 'x');
+    await redis.hset('sg:{p:301}:authlog:102', 'allowed', '5', 'denied', 'abc');
+    await redis.set('sg:{audit}:authz', 'not a stream');
     log.record(check());
     log.record(other());
     log.record(other({ at: T0 + 1 }));
+    log.record(check({ targetProjectId: 301, targetPath: 'acme/third' }));
     await log.flush();
-    expect(log.stats()).toMatchObject({ flushErrors: 1, retrying: { deltas: 2 } });
-    expect((await log.list(101))[0]).toMatchObject({ allowed: 1 });
-    expect(await redis.get('sg:{p:201}:authlog:102')).toBe('x');
-
-    await redis.del('sg:{p:201}:authlog:102', 'sg:{idx}:authlog');
-    await log.flush();
-    // 101's counters were merged once (its retry carried zero counts), 201's arrive now.
-    expect((await log.list(101))[0]).toMatchObject({ allowed: 1, used: { RELEASES: 'READ' } });
-    expect((await log.list(201))[0]).toMatchObject({ allowed: 2, lastUsedAt: T0 + 1 });
-    expect((await log.targets()).sort()).toEqual([101, 201]);
+    // Counters refused: 201's 2 checks and 301's 1; stream entries refused: all 4 checks.
     expect(log.stats()).toMatchObject({
-      flushed: 3,
+      flushed: 0,
       flushErrors: 1,
-      dropped: 0,
+      dropped: 3 + 4,
       retrying: { checks: 0, deltas: 0 },
     });
-    expect(await stream()).toHaveLength(2);
+    expect((await log.list(101))[0]).toMatchObject({ allowed: 1 });
+    // Nothing of the refused merges was written: no source set entry, no counter moved.
+    expect(await redis.smembers('sg:{p:301}:authlog')).toEqual([]);
+    expect(await redis.hget('sg:{p:301}:authlog:102', 'allowed')).toBe('5');
+    expect(await redis.get('sg:{p:201}:authlog:102')).toBe('x');
+    // The next flush has nothing of the first to send.
+    await log.flush();
+    expect(log.stats()).toMatchObject({ flushErrors: 1, dropped: 7 });
     await log.close();
   });
 

@@ -6,6 +6,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthLog } from '../../src/audit/auth-log.js';
+import { createRedisAuthLogBackend } from '../../src/audit/auth-log-redis.js';
 import type { AllowlistEntry } from '../../src/policy/types.js';
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
@@ -75,6 +77,44 @@ describe('on a 3-master Redis Cluster', () => {
       for (const p of projects) expect((await store.get(p))?.entries).toHaveLength(50);
       await store.replaceAll([{ projectId: 2, enforcement: 'AUDIT', entries: [entry(1)] }]);
       expect((await store.list()).map((p) => [p.projectId, p.entries.length])).toEqual([[2, 1]]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('writes the authorization log of many targets across slots in one flush, and reads it back', async () => {
+    const redis = createRedisConnection({ clusterNodes: cluster.nodes });
+    await waitUntilReady(redis);
+    try {
+      const log = createAuthLog({
+        backend: createRedisAuthLogBackend({ redis }),
+        flushIntervalMs: 0,
+      });
+      const targets = Array.from({ length: 12 }, (_, i) => 1000 + i);
+      for (const t of targets)
+        for (let n = 0; n < 3; n += 1)
+          log.record({
+            targetProjectId: t,
+            targetPath: `acme/t${t}`,
+            sourceProjectId: 102,
+            sourcePath: 'acme/apps/web',
+            sourceNamespaceId: 13,
+            sourceNamespacePath: 'acme/apps',
+            at: 1_700_000_000_000 + n,
+            jobId: 7,
+            pipelineId: 70,
+            userId: 1,
+            resource: 'RELEASES',
+            level: 'READ',
+            outcome: 'allowed',
+            reason: 'ENTRY_GRANTS',
+          });
+      await log.flush();
+      expect(log.stats()).toMatchObject({ flushed: 36, flushErrors: 0, dropped: 0 });
+      expect((await log.targets()).sort()).toEqual(targets);
+      for (const t of targets)
+        expect(await log.list(t)).toMatchObject([{ sourceProjectId: 102, allowed: 3 }]);
+      await log.close();
     } finally {
       redis.disconnect();
     }
