@@ -295,13 +295,37 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
   });
 }
 
+/**
+ * A URL with its user information and query values hidden. Validation refuses both in the
+ * upstream URL; this keeps a secret out of `--print-config` should one ever get through.
+ */
+function redactUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return '[redacted]';
+  }
+  if (u.username || u.password) {
+    u.username = '[redacted]';
+    u.password = '';
+  }
+  for (const key of [...u.searchParams.keys()]) u.searchParams.set(key, '[redacted]');
+  u.hash = '';
+  return u.toString();
+}
+
 /** The configuration as `--print-config` shows it: secrets redacted. */
 export function redactConfig(config: ResolvedConfig): Record<string, unknown> {
   const redact = (v: string | undefined) => (v === undefined ? undefined : '[redacted]');
   const redisUrl = config.redis.url?.replace(/\/\/([^@/]*)@/, '//[redacted]@');
   return {
     ...config,
-    upstream: { ...config.upstream, token: redact(config.upstream.token) },
+    upstream: {
+      ...config.upstream,
+      url: config.upstream.url && redactUrl(config.upstream.url),
+      token: redact(config.upstream.token),
+    },
     redis: { ...config.redis, url: redisUrl },
     webhookSecret: redact(config.webhookSecret),
   };

@@ -79,6 +79,19 @@ export const DEFAULTS = Object.freeze({
 });
 
 const url = z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http or https URL');
+/**
+ * The forge's API base: an http(s) URL with no credentials, query or fragment. The service
+ * credential goes in `SCOPEGATE_UPSTREAM_TOKEN` (sent as a header); one in the URL would be
+ * printed by `--print-config`, kept in logs of proxies and lost when paths are appended.
+ */
+const upstreamUrl = url.refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.username === '' && u.password === '' && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+}, 'must be an http or https URL without credentials, query or fragment (the token goes in SCOPEGATE_UPSTREAM_TOKEN)');
 const issuerSchema = z
   .object({
     issuer: z.string().min(1),
@@ -91,13 +104,16 @@ const issuerSchema = z
   .refine((i) => !!i.jwksUri !== !!i.jwksFile, 'needs exactly one of "jwksUri" or "jwksFile"');
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 
 /** Settings: name in the environment, key in the config file, schema. */
 export const SETTINGS = {
   host: ['HOST', z.string().min(1)],
   port: ['PORT', int(0, 65_535)],
-  upstreamUrl: ['SCOPEGATE_UPSTREAM_URL', url],
+  upstreamUrl: ['SCOPEGATE_UPSTREAM_URL', upstreamUrl],
   upstreamToken: ['SCOPEGATE_UPSTREAM_TOKEN', z.string().min(1)],
   upstreamTimeoutMs: ['SCOPEGATE_UPSTREAM_TIMEOUT_MS', int(100, 120_000)],
   issuers: ['SCOPEGATE_ISSUERS', z.array(issuerSchema).min(1)],

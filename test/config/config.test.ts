@@ -100,14 +100,18 @@ describe('required settings', () => {
 
 describe('malformed settings', () => {
   it.each([
-    ['PORT', '70000', '"PORT" Too big: expected number to be <=65535'],
-    ['PORT', 'abc', '"PORT" Invalid input: expected number, received NaN'],
+    ['PORT', '70000', '"PORT" must be an integer from 0 to 65535'],
+    ['PORT', 'abc', '"PORT" must be an integer from 0 to 65535'],
     [
       'SCOPEGATE_UPSTREAM_URL',
       'ftp://forge',
       '"SCOPEGATE_UPSTREAM_URL" must be an http or https URL',
     ],
-    ['SCOPEGATE_UPSTREAM_TIMEOUT_MS', '5', '"SCOPEGATE_UPSTREAM_TIMEOUT_MS" Too small'],
+    [
+      'SCOPEGATE_UPSTREAM_TIMEOUT_MS',
+      '5',
+      '"SCOPEGATE_UPSTREAM_TIMEOUT_MS" must be an integer from',
+    ],
     ['SCOPEGATE_ISSUERS', 'not json', '"SCOPEGATE_ISSUERS" must be a JSON array'],
     [
       'SCOPEGATE_ISSUERS',
@@ -120,6 +124,16 @@ describe('malformed settings', () => {
       '"SCOPEGATE_ISSUERS" needs exactly one of "jwksUri" or "jwksFile" (at 0)',
     ],
     ['REDIS_URL', 'http://redis:6379', '"REDIS_URL" must be a redis:// or rediss:// URL'],
+    // A credential in the forge URL would be printed, proxied and logged: it goes in the token.
+    ...[
+      'https://u:pw@forge.example/api/v4',
+      'https://forge.example/api/v4?private_token=qqq',
+      'https://forge.example/api/v4#x',
+    ].map((v) => [
+      'SCOPEGATE_UPSTREAM_URL',
+      v,
+      '"SCOPEGATE_UPSTREAM_URL" must be an http or https URL without credentials, query or fragment (the token goes in SCOPEGATE_UPSTREAM_TOKEN)',
+    ]),
     [
       'SCOPEGATE_ADMIN_USERS',
       'alice,bob',
@@ -137,38 +151,90 @@ describe('malformed settings', () => {
     ],
     ['SCOPEGATE_DEFAULT_ENFORCEMENT', 'STRICT', '"SCOPEGATE_DEFAULT_ENFORCEMENT" Invalid option'],
     ['SCOPEGATE_LOG_LEVEL', 'loud', '"SCOPEGATE_LOG_LEVEL" Invalid option'],
-    ['SCOPEGATE_MAX_BODY_BYTES', '10', '"SCOPEGATE_MAX_BODY_BYTES" Too small'],
-    ['SCOPEGATE_MAX_DEPTH', '0', '"SCOPEGATE_MAX_DEPTH" Too small'],
-    ['SCOPEGATE_MAX_ALIASES', '1.5', '"SCOPEGATE_MAX_ALIASES" Invalid input: expected int'],
-    ['SCOPEGATE_MAX_TOKENS', '-1', '"SCOPEGATE_MAX_TOKENS" Too small'],
-    ['SCOPEGATE_MAX_COST', 'lots', '"SCOPEGATE_MAX_COST" Invalid input'],
-    ['SCOPEGATE_RATE_LIMIT_PER_TOKEN', '-5', '"SCOPEGATE_RATE_LIMIT_PER_TOKEN" Too small'],
-    ['SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS', '0', '"SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS" Too small'],
-    ['SCOPEGATE_UPSTREAM_RETRIES', '9', '"SCOPEGATE_UPSTREAM_RETRIES" Too big'],
+    ['SCOPEGATE_MAX_BODY_BYTES', '10', '"SCOPEGATE_MAX_BODY_BYTES" must be an integer from'],
+    ['SCOPEGATE_MAX_DEPTH', '0', '"SCOPEGATE_MAX_DEPTH" must be an integer from'],
+    ['SCOPEGATE_MAX_ALIASES', '1.5', '"SCOPEGATE_MAX_ALIASES" must be an integer from'],
+    ['SCOPEGATE_MAX_TOKENS', '-1', '"SCOPEGATE_MAX_TOKENS" must be an integer from'],
+    ['SCOPEGATE_MAX_COST', 'lots', '"SCOPEGATE_MAX_COST" must be an integer from'],
+    [
+      'SCOPEGATE_RATE_LIMIT_PER_TOKEN',
+      '-5',
+      '"SCOPEGATE_RATE_LIMIT_PER_TOKEN" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS',
+      '0',
+      '"SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS" must be an integer from',
+    ],
+    ['SCOPEGATE_UPSTREAM_RETRIES', '9', '"SCOPEGATE_UPSTREAM_RETRIES" must be an integer from'],
     [
       'SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS',
       '1',
-      '"SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS" Too small',
+      '"SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS" must be an integer from',
     ],
-    ['SCOPEGATE_SHUTDOWN_GRACE_MS', 'soon', '"SCOPEGATE_SHUTDOWN_GRACE_MS" Invalid input'],
+    [
+      'SCOPEGATE_SHUTDOWN_GRACE_MS',
+      'soon',
+      '"SCOPEGATE_SHUTDOWN_GRACE_MS" must be an integer from',
+    ],
     // 0 would make the process cache unbounded (size) or never expire (TTL) in lru-cache.
-    ['SCOPEGATE_DECISION_CACHE_SIZE', '0', '"SCOPEGATE_DECISION_CACHE_SIZE" Too small'],
-    ['SCOPEGATE_DECISION_CACHE_TTL_MS', '0', '"SCOPEGATE_DECISION_CACHE_TTL_MS" Too small'],
-    ['SCOPEGATE_ROLE_CACHE_TTL_SECONDS', '0', '"SCOPEGATE_ROLE_CACHE_TTL_SECONDS" Too small'],
+    [
+      'SCOPEGATE_DECISION_CACHE_SIZE',
+      '0',
+      '"SCOPEGATE_DECISION_CACHE_SIZE" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_DECISION_CACHE_TTL_MS',
+      '0',
+      '"SCOPEGATE_DECISION_CACHE_TTL_MS" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_ROLE_CACHE_TTL_SECONDS',
+      '0',
+      '"SCOPEGATE_ROLE_CACHE_TTL_SECONDS" must be an integer from',
+    ],
     [
       'SCOPEGATE_DECISION_REDIS_TTL_SECONDS',
       '86400',
-      '"SCOPEGATE_DECISION_REDIS_TTL_SECONDS" Too big',
+      '"SCOPEGATE_DECISION_REDIS_TTL_SECONDS" must be an integer from',
     ],
-    ['SCOPEGATE_AUDIT_STREAM_MAXLEN', '10', '"SCOPEGATE_AUDIT_STREAM_MAXLEN" Too small'],
-    ['SCOPEGATE_AUTH_LOG_BUFFER_SIZE', 'x', '"SCOPEGATE_AUTH_LOG_BUFFER_SIZE" Invalid input'],
-    ['SCOPEGATE_AUTH_LOG_FLUSH_MS', '5', '"SCOPEGATE_AUTH_LOG_FLUSH_MS" Too small'],
-    ['SCOPEGATE_TOKEN_CACHE_SIZE', '-1', '"SCOPEGATE_TOKEN_CACHE_SIZE" Too small'],
-    ['SCOPEGATE_TOKEN_CACHE_TTL_MS', '999', '"SCOPEGATE_TOKEN_CACHE_TTL_MS" Too small'],
-    ['SCOPEGATE_TOKEN_CACHE_TTL_MS', '3600000', '"SCOPEGATE_TOKEN_CACHE_TTL_MS" Too big'],
-    ['SCOPEGATE_PROJECT_CACHE_SIZE', '-1', '"SCOPEGATE_PROJECT_CACHE_SIZE" Too small'],
-    ['SCOPEGATE_PROJECT_CACHE_TTL_MS', '60001', '"SCOPEGATE_PROJECT_CACHE_TTL_MS" Too big'],
-    ['SCOPEGATE_PROJECT_CACHE_TTL_MS', '1.5', '"SCOPEGATE_PROJECT_CACHE_TTL_MS" Invalid input'],
+    [
+      'SCOPEGATE_AUDIT_STREAM_MAXLEN',
+      '10',
+      '"SCOPEGATE_AUDIT_STREAM_MAXLEN" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_AUTH_LOG_BUFFER_SIZE',
+      'x',
+      '"SCOPEGATE_AUTH_LOG_BUFFER_SIZE" must be an integer from',
+    ],
+    ['SCOPEGATE_AUTH_LOG_FLUSH_MS', '5', '"SCOPEGATE_AUTH_LOG_FLUSH_MS" must be an integer from'],
+    ['SCOPEGATE_TOKEN_CACHE_SIZE', '-1', '"SCOPEGATE_TOKEN_CACHE_SIZE" must be an integer from'],
+    [
+      'SCOPEGATE_TOKEN_CACHE_TTL_MS',
+      '999',
+      '"SCOPEGATE_TOKEN_CACHE_TTL_MS" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_TOKEN_CACHE_TTL_MS',
+      '3600000',
+      '"SCOPEGATE_TOKEN_CACHE_TTL_MS" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_PROJECT_CACHE_SIZE',
+      '-1',
+      '"SCOPEGATE_PROJECT_CACHE_SIZE" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_PROJECT_CACHE_TTL_MS',
+      '60001',
+      '"SCOPEGATE_PROJECT_CACHE_TTL_MS" must be an integer from',
+    ],
+    [
+      'SCOPEGATE_PROJECT_CACHE_TTL_MS',
+      '1.5',
+      '"SCOPEGATE_PROJECT_CACHE_TTL_MS" must be an integer from',
+    ],
   ])('names %s=%j', (name, value, message) => {
     expect(messageFor({ ...VALID, [name]: value })).toMatch(
       new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
@@ -254,7 +320,7 @@ describe('sources and defaults', () => {
       /unknown setting "prot"/,
     );
     expect(() => loadConfig(VALID, { file: file('bad2.json', '{"port": 99999}') })).toThrow(
-      /^config file setting "port" Too big/,
+      /^config file setting "port" must be an integer from 0 to 65535/,
     );
   });
 });
@@ -266,6 +332,26 @@ describe('--print-config', () => {
     expect(text).not.toContain(WEBHOOK_SECRET);
     expect(text).not.toContain('redis-password');
     expect(text).toContain('redis://[redacted]@redis.internal:6379/0');
+  });
+
+  it('never echoes a refused upstream URL, and hides credentials in one that got through', () => {
+    const message = messageFor({
+      ...VALID,
+      SCOPEGATE_UPSTREAM_URL: 'https://u:pw-secret@forge.example/api/v4?private_token=qqq-secret',
+    });
+    expect(message).toMatch(/^"SCOPEGATE_UPSTREAM_URL" must be/);
+    expect(message).not.toMatch(/secret/);
+    const config = loadConfig(VALID);
+    const leaky = {
+      ...config,
+      upstream: {
+        ...config.upstream,
+        url: 'https://u:pw-secret@f.example/api?private_token=t-secret',
+      },
+    };
+    const text = JSON.stringify(redactConfig(leaky));
+    expect(text).not.toContain('secret');
+    expect(text).toContain('f.example/api');
   });
 
   it('prints the redacted configuration from the command line, and one line for a bad setting', async () => {
@@ -286,7 +372,9 @@ describe('--print-config', () => {
       }),
     ).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/^scopegate: "SCOPEGATE_MAX_DEPTH" Invalid input[^\n]*\n$/),
+      stderr: expect.stringMatching(
+        /^scopegate: "SCOPEGATE_MAX_DEPTH" must be an integer from [^\n]*\n$/,
+      ),
     });
   });
 });
