@@ -160,8 +160,11 @@ export async function scopeModel(t: ManagedTarget, profile?: JobTokenProfile) {
   };
 }
 
-/** `JobTokenAuthLogEntry`. */
-export function authLogModel(u: UsageRecord) {
+/**
+ * `JobTokenAuthLogEntry`. The matched entry's `fullPath` is looked up only when asked for
+ * (`entryPath`): usage records keep the entry's kind and id, not its path.
+ */
+export function authLogModel(u: UsageRecord, entryPath: (u: UsageRecord) => Promise<string>) {
   return {
     sourceProject: sourceModel('PROJECT', u.sourceProjectId, u.sourcePath),
     lastUsedAt: new Date(u.lastUsedAt).toISOString(),
@@ -173,7 +176,9 @@ export function authLogModel(u: UsageRecord) {
     allowedCount: u.allowed,
     deniedCount: u.denied,
     auditWouldDenyCount: u.wouldDeny,
-    matchedEntry: u.matchedEntry ? sourceModel(u.matchedEntry.kind, u.matchedEntry.id, '') : null,
+    matchedEntry: u.matchedEntry
+      ? { ...sourceModel(u.matchedEntry.kind, u.matchedEntry.id, ''), fullPath: () => entryPath(u) }
+      : null,
   };
 }
 
@@ -213,7 +218,22 @@ export const jobTokenScopeResolvers = {
         (await t.services.authLog.list(t.project.id)).sort(
           (a, b) => b.lastUsedAt - a.lastUsedAt || a.sourceProjectId - b.sourceProjectId,
         );
-      return listConnection(usage, args, authLogModel);
+      // The entry's path as the profile has it; an entry removed since is named by the usage
+      // record when it was the source project or its group, else by the forge ("" when gone).
+      let profile: Promise<JobTokenProfile | undefined> | undefined;
+      const entryPath = async (u: UsageRecord): Promise<string> => {
+        const m = u.matchedEntry;
+        if (!m) return '';
+        const p = await (profile ??= t.services.store.get(t.project.id));
+        const e = p?.entries.find((x) => x.sourceKind === m.kind && x.sourceId === m.id);
+        if (e) return e.sourcePath;
+        if (m.kind === 'PROJECT' && m.id === u.sourceProjectId) return u.sourcePath;
+        if (m.kind === 'GROUP' && m.id === u.sourceNamespaceId) return u.sourceNamespacePath;
+        if (m.kind === 'PROJECT')
+          return (await ctx.loaders.project.load(m.id))?.path_with_namespace ?? '';
+        return (await ctx.loaders.group.load(m.id))?.full_path ?? '';
+      };
+      return listConnection(usage, args, (u) => authLogModel(u, entryPath));
     },
   },
 };

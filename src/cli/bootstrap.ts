@@ -17,6 +17,7 @@ import { sendJson } from '../server/http-utils.js';
 import { resolvePolicyFile } from '../store/policy-loader.js';
 import { createMemoryProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
+import { withEntryHistory } from './policy.js';
 import { bootstrapFleet } from './bootstrap-fleet.js';
 import {
   gatewayOptionsFromConfig,
@@ -69,9 +70,12 @@ export async function bootstrap(
     const store = createMemoryProfileStore([], profileStoreOptionsFromConfig(config));
     const rawPolicy = options.policyPath ? readPolicyFile(options.policyPath) : seed.policy;
     if (rawPolicy !== undefined) {
-      await store.replaceAll(
-        await resolvePolicyFile(parsePolicyFile(rawPolicy), createUpstreamClient(upstreamOptions)),
+      const profiles = await resolvePolicyFile(
+        parsePolicyFile(rawPolicy),
+        createUpstreamClient(upstreamOptions),
       );
+      // Created now, so the compliance report does not call the demo's entries unused.
+      await store.replaceAll(withEntryHistory([], profiles, new Date()).profiles);
     }
     const revocations = createMemoryRevocationList();
     await revocations.start();

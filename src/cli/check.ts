@@ -5,7 +5,6 @@
  * the configured forge and policy store; with `--demo`, against the embedded forge and the
  * seed's (or `--policy`'s) profiles. Nothing is signed and no token is involved.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { JobTokenPrincipal } from '../auth/principal.js';
 import { createRequestAuthorizer } from '../cache/request-authorizer.js';
@@ -27,7 +26,11 @@ import {
 } from '../upstream/client.js';
 import { createUpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject, RestUser } from '../upstream/types.js';
-import { profileStoreOptionsFromConfig, redisConnectionFromConfig } from './gateway-options.js';
+import {
+  profileStoreOptionsFromConfig,
+  readJsonFile,
+  redisConnectionFromConfig,
+} from './gateway-options.js';
 
 /** One row of the table. */
 export interface PermissionRow {
@@ -106,11 +109,7 @@ async function configuredSources(config: ResolvedConfig): Promise<Sources> {
 }
 
 function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new ConfigError(`"--policy" names a file that cannot be read as JSON: ${path}`);
-  }
+  return readJsonFile(path, '"--policy" file').raw;
 }
 
 async function findUser(upstream: UpstreamClient, user: string): Promise<RestUser> {

@@ -120,15 +120,38 @@ function policyDigest(bytes: string | Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** {@link readPolicyFile}, with the SHA-256 of the file's bytes (its import event names it). */
-export function readPolicyFileWithDigest(path: string): { raw: unknown; sha256: string } {
+/**
+ * A JSON file's bytes and value; a `ConfigError` that says what is wrong (missing, a directory,
+ * not readable, not JSON) and names the file as `label` (e.g. `"--policy" file`).
+ */
+export function readJsonFile(path: string, label: string): { raw: unknown; bytes: Buffer } {
+  let bytes: Buffer;
   try {
-    const bytes = readFileSync(path);
-    return {
-      raw: JSON.parse(bytes.toString('utf8')),
-      sha256: policyDigest(bytes),
-    };
-  } catch {
-    throw new ConfigError(`"--policy" names a file that cannot be read as JSON: ${path}`);
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'cannot be read (permission denied)'
+            : `cannot be read (${code ?? 'unknown error'})`;
+    throw new ConfigError(`${label} "${path}" ${why}`);
   }
+  try {
+    return { raw: JSON.parse(bytes.toString('utf8')), bytes };
+  } catch (err) {
+    throw new ConfigError(`${label} "${path}" is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** {@link readPolicyFile}, with the SHA-256 of the file's bytes (its import event names it). */
+export function readPolicyFileWithDigest(
+  path: string,
+  label = '"--policy" file',
+): { raw: unknown; sha256: string } {
+  const { raw, bytes } = readJsonFile(path, label);
+  return { raw, sha256: policyDigest(bytes) };
 }

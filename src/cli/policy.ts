@@ -21,6 +21,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import {
   parsePolicyFile,
   serializePolicyFile,
+  toAllowlistEntry,
   type PolicyFile,
   type PolicyFileEntry,
   type PolicyFileProject,
@@ -101,9 +102,9 @@ export async function exportPolicy(
 }
 
 const sourceKey = (e: PolicyFileEntry): string => `${e.kind}:${e.source.toLowerCase()}`;
+/** Whether two file entries grant the same: levels compared per resource, in any key order. */
 const sameEntry = (a: PolicyFileEntry, b: PolicyFileEntry): boolean =>
-  JSON.stringify(parsePolicyFile({ version: 1, projects: { x: { entries: [a] } } })) ===
-  JSON.stringify(parsePolicyFile({ version: 1, projects: { x: { entries: [b] } } }));
+  a.source === b.source && sameGrant(toAllowlistEntry(a, 0), toAllowlistEntry(b, 0));
 
 /** How {@link diffProject} reads one kind of profile: its entries' key, sameness and shape. */
 interface EntryView<E> {
@@ -225,17 +226,57 @@ export async function replaceAudited(
   profiles: readonly ProfileWrite[],
   paths: readonly string[],
   audit: ImportAudit,
+  now: () => Date = () => new Date(),
 ): Promise<PolicyImportEvent | undefined> {
   let changes: PolicyChange[] | undefined;
+  let stored: JobTokenProfile[] = [];
   try {
-    changes = diffStoredProfiles(await store.list(), profiles, paths);
+    stored = await store.list();
+    changes = diffStoredProfiles(stored, profiles, paths);
   } catch {
     changes = undefined;
   }
-  await store.replaceAll(profiles);
+  const stamped = withEntryHistory(stored, profiles, now());
+  // Nothing to write: every profile grants what is stored and every entry has its history.
+  // Writing anyway would bump every version and so empty every instance's decision cache.
+  if (changes?.length === 0 && !stamped.changed) return undefined;
+  await store.replaceAll(stamped.profiles);
   const event = policyImportEvent(audit, profiles.length, changes);
   if (event) await audit.changeLog.recordImport(event);
   return event;
+}
+
+/**
+ * The imported profiles with each entry's history: an entry already stored (same target, kind
+ * and source id) keeps its `createdAt` and `addedBy`, and its `autopopulated` flag while it
+ * grants the same; a new entry, or one stored without a creation time, is created now. So the
+ * compliance report does not call an entry imported a minute ago unused, and a restart with
+ * the same file keeps every date. `changed`: whether any entry got a creation time.
+ */
+export function withEntryHistory(
+  stored: readonly JobTokenProfile[],
+  profiles: readonly ProfileWrite[],
+  now: Date,
+): { profiles: ProfileWrite[]; changed: boolean } {
+  const key = (target: number, e: AllowlistEntry) => `${target}:${e.sourceKind}:${e.sourceId}`;
+  const before = new Map<string, AllowlistEntry>();
+  for (const p of stored) for (const e of p.entries) before.set(key(p.projectId, e), e);
+  const createdAt = now.toISOString();
+  let changed = false;
+  const out = profiles.map((p) => ({
+    ...p,
+    entries: p.entries.map((e): AllowlistEntry => {
+      const old = before.get(key(p.projectId, e));
+      if (old?.createdAt === undefined) changed = true;
+      return {
+        ...e,
+        createdAt: old?.createdAt ?? e.createdAt ?? createdAt,
+        addedBy: old?.addedBy ?? e.addedBy,
+        autopopulated: old && sameGrant(old, e) ? old.autopopulated : e.autopopulated,
+      };
+    }),
+  }));
+  return { profiles: out, changed };
 }
 
 function asFileEntry(e: AllowlistEntry, source: string): PolicyFileEntry {
@@ -304,8 +345,27 @@ export async function importPolicy(
   const { file: current } = await exportPolicy(store, client);
   const changes = diffPolicies(current, file);
   if (apply && audit) await replaceAudited(store, profiles, Object.keys(file.projects), audit);
-  else if (apply) await store.replaceAll(profiles);
+  else if (apply)
+    await store.replaceAll(withEntryHistory(await store.list(), profiles, new Date()).profiles);
   return changes;
+}
+
+/** Writes `policy export -o FILE`, saying what is wrong with the path when it cannot. */
+function writeOutput(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'is in a directory that does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'cannot be written (permission denied)'
+            : `cannot be written (${code ?? 'unknown error'})`;
+    throw new ConfigError(`output file "${path}" ${why}`);
+  }
 }
 
 /** Runs `scopegate policy ...`. */
@@ -323,6 +383,9 @@ export async function runPolicy(argv: string[]): Promise<void> {
   });
   if (sub !== 'export' && sub !== 'import')
     throw new ConfigError('usage: scopegate policy export [-o FILE] | import FILE [--apply]');
+  // Usage first: a missing argument is said before any setting is asked for.
+  if (sub === 'import' && positionals.length !== 1)
+    throw new ConfigError('usage: scopegate policy import FILE [--apply]');
   // The gateway's issuers are not needed here: load as for --demo, then require what is.
   const config = loadConfig(process.env, { file: values.config, demo: true });
   const { url, token } = config.upstream;
@@ -342,18 +405,12 @@ export async function runPolicy(argv: string[]): Promise<void> {
       const { file, warnings } = await exportPolicy(store, client);
       for (const w of warnings) process.stderr.write(`scopegate: ${w}\n`);
       const text = serializePolicyFile(file);
-      if (values.output) writeFileSync(values.output, text);
+      if (values.output) writeOutput(values.output, text);
       else process.stdout.write(text);
       return;
     }
-    const path = positionals[0];
-    if (!path) throw new ConfigError('usage: scopegate policy import FILE [--apply]');
-    let read: { raw: unknown; sha256: string };
-    try {
-      read = readPolicyFileWithDigest(path);
-    } catch {
-      throw new ConfigError(`"${path}" cannot be read as JSON`);
-    }
+    const path = positionals[0] ?? '';
+    const read = readPolicyFileWithDigest(path, 'policy file');
     const file = parsePolicyFile(read.raw);
     // The change stream gets the import, as it gets every change made through the API.
     const changeLog = createChangeLog({
@@ -371,9 +428,11 @@ export async function runPolicy(argv: string[]): Promise<void> {
     }
     for (const c of changes) process.stdout.write(`${formatChange(c)}\n`);
     process.stdout.write(
-      values.apply
-        ? `applied: ${changes.length} change(s)\n`
-        : `dry run: ${changes.length} change(s); run again with --apply to write them\n`,
+      changes.length === 0
+        ? 'no changes: the stored profiles already match the file\n'
+        : values.apply
+          ? `applied: ${changes.length} change(s)\n`
+          : `dry run: ${changes.length} change(s); run again with --apply to write them\n`,
     );
   } finally {
     redis.disconnect();

@@ -12,6 +12,7 @@ import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server
 import { loadSeedFile } from '../../src/demo/seed.js';
 import { parsePolicyFile } from '../../src/policy/policy-file.js';
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
+import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { cleanEnv, runCli } from '../helpers/cli.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { SCENARIOS_PATH } from '../helpers/scenarios.js';
@@ -98,13 +99,57 @@ describe('scopegate policy', () => {
       applied.stdout.split('\n').filter((l) => l.startsWith('acme/platform/registry: ')),
     );
     // Applying it again changes nothing, and records nothing.
+    const version = async () => {
+      const conn = createRedisConnection({ url: redis.url });
+      try {
+        await waitUntilReady(conn);
+        return (await createRedisProfileStore({ redis: conn }).list())[0]?.version;
+      } finally {
+        conn.disconnect();
+      }
+    };
+    const stored = await version();
     const again = await runCli(['policy', 'import', join(dir, 'policy.json'), '--apply'], env);
-    expect(again.stdout).toContain('applied: 0 change(s)');
+    expect(again.stdout).toContain('no changes: the stored profiles already match the file');
     expect(await imports()).toHaveLength(1);
 
     const exported = await runCli(['policy', 'export'], env);
     expect(exported.code).toBe(0);
     expect(parsePolicyFile(JSON.parse(exported.stdout))).toEqual(parsePolicyFile(POLICY));
+    // The export imported back, its levels in another key order: still nothing to change, and
+    // nothing written (a write would bump the version and empty every decision cache).
+    const reordered = join(dir, 'reordered.json');
+    const file = JSON.parse(exported.stdout) as typeof POLICY;
+    const entry = file.projects['acme/platform/registry'].entries[0]!;
+    (entry as { permissions: Record<string, string> }).permissions = {
+      TAGS: 'NONE',
+      RELEASES: 'READ',
+    };
+    writeFileSync(reordered, JSON.stringify(file));
+    const same = await runCli(['policy', 'import', reordered, '--apply'], env);
+    expect(same.stdout).toBe('no changes: the stored profiles already match the file\n');
+    expect(await version()).toBe(stored);
+    expect(await imports()).toHaveLength(1);
+  }, 60_000);
+
+  it('says what is wrong with a file or an argument before asking for any setting', async () => {
+    const bare = cleanEnv({});
+    const none = await runCli(['policy', 'import'], bare);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('usage: scopegate policy import FILE [--apply]');
+    const missing = await runCli(['policy', 'import', join(dir, 'missing.json')], env);
+    expect(missing.stderr).toContain(`policy file "${join(dir, 'missing.json')}" does not exist`);
+    const folder = await runCli(['policy', 'import', dir], env);
+    expect(folder.stderr).toContain(`policy file "${dir}" is a directory`);
+    writeFileSync(join(dir, 'broken.json'), '{"version": 1,');
+    const broken = await runCli(['policy', 'import', join(dir, 'broken.json')], env);
+    expect(broken.stderr).toMatch(/policy file "[^"]*broken\.json" is not valid JSON \(/);
+    const out = join(dir, 'no-such-dir', 'policy.json');
+    const exported = await runCli(['policy', 'export', '-o', out], env);
+    expect(exported.code).not.toBe(0);
+    expect(exported.stderr).toContain(`output file "${out}" is in a directory that does not exist`);
+    for (const r of [none, missing, folder, broken, exported])
+      expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 
   it('holds an import to SCOPEGATE_MAX_PROJECT_ENTRIES: --apply over the limit names it and writes nothing', async () => {

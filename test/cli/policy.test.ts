@@ -221,4 +221,52 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     expect(recorded).toEqual([event]);
     expect(event).toMatchObject({ changeCount: null, changes: [], projects: 1 });
   });
+
+  it('keeps creation times across imports, dates new entries, and writes nothing when nothing changes', async () => {
+    const memory = createMemoryProfileStore([]);
+    const recorded: PolicyImportEvent[] = [];
+    const changeLog: ChangeLog = {
+      record: () => Promise.resolve(),
+      recordImport: (e) => (recorded.push(e), Promise.resolve()),
+      failedWrites: () => 0,
+    };
+    const audit = { changeLog, via: 'serve --policy' as const, fileSha256: 'abc' };
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const t1 = new Date('2026-06-01T00:00:00Z');
+    const first = [
+      { projectId: 1, enforcement: 'ENFORCED' as const, entries: [entry(9, 'acme/apps')] },
+    ];
+    await replaceAudited(memory, first, ['acme/target'], audit, () => t0);
+    const stored = await memory.get(1);
+    expect(stored?.entries[0]?.createdAt).toBe(t0.toISOString());
+
+    // The same file later: no event, no write (the version stays), the date stays.
+    expect(await replaceAudited(memory, first, ['acme/target'], audit, () => t1)).toBeUndefined();
+    expect((await memory.get(1))?.version).toBe(stored?.version);
+    expect(recorded).toHaveLength(1);
+
+    // A changed grant keeps its entry's date; a new entry is dated by this import.
+    const next = [
+      {
+        projectId: 1,
+        enforcement: 'ENFORCED' as const,
+        entries: [
+          entry(9, 'acme/apps', { permissions: { RELEASES: 'WRITE' } }),
+          entry(10, 'acme/tools'),
+        ],
+      },
+    ];
+    await replaceAudited(memory, next, ['acme/target'], audit, () => t1);
+    expect((await memory.get(1))?.entries.map((e) => [e.sourceId, e.createdAt])).toEqual([
+      [9, t0.toISOString()],
+      [10, t1.toISOString()],
+    ]);
+    expect(recorded).toHaveLength(2);
+
+    // Entries stored without a date (imported before dates were kept) get this import's.
+    const undated = createMemoryProfileStore([]);
+    await undated.replaceAll(first);
+    await replaceAudited(undated, first, ['acme/target'], audit, () => t1);
+    expect((await undated.get(1))?.entries[0]?.createdAt).toBe(t1.toISOString());
+  });
 });

@@ -150,6 +150,30 @@ describe('rolling out an allowlist from observed usage', () => {
     });
   });
 
+  it('names the entry that let each source through in the authorization log, by its path', async () => {
+    await new Promise((r) => setTimeout(r, 150)); // one more authorization log flush
+    const res = await t.gql(
+      `{ project(fullPath: "${TARGET}") {
+        jobTokenScope { entries { source { fullPath kind } } }
+        jobTokenAuthLog(first: 10) { nodes { sourceProject { fullPath } matchedEntry { fullPath kind } } } } }`,
+      {},
+      { token: maintainer },
+    );
+    const project = ok<{
+      project: {
+        jobTokenScope: { entries: { source: { fullPath: string; kind: string } }[] };
+        jobTokenAuthLog: {
+          nodes: { matchedEntry: { fullPath: string; kind: string } | null }[];
+        };
+      };
+    }>(res).project;
+    const entries = project.jobTokenScope.entries.map((e) => e.source);
+    const matched = project.jobTokenAuthLog.nodes.flatMap((n) => n.matchedEntry ?? []);
+    // The jobs run since enforcement were let through by the autopopulated entries.
+    expect(matched.length).toBeGreaterThan(0);
+    for (const m of matched) expect(entries).toContainEqual(m);
+  });
+
   it('wrote every change as an audit event with who, target, source, before and after', async () => {
     const events = await readChangeEvents(conn);
     expect(events.map((e) => e.action)).toEqual([
