@@ -16,6 +16,10 @@
  * even when Redis cannot be written. Such a revocation is kept as unsynced and written again
  * at each reconnect and each resync until Redis takes it; meanwhile `revokeJti`/`revokeJob`
  * reject with POLICY_UNAVAILABLE saying the other instances do not know yet.
+ *
+ * Every reload also repairs: a revocation this instance holds that Redis lacks (Redis restarted
+ * empty, or restored from an old copy) is written back, so the fleet keeps every revocation as
+ * long as one instance still knows it.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { policyUnavailableError } from '../errors/codes.js';
@@ -96,16 +100,55 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
   let started = false;
   const stoppers: (() => void)[] = [];
 
-  async function load(): Promise<void> {
+  /**
+   * Loads the stored set into the local one. With `repair`, also writes back what this instance
+   * holds and Redis does not (or holds with an earlier expiry): Redis restarted without its data,
+   * or was restored from an old copy. No revocation is ever withdrawn, so whatever one instance
+   * still knows is put back for the others and for instances started since.
+   */
+  async function load(repair = false): Promise<void> {
     const from = `(${now()}`;
     const [jtis, jobs] = await Promise.all([
       redis.zrangebyscore(keys.jti, from, '+inf', 'WITHSCORES'),
       redis.zrangebyscore(keys.job, from, '+inf', 'WITHSCORES'),
     ]);
-    addPairs(jtis, (jti, until) => set.addJti(jti, until));
-    addPairs(jobs, (job, until) => {
-      if (/^[0-9]{1,16}$/.test(job)) set.addJob(Number(job), until);
+    const stored = new Map<string, number>();
+    addPairs(jtis, (jti, until) => {
+      set.addJti(jti, until);
+      stored.set(`jti ${jti}`, until);
     });
+    addPairs(jobs, (job, until) => {
+      if (!/^[0-9]{1,16}$/.test(job)) return;
+      set.addJob(Number(job), until);
+      stored.set(`job ${job}`, until);
+    });
+    if (!repair) return;
+    const live = set.live();
+    const missing: Write[] = [
+      ...live.jtis.map(([jti, untilMs]) => ({
+        key: keys.jti,
+        member: jti,
+        untilMs,
+        message: `jti:${jti}:${untilMs}`,
+        stored: stored.get(`jti ${jti}`),
+      })),
+      ...live.jobs.map(([job, untilMs]) => ({
+        key: keys.job,
+        member: String(job),
+        untilMs,
+        message: `job:${job}:${untilMs}`,
+        stored: stored.get(`job ${job}`),
+      })),
+    ].filter((w) => w.stored === undefined || w.stored < w.untilMs);
+    if (missing.length === 0) return;
+    const p = redis.pipeline();
+    for (const w of missing) {
+      p.zadd(w.key, 'GT', w.untilMs, w.member);
+      p.publish(keys.channel, w.message);
+    }
+    const res = (await p.exec()) ?? [];
+    const failed = res.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   /** Revocations applied here that Redis has not taken yet, by `<key> <member>`. */
@@ -129,7 +172,7 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
     try {
       await flushUnsynced();
       await subscriber.subscribe(keys.channel);
-      await load();
+      await load(true);
     } catch (err) {
       onError(err);
     }

@@ -82,6 +82,15 @@ export class LocalRevocationSet {
     return principal.kind === 'job' && (this.jobs.get(principal.jobId) ?? -Infinity) > now;
   }
 
+  /** The entries that have not expired: jtis and job ids with their expiry (ms). */
+  live(): { jtis: [string, number][]; jobs: [number, number][] } {
+    const now = this.now();
+    return {
+      jtis: [...this.jtis].filter(([, until]) => until > now),
+      jobs: [...this.jobs].filter(([, until]) => until > now),
+    };
+  }
+
   /** Drops every entry that has expired. */
   prune(): void {
     const now = this.now();

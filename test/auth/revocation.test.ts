@@ -304,6 +304,28 @@ describe('Redis revocation list while Redis cannot be written', () => {
     expect(await r.zscore(revocationKeys().job, '4242')).toBe(String(exp * 1000));
   });
 
+  it('puts back what Redis lost: a revocation one instance still knows reaches instances started after', async () => {
+    const a = await instance();
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    await a.revokeJti('kept-by-a', exp);
+    await a.revokeJob(5151, exp);
+    // Redis restarts without its data (persistence off): only `a` still knows.
+    await server.kill();
+    await server.restart();
+    const r = client();
+    await eventually(() => r.status === 'ready', 10_000);
+    // Written back by `a` at its reconnect (or its next reload at the latest).
+    const until = Date.now() + 10_000;
+    while ((await r.zscore(revocationKeys().job, '5151')) === null && Date.now() < until)
+      await new Promise((res) => setTimeout(res, 20));
+    expect(await r.zscore(revocationKeys().jti, 'kept-by-a')).toBe(String(exp * 1000));
+    expect(await r.zscore(revocationKeys().job, '5151')).toBe(String(exp * 1000));
+    // An instance started now (an empty local set) loads them from Redis.
+    const late = await instance();
+    expect(late.isRevoked(jobPrincipal('kept-by-a', 1))).toBe(true);
+    expect(late.isRevoked(jobPrincipal('x', 5151))).toBe(true);
+  });
+
   it('makes the job-events webhook answer 503 with that message, revoking here at once', async () => {
     const a = await instance();
     await server.kill();
