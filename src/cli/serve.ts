@@ -3,9 +3,9 @@
  * `--demo` it prints the GraphQL URL and ready-to-paste example tokens for the seed.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, redactConfig } from '../config/config.js';
+import { loadConfig, redactConfig, unknownSettingVariables } from '../config/config.js';
 import { bootstrap, type Running } from './bootstrap.js';
-import { exampleTokens, writeDevKeyFile } from './dev-tokens.js';
+import { devKeyFilePath, exampleTokens } from './dev-tokens.js';
 
 /** Runs `scopegate serve`; resolves when the server has stopped after SIGTERM/SIGINT. */
 export async function runServe(argv: string[]): Promise<void> {
@@ -21,12 +21,21 @@ export async function runServe(argv: string[]): Promise<void> {
     },
   });
   const config = loadConfig(process.env, { file: values.config, demo: values.demo });
+  for (const { name, suggestion } of unknownSettingVariables(process.env))
+    process.stderr.write(
+      `scopegate: warning: "${name}" is not a setting and is ignored${suggestion ? ` (did you mean "${suggestion}"?)` : ''}\n`,
+    );
   if (values['print-config']) {
     process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
     return;
   }
-  const running = await bootstrap(config, { seedPath: values.seed, policyPath: values.policy });
-  await printBanner(running);
+  const devKeyFile = devKeyFilePath();
+  const running = await bootstrap(config, {
+    seedPath: values.seed,
+    policyPath: values.policy,
+    devKeyFile,
+  });
+  await printBanner(running, devKeyFile);
   await waitForStopSignal();
   process.stderr.write(
     `scopegate: shutting down; waiting up to ${config.shutdownGraceMs} ms for in-flight requests\n`,
@@ -57,12 +66,11 @@ function waitForStopSignal(): Promise<void> {
   });
 }
 
-async function printBanner(running: Running): Promise<void> {
+async function printBanner(running: Running, keyFile: string): Promise<void> {
   const out: string[] = [
     `scopegate listening: ${running.gateway.graphqlUrl} (NODE_ENV=${process.env['NODE_ENV'] ?? ''})`,
   ];
   if (running.demoUpstream && running.devSigner && running.seed) {
-    const keyFile = await writeDevKeyFile(running.devSigner);
     out.push(
       `demo upstream (GitLab REST v4 subset): ${running.demoUpstream.url}`,
       `dev signing key: JWKS at ${running.gateway.url}/-/jwks.json, private key in ${keyFile} (for "scopegate token mint")`,

@@ -155,6 +155,53 @@ export function loadConfig(
   return resolve(raw, options.demo ?? false);
 }
 
+/** Variables read outside the settings table (the demo's signing key file). */
+const OTHER_VARIABLES: readonly string[] = ['SCOPEGATE_DEV_KEY_FILE'];
+
+/** Edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j += 1)
+      next[j] = Math.min(
+        (row[j] ?? 0) + 1,
+        (next[j - 1] ?? 0) + 1,
+        (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/**
+ * The `SCOPEGATE_*` variables of `env` that name no setting: a typo is otherwise silently
+ * ignored (a config file's unknown key is an error). Each with the closest known name, if any
+ * is close. Values are never read.
+ */
+export function unknownSettingVariables(
+  env: Readonly<Record<string, string | undefined>>,
+): { readonly name: string; readonly suggestion?: string }[] {
+  const known = new Set<string>(OTHER_VARIABLES);
+  for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+    const [name] = SETTINGS[key];
+    known.add(name);
+    if (FILE_SETTINGS.includes(key)) known.add(`${name}_FILE`);
+  }
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SCOPEGATE_') && !known.has(name))
+    .sort()
+    .map((name) => {
+      let best: string | undefined;
+      let bestDistance = 4; // at most 3 edits away
+      for (const k of known) {
+        const d = distance(name, k);
+        if (d < bestDistance) [best, bestDistance] = [k, d];
+      }
+      return best === undefined ? { name } : { name, suggestion: best };
+    });
+}
+
 function parseJsonSetting(name: string, text: string): unknown {
   try {
     return JSON.parse(text);

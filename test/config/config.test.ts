@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, loadConfig, redactConfig } from '../../src/config/config.js';
+import {
+  ConfigError,
+  DEFAULTS,
+  loadConfig,
+  redactConfig,
+  unknownSettingVariables,
+} from '../../src/config/config.js';
 import { SETTINGS } from '../../src/config/settings.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -376,6 +382,34 @@ describe('--print-config', () => {
         /^scopegate: "SCOPEGATE_MAX_DEPTH" must be an integer from [^\n]*\n$/,
       ),
     });
+    // A misspelt variable is not silently ignored: it is named, with the setting it resembles.
+    const typo = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--print-config'],
+      { cwd: ROOT, env: { ...env, SCOPEGATE_MAX_DEPHT: '3', SCOPEGATE_SOMETHING: 'x' } },
+    );
+    expect(typo.stderr).toContain(
+      'scopegate: warning: "SCOPEGATE_MAX_DEPHT" is not a setting and is ignored (did you mean "SCOPEGATE_MAX_DEPTH"?)',
+    );
+    expect(typo.stderr).toContain('"SCOPEGATE_SOMETHING" is not a setting and is ignored\n');
+    expect(typo.stderr).not.toContain("'3'");
+    expect(JSON.parse(typo.stdout)).toMatchObject({ limits: { maxDepth: 12 } });
+  });
+
+  it('lists the SCOPEGATE_ variables that name no setting, and never their values', () => {
+    expect(
+      unknownSettingVariables({
+        ...VALID,
+        SCOPEGATE_UPSTREAM_TOKEN_FILE: '/run/secrets/t',
+        SCOPEGATE_DEV_KEY_FILE: '/tmp/k.json',
+        SCOPEGATE_WEBHOK_SECRET: 'secret-value',
+        SCOPEGATE_ZZZ: 'x',
+        HOME: '/root',
+      }),
+    ).toEqual([
+      { name: 'SCOPEGATE_WEBHOK_SECRET', suggestion: 'SCOPEGATE_WEBHOOK_SECRET' },
+      { name: 'SCOPEGATE_ZZZ' },
+    ]);
   });
 });
 
