@@ -1,7 +1,8 @@
 /**
- * A signing key generated at start for `--demo` and `scopegate token mint` (DESIGN.md section 7):
- * an ES256 key pair (written to a private file only so `token mint` can reuse it), its public half served as an in-memory JWKS, and
- * helpers that mint job and user tokens the verifier accepts. Never used outside dev mode.
+ * The signing key of `--demo` and `scopegate token mint` (DESIGN.md section 7): an ES256 key
+ * pair, generated or loaded from the dev key file (kept by `src/cli/dev-tokens.ts` so that
+ * several demos and `token mint` share one key), its public half served as an in-memory JWKS,
+ * and helpers that mint job and user tokens the verifier accepts. Never used outside dev mode.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import {
@@ -51,7 +52,11 @@ export interface DevSignerOptions {
   issuer?: string;
   /** `aud`. Default `scopegate`. */
   audience?: string;
-  /** Reuse this private key (ES256 JWK, as {@link DevSigner.exportPrivateJwk} wrote it) instead of generating one. */
+  /**
+   * Reuse this private key (ES256 JWK, as {@link DevSigner.exportPrivateJwk} wrote it) instead of
+   * generating one. A key that is not an ES256 private key, or whose public half (`x`, `y`) does
+   * not match its private half (`d`), is refused with an `Error`.
+   */
   privateJwk?: JWK;
 }
 
@@ -128,11 +133,16 @@ export async function createDevSigner(opts: DevSignerOptions = {}): Promise<DevS
 }
 
 async function importDevKey(jwk: JWK): Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }> {
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') {
-    throw new Error('the dev key file does not hold an ES256 private key');
+  const notAKey = () => new Error('the dev key file does not hold an ES256 private key');
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw notAKey();
+  try {
+    const privateKey = (await importJWK(jwk, 'ES256', { extractable: true })) as CryptoKey;
+    const pub: JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, key_ops: ['verify'] };
+    const publicKey = (await importJWK(pub, 'ES256')) as CryptoKey;
+    return { publicKey, privateKey };
+  } catch {
+    // WebCrypto refuses a point not on the curve, or `x`, `y` that are not `d`'s public half
+    // ("Invalid keyData"); one message names the file's problem instead.
+    throw notAKey();
   }
-  const privateKey = (await importJWK(jwk, 'ES256', { extractable: true })) as CryptoKey;
-  const pub: JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, key_ops: ['verify'] };
-  const publicKey = (await importJWK(pub, 'ES256')) as CryptoKey;
-  return { publicKey, privateKey };
 }

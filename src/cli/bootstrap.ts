@@ -19,6 +19,7 @@ import { createMemoryProfileStore } from '../store/profile-store.js';
 import { createUpstreamClient } from '../upstream/client.js';
 import { withEntryHistory } from './policy.js';
 import { bootstrapFleet } from './bootstrap-fleet.js';
+import { openDevSigner } from './dev-tokens.js';
 import {
   gatewayOptionsFromConfig,
   profileStoreOptionsFromConfig,
@@ -33,6 +34,11 @@ export interface BootstrapOptions {
   readonly seedPath?: string | undefined;
   /** `--policy FILE`: profiles to load at start (demo: overrides the seed's `policy`). */
   readonly policyPath?: string | undefined;
+  /**
+   * Demo: the dev key file to sign with, shared with other demos and `token mint` (reused when
+   * valid, else written; see `openDevSigner`). Default: a fresh key that no file holds.
+   */
+  readonly devKeyFile?: string | undefined;
 }
 
 /** A started scopegate. */
@@ -62,7 +68,10 @@ export async function bootstrap(
   const closers: (() => Promise<void>)[] = [() => demoUpstream.close()];
   try {
     const upstreamOptions = upstreamOptionsFromConfig(config, demoUpstream.url, demoUpstream.token);
-    const devSigner = await createDevSigner();
+    const devSigner =
+      options.devKeyFile === undefined
+        ? await createDevSigner()
+        : await openDevSigner(options.devKeyFile);
     const issuers: IssuerOptions[] = [
       ...config.issuers,
       { issuer: devSigner.issuer, kind: 'any', audience: devSigner.audience, jwks: devSigner.jwks },

@@ -9,6 +9,7 @@ const USAGE = `usage:
   scopegate serve [--demo] [--seed FILE] [--policy FILE] [--config FILE] [--print-config]
   scopegate demo-upstream [--seed FILE] [--port N]
   scopegate token mint --project SOURCE --user U [--protected] [--permissions releases=write,...] [--seed FILE] [--expires-in SECONDS]
+  scopegate token mint --person --user U [--seed FILE] [--expires-in SECONDS]
   scopegate check --source S --target T --user U [--protected] [--demo [--seed FILE] [--policy FILE]] [--config FILE] [--json]
   scopegate policy export [-o FILE] | import FILE [--apply]`;
 

@@ -46,7 +46,7 @@ export function renderUser(ctx: RenderContext, user: UserRecord): Json {
   return { ...renderUserBasic(ctx, user.id), bot: user.bot, locked: false };
 }
 
-/** `GET /projects/:id/members/all/:user_id`. */
+/** `GET /projects/:id/members/all/:user_id` and `GET /groups/:id/members/all/:user_id`. */
 export function renderMember(ctx: RenderContext, user: UserRecord, accessLevel: number): Json {
   return {
     ...renderUserBasic(ctx, user.id),

@@ -8,7 +8,10 @@ import type { Route } from './router.js';
 
 const isId = (value: string): boolean => /^\d+$/.test(value);
 
-/** `GET /projects/:id`, `GET /groups/:id`, members/all, `GET /users/:id`, `GET /users?username=`. */
+/**
+ * `GET /projects/:id`, `GET /groups/:id`, the project and group `members/all/:user_id`,
+ * `GET /users/:id`, `GET /users?username=`.
+ */
 export const projectRoutes: readonly Route[] = [
   {
     method: 'GET',
@@ -23,6 +26,19 @@ export const projectRoutes: readonly Route[] = [
       const group = ctx.store.findGroup(ctx.path.id ?? '');
       if (!group) throw notFound('Group');
       ctx.send(200, renderGroup(ctx.render, group));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: '/groups/:id/members/all/:user_id',
+    handler: (ctx) => {
+      const group = ctx.store.findGroup(ctx.path.id ?? '');
+      if (!group) throw notFound('Group');
+      const userId = ctx.path.user_id ?? '';
+      const user = isId(userId) ? ctx.store.findUser(Number(userId)) : undefined;
+      const level = user && ctx.store.groupMemberAccessLevel(group.id, user.id);
+      if (!user || level === undefined) throw new DemoApiError(404, { message: '404 Not found' });
+      ctx.send(200, renderMember(ctx.render, user, level));
     },
   },
   {

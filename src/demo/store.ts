@@ -58,6 +58,12 @@ export interface DemoStoreOptions {
 
 const isNumericRef = (ref: DemoRef): boolean => typeof ref === 'number' || /^\d+$/.test(ref);
 
+/** The highest of the access levels given, `undefined` when there is none. */
+function highestLevel(levels: readonly (number | undefined)[]): number | undefined {
+  const found = levels.filter((l): l is number => l !== undefined);
+  return found.length === 0 ? undefined : Math.max(...found);
+}
+
 /** The in-memory forge: read and write operations with the forge's validation rules. */
 export class DemoStore {
   private readonly world: WorldData;
@@ -137,13 +143,25 @@ export class DemoStore {
    */
   memberAccessLevel(projectRef: DemoRef, userId: number): number | undefined {
     const project = this.project(projectRef);
-    const levels = [
+    return highestLevel([
       this.world.projectMembers.get(project.id)?.get(userId),
       ...this.ancestors(project.namespace_id).map((g) =>
         this.world.groupMembers.get(g.id)?.get(userId),
       ),
-    ].filter((l): l is number => l !== undefined);
-    return levels.length === 0 ? undefined : Math.max(...levels);
+    ]);
+  }
+
+  /**
+   * A user's effective access level on a group, as the forge's `GET /groups/:id/members/all/
+   * :user_id` reports it: the highest of the membership of the group itself and of every parent
+   * group; `undefined` when the user is no member at all. Throws `404 Group Not Found`.
+   */
+  groupMemberAccessLevel(groupRef: DemoRef, userId: number): number | undefined {
+    const group = this.findGroup(groupRef);
+    if (!group) throw notFound('Group');
+    return highestLevel(
+      this.ancestors(group.id).map((g) => this.world.groupMembers.get(g.id)?.get(userId)),
+    );
   }
 
   /**
