@@ -90,8 +90,8 @@ function sourceNotFound(path: string) {
 
 /**
  * Finds the source (a project, else a group) and checks the caller may see it. A private
- * group is visible to admins, when it contains the target, or to its members when the forge
- * answers the group member look-up (the demo forge does not: only admins add such groups).
+ * group is visible to admins, when it contains the target, or to its members (the forge's
+ * group member look-up, inherited memberships included; the demo forge answers it too).
  */
 export async function resolveSource(
   ctx: GatewayContext,

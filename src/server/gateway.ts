@@ -140,12 +140,47 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.watchProjectCache(() => projects?.stats());
   // Open circuit: the forge is failing, and `/readyz` says so (half-open still serves).
   let upstreamCircuit: BreakerState = 'closed';
+  const logger = options.logger ?? silentLogger();
   const upstream = createUpstreamClient(
-    instrumentUpstream(options.upstream, metrics, (state) => (upstreamCircuit = state)),
+    instrumentUpstream(
+      {
+        ...options.upstream,
+        // An operator sees a failing forge in the log, not only in metrics: each failed call
+        // (the breaker bounds how many) and each breaker change. Method and outcome only: no
+        // URL, path or credential.
+        onCall: (call) => {
+          options.upstream.onCall?.(call);
+          if (call.status === 'circuit_open') return;
+          if (typeof call.status === 'number' && call.status < 500) return;
+          logger.warn(
+            {
+              event: 'upstream.call_failed',
+              method: call.method,
+              status: call.status,
+              durationMs: call.durationMs,
+              attempt: call.attempt,
+            },
+            'forge API call failed',
+          );
+        },
+      },
+      metrics,
+      (state) => {
+        if (state !== upstreamCircuit)
+          logger[state === 'closed' ? 'info' : 'warn'](
+            { event: 'upstream.circuit', state },
+            state === 'open'
+              ? 'forge API circuit opened: calls are refused until the cool-down ends'
+              : state === 'half_open'
+                ? 'forge API circuit half-open: one trial call goes through'
+                : 'forge API circuit closed: calls go through again',
+          );
+        upstreamCircuit = state;
+      },
+    ),
   );
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const logger = options.logger ?? silentLogger();
   const management = createManagement(options.management, {
     store: options.store,
     instance,
