@@ -143,7 +143,7 @@ function explainReason(
         ? `${w.entry} does not allow ${w.source} to access ${noun}`
         : `${w.entry} allows ${w.source} to ${verb(level)} ${noun} only`;
     case 'JOB_SCOPE':
-      return `the job's permissions: limit ${noun} to ${level.toLowerCase()}`;
+      return `the job's own permissions limit ${noun} to ${level === 'NONE' ? 'no access' : level.toLowerCase()}`;
     case 'ROLE_TOO_LOW':
       return roleShortfall(resource, level === 'NONE' ? 'READ' : 'WRITE', w.role);
     case 'USER_ROLE':
@@ -159,7 +159,8 @@ function explainReason(
  * What a person should change when `required` is denied on `resource`, e.g. "project acme/b
  * does not allow job tokens from acme/app to write releases; a Maintainer of acme/b can grant
  * it", "alice is a Reporter in acme/b; writing releases needs Developer", "releases are
- * disabled in acme/b", "the job's permissions: limit releases to read".
+ * disabled in acme/b", "the job's own permissions limit releases to read; to write releases,
+ * add "releases: write" to the job's permissions".
  */
 export function denialMessage(
   set: PermissionSet,
@@ -179,7 +180,7 @@ export function denialMessage(
     case 'UNPROTECTED_REF':
       return `project ${w.target} allows job tokens from ${w.source} to ${verb(required)} ${noun} only from protected refs; run the job on a protected ref`;
     case 'JOB_SCOPE':
-      return `the job's permissions: limit ${noun} to ${d.level.toLowerCase()}; add ${CLAIM_KEY_OF[resource]}: ${required.toLowerCase()} to them`;
+      return `the job's own permissions limit ${noun} to ${d.level === 'NONE' ? 'no access' : d.level.toLowerCase()}; to ${verb(required)} ${noun}, add "${CLAIM_KEY_OF[resource]}: ${required.toLowerCase()}" to the job's permissions`;
     case 'ROLE_TOO_LOW':
     case 'USER_ROLE':
       return roleShortfall(resource, required, w.role);
@@ -225,5 +226,5 @@ function publicFloorDenial(
     }
   }
   if (set.principalKind !== 'job') return roleShortfall(resource, required, w.role);
-  return `${noun} of ${w.target} are public to read, but ${gerund(required)} them needs more than ${w.entry}, the job's permissions: or its ref allow`;
+  return `${noun} of ${w.target} are public to read, but ${gerund(required)} them needs more than ${w.entry}, the job's own permissions or its ref allow`;
 }

@@ -366,8 +366,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const extra = req.method === 'GET' ? options.extraRoutes?.[path] : undefined;
       if (extra) return extra(req, res);
       if (path === '/graphql')
-        return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, POST' });
-      return sendJson(res, 404, { error: 'not found' });
+        return sendJson(
+          res,
+          405,
+          { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' },
+          { allow: 'GET, POST' },
+        );
+      return sendJson(res, 404, { error: 'not found', code: 'NOT_FOUND' });
     } catch (err) {
       if (res.headersSent) return void res.destroy();
       if (!(err instanceof BodyTooLargeError)) {

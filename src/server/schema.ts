@@ -32,7 +32,9 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{
 
 function parseTime(value: unknown): string {
   if (typeof value !== 'string' || !ISO_TIME.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new GraphQLError('Time must be an ISO 8601 date and time');
+    throw new GraphQLError(
+      'Time must be an ISO 8601 date and time, e.g. "2026-12-01T00:00:00Z" or "2026-12-01"',
+    );
   }
   return value;
 }

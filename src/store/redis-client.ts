@@ -80,13 +80,19 @@ export function createRedisConnection(
   return conn;
 }
 
+/** Where a connection goes, for messages: host and port only (never a password). */
+function describeTarget(conn: RedisConnection): string {
+  if (isCluster(conn)) return 'the Cluster of REDIS_CLUSTER_NODES';
+  return `${conn.options.host ?? '127.0.0.1'}:${conn.options.port ?? 6379}`;
+}
+
 /** Resolves once the connection is ready; rejects after `timeoutMs`. */
 export async function waitUntilReady(conn: RedisConnection, timeoutMs = 10_000): Promise<void> {
   if (conn.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       conn.off('ready', onReady);
-      reject(new Error(`Redis was not ready within ${timeoutMs} ms`));
+      reject(new Error(`Redis (${describeTarget(conn)}) was not ready within ${timeoutMs} ms`));
     }, timeoutMs);
     const onReady = (): void => {
       clearTimeout(timer);

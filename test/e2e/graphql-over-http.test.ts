@@ -198,13 +198,14 @@ describe('HTTP behaviour of /graphql', () => {
     const res = await fetch(t.gateway.graphqlUrl, { method: 'PUT', body: '{}' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, POST');
+    expect(await res.json()).toEqual({ error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' });
   });
 
   it('answers 404 to an unknown path', async () => {
     for (const path of ['/nope', '/graphql/extra', '/api/v4/projects']) {
       const res = await fetch(`${t.gateway.url}${path}`);
       expect(res.status, path).toBe(404);
-      expect(await res.json()).toEqual({ error: 'not found' });
+      expect(await res.json()).toEqual({ error: 'not found', code: 'NOT_FOUND' });
     }
   });
 

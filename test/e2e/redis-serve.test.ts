@@ -193,6 +193,6 @@ describe('serve with REDIS_URL', () => {
       REDIS_URL: 'redis://127.0.0.1:1',
       SCOPEGATE_LOG_LEVEL: 'silent',
     });
-    await expect(bootstrap(dead)).rejects.toThrow(/Redis was not ready/);
+    await expect(bootstrap(dead)).rejects.toThrow(/^Redis \(127\.0\.0\.1:1\) was not ready within/);
   }, 15_000);
 });

@@ -126,7 +126,7 @@ describe('denialMessage', () => {
   it('points at the job permissions when they are what limits', () => {
     const { set, ctx } = scenario('job-level permissions narrow and make unlisted resources NONE');
     expect(denialMessage(set, 'RELEASES', 'WRITE', ctx)).toBe(
-      "the job's permissions: limit releases to read; add releases: write to them",
+      'the job\'s own permissions limit releases to read; to write releases, add "releases: write" to the job\'s permissions',
     );
   });
 
