@@ -81,7 +81,7 @@ async function printBanner(running: Running, keyFile: string): Promise<void> {
       out.push('', `# ${t.label}`, t.token);
     out.push(
       '',
-      'Try, in the page above or with curl:',
+      'Try, in the page above or with curl (TOKEN=<one of the tokens above>):',
       `  curl -s ${running.gateway.graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
       `    -d '{"query":"{ project(fullPath: \\"acme/platform/registry\\") { jobTokenPermissions { resource level reason explanation } releases { nodes { tagName name } } } }"}'`,
     );
