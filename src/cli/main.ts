@@ -42,6 +42,23 @@ async function main(argv: string[]): Promise<void> {
   process.exitCode = 2;
 }
 
+/**
+ * For a failed forge call, which forge: the origin of `SCOPEGATE_UPSTREAM_URL` (validation
+ * refuses credentials in it; only scheme, host and port are shown anyway).
+ */
+function forgeHint(err: unknown): string {
+  const code = (err as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  if (code !== 'UPSTREAM_UNAVAILABLE' && code !== 'UPSTREAM_ERROR') return '';
+  const url = process.env['SCOPEGATE_UPSTREAM_URL'];
+  let origin = 'the configured forge';
+  try {
+    if (url) origin = new URL(url).origin;
+  } catch {
+    // not a URL: configuration would have refused it; keep the generic name
+  }
+  return ` (calling ${origin}; check SCOPEGATE_UPSTREAM_URL and that the forge answers)`;
+}
+
 installCrashHandlers();
 
 main(process.argv.slice(2)).catch((err: unknown) => {
@@ -55,7 +72,9 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   ) {
     process.stderr.write(`scopegate: ${err.message}\n${USAGE}\n`);
   } else {
-    process.stderr.write(`scopegate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `scopegate: ${err instanceof Error ? err.message : String(err)}${forgeHint(err)}\n`,
+    );
   }
   process.exitCode = process.exitCode || 2;
 });

@@ -148,7 +148,17 @@ describe('scopegate policy', () => {
     const exported = await runCli(['policy', 'export', '-o', out], env);
     expect(exported.code).not.toBe(0);
     expect(exported.stderr).toContain(`output file "${out}" is in a directory that does not exist`);
-    for (const r of [none, missing, folder, broken, exported])
+    // A forge that does not answer is named by its origin (never a credential).
+    const down = await runCli(['policy', 'export'], {
+      ...env,
+      SCOPEGATE_UPSTREAM_URL: 'http://127.0.0.1:1/api/v4',
+    });
+    expect(down.code).not.toBe(0);
+    expect(down.stderr).toContain(
+      '(calling http://127.0.0.1:1; check SCOPEGATE_UPSTREAM_URL and that the forge answers)',
+    );
+    expect(down.stderr).not.toContain(upstream.token);
+    for (const r of [none, missing, folder, broken, exported, down])
       expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 
