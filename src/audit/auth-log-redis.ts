@@ -42,7 +42,9 @@ if (t1 ~= 'hash' and t1 ~= 'none') or (t2 ~= 'set' and t2 ~= 'none') then
 end
 local counts = redis.call('HMGET', KEYS[1], 'allowed', 'denied', 'wouldDeny', 'deniedByAllowlist', 'lastUsedAt')
 for i = 1, 5 do
-  if counts[i] and not string.match(counts[i], '^%-?%d+$') then
+  -- An integer HINCRBY takes: no leading zero, at most 18 digits (so no sum overflows).
+  local c = counts[i]
+  if c and not (c == '0' or (string.match(c, '^%-?[1-9]%d*$') and #string.gsub(c, '-', '') <= 18)) then
     return redis.error_reply('ERR authorization log record holds a counter that is not an integer')
   end
 end
@@ -59,13 +61,13 @@ return 1`;
 
 /**
  * Replies that say Redis will not take this command now but may later (loading, busy, a
- * Cluster moving or failing over, out of memory, an ACL not yet granted): the command is kept
+ * Cluster moving or failing over, out of memory, an ACL or a password not yet in step): the command is kept
  * for the next flush. Any other error reply (a key of another type, a record the script
  * refuses) would be refused again: the command is dropped and counted. Errors that are not
  * replies (connection closed, timed out) are kept.
  */
 const TRANSIENT_REPLY =
-  /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MOVED|ASK|NOREPLICAS|NOPERM)\b/;
+  /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MOVED|ASK|NOREPLICAS|NOPERM|NOAUTH|WRONGPASS)\b/;
 
 /** Whether a failed command would fail the same way if sent again. */
 function refusedForGood(err: unknown): boolean {

@@ -42,9 +42,14 @@ export interface RedisRevocationListOptions {
   now?: () => number;
   /** Full reload interval, ms, bounding how long a lost message can go unnoticed. Default 60 000. */
   resyncIntervalMs?: number;
+  /** Longest random pause before writing back what Redis lost. Default: 1 s, at most a quarter of the resync interval. */
+  repairJitterMs?: number;
   /** Told about background failures (reload after reconnect, periodic reload). Default: ignored. */
   onError?: (err: unknown) => void;
 }
+
+/** Revocations written back per pipeline when Redis has lost them. */
+const REPAIR_CHUNK = 500;
 
 /** Redis key names and channel for a prefix. */
 export function revocationKeys(prefix = 'sg'): { jti: string; job: string; channel: string } {
@@ -95,18 +100,17 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
   const keys = revocationKeys(opts.keyPrefix ?? 'sg');
   const resyncIntervalMs = opts.resyncIntervalMs ?? 60_000;
   const onError = opts.onError ?? (() => undefined);
+  const repairJitterMs = opts.repairJitterMs ?? Math.min(1_000, resyncIntervalMs / 4);
   const set = new LocalRevocationSet(now);
   let subscriber: Redis | Cluster | undefined;
   let started = false;
   const stoppers: (() => void)[] = [];
 
   /**
-   * Loads the stored set into the local one. With `repair`, also writes back what this instance
-   * holds and Redis does not (or holds with an earlier expiry): Redis restarted without its data,
-   * or was restored from an old copy. No revocation is ever withdrawn, so whatever one instance
-   * still knows is put back for the others and for instances started since.
+   * Loads the stored set into the local one; returns what this instance holds and Redis does
+   * not (or holds with an earlier expiry).
    */
-  async function load(repair = false): Promise<void> {
+  async function load(): Promise<Write[]> {
     const from = `(${now()}`;
     const [jtis, jobs] = await Promise.all([
       redis.zrangebyscore(keys.jti, from, '+inf', 'WITHSCORES'),
@@ -122,33 +126,47 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
       set.addJob(Number(job), until);
       stored.set(`job ${job}`, until);
     });
-    if (!repair) return;
     const live = set.live();
-    const missing: Write[] = [
+    const held: (Write & { id: string })[] = [
       ...live.jtis.map(([jti, untilMs]) => ({
+        id: `jti ${jti}`,
         key: keys.jti,
         member: jti,
         untilMs,
         message: `jti:${jti}:${untilMs}`,
-        stored: stored.get(`jti ${jti}`),
       })),
       ...live.jobs.map(([job, untilMs]) => ({
+        id: `job ${job}`,
         key: keys.job,
         member: String(job),
         untilMs,
         message: `job:${job}:${untilMs}`,
-        stored: stored.get(`job ${job}`),
       })),
-    ].filter((w) => w.stored === undefined || w.stored < w.untilMs);
+    ];
+    return held.filter((w) => (stored.get(w.id) ?? -Infinity) < w.untilMs);
+  }
+
+  /**
+   * Writes back what this instance holds and Redis lacks: Redis restarted without its data, or
+   * was restored from an old copy. No revocation is ever withdrawn, so whatever one instance
+   * still knows is put back for the others and for instances started since. After a random
+   * pause (instances reconnect together) Redis is read again, so what another instance has put
+   * back meanwhile is not sent twice; then in chunks of {@link REPAIR_CHUNK}.
+   */
+  async function repair(missing: readonly Write[]): Promise<void> {
     if (missing.length === 0) return;
-    const p = redis.pipeline();
-    for (const w of missing) {
-      p.zadd(w.key, 'GT', w.untilMs, w.member);
-      p.publish(keys.channel, w.message);
+    await new Promise((r) => setTimeout(r, Math.random() * repairJitterMs));
+    const still = await load();
+    for (let i = 0; i < still.length; i += REPAIR_CHUNK) {
+      const p = redis.pipeline();
+      for (const w of still.slice(i, i + REPAIR_CHUNK)) {
+        p.zadd(w.key, 'GT', w.untilMs, w.member);
+        p.publish(keys.channel, w.message);
+      }
+      const res = (await p.exec()) ?? [];
+      const failed = res.find(([err]) => err);
+      if (failed) throw failed[0];
     }
-    const res = (await p.exec()) ?? [];
-    const failed = res.find(([err]) => err);
-    if (failed) throw failed[0];
   }
 
   /** Revocations applied here that Redis has not taken yet, by `<key> <member>`. */
@@ -172,7 +190,7 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
     try {
       await flushUnsynced();
       await subscriber.subscribe(keys.channel);
-      await load(true);
+      await repair(await load());
     } catch (err) {
       onError(err);
     }

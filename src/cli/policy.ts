@@ -235,6 +235,9 @@ export async function replaceAudited(
     changes = diffStoredProfiles(stored, profiles, paths);
   } catch {
     changes = undefined;
+    // One profile this version cannot read must not cost every other entry its date: read
+    // the file's targets one by one, and skip only the unreadable ones.
+    stored = await readEach(store, profiles);
   }
   const stamped = withEntryHistory(stored, profiles, now());
   // Nothing to write: every profile grants what is stored and every entry has its history.
@@ -246,12 +249,30 @@ export async function replaceAudited(
   return event;
 }
 
+/** The stored profiles of `profiles`' targets that can be read; the others are skipped. */
+async function readEach(
+  store: ProfileStore,
+  profiles: readonly ProfileWrite[],
+): Promise<JobTokenProfile[]> {
+  const out: JobTokenProfile[] = [];
+  for (const p of profiles) {
+    try {
+      const found = await store.get(p.projectId);
+      if (found) out.push(found);
+    } catch {
+      // unreadable: its entries are dated by this import
+    }
+  }
+  return out;
+}
+
 /**
  * The imported profiles with each entry's history: an entry already stored (same target, kind
  * and source id) keeps its `createdAt` and `addedBy`, and its `autopopulated` flag while it
  * grants the same; a new entry, or one stored without a creation time, is created now. So the
  * compliance report does not call an entry imported a minute ago unused, and a restart with
- * the same file keeps every date. `changed`: whether any entry got a creation time.
+ * the same file keeps every date. `changed`: whether any entry got a creation time or a new
+ * source path (a source renamed on the forge: the file, resolved now, has its current path).
  */
 export function withEntryHistory(
   stored: readonly JobTokenProfile[],
@@ -267,7 +288,7 @@ export function withEntryHistory(
     ...p,
     entries: p.entries.map((e): AllowlistEntry => {
       const old = before.get(key(p.projectId, e));
-      if (old?.createdAt === undefined) changed = true;
+      if (old?.createdAt === undefined || old.sourcePath !== e.sourcePath) changed = true;
       return {
         ...e,
         createdAt: old?.createdAt ?? e.createdAt ?? createdAt,

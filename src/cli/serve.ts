@@ -20,11 +20,12 @@ export async function runServe(argv: string[]): Promise<void> {
       'print-config': { type: 'boolean', default: false },
     },
   });
-  const config = loadConfig(process.env, { file: values.config, demo: values.demo });
+  // Before loading: a misspelt required setting is named with its fix, then reported missing.
   for (const { name, suggestion } of unknownSettingVariables(process.env))
     process.stderr.write(
       `scopegate: warning: "${name}" is not a setting and is ignored${suggestion ? ` (did you mean "${suggestion}"?)` : ''}\n`,
     );
+  const config = loadConfig(process.env, { file: values.config, demo: values.demo });
   if (values['print-config']) {
     process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
     return;

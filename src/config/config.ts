@@ -343,8 +343,9 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
 }
 
 /**
- * A URL with its user information and query values hidden. Validation refuses both in the
- * upstream URL; this keeps a secret out of `--print-config` should one ever get through.
+ * A URL with its user information and query values hidden: a Redis URL may carry its password
+ * in either (`redis://user:pw@host`, `?password=`); validation refuses both in the upstream URL,
+ * and this keeps a secret out of `--print-config` should one ever get through.
  */
 function redactUrl(value: string): string {
   let u: URL;
@@ -359,13 +360,13 @@ function redactUrl(value: string): string {
   }
   for (const key of [...u.searchParams.keys()]) u.searchParams.set(key, '[redacted]');
   u.hash = '';
-  return u.toString();
+  return u.toString().replaceAll('%5Bredacted%5D', '[redacted]');
 }
 
 /** The configuration as `--print-config` shows it: secrets redacted. */
 export function redactConfig(config: ResolvedConfig): Record<string, unknown> {
   const redact = (v: string | undefined) => (v === undefined ? undefined : '[redacted]');
-  const redisUrl = config.redis.url?.replace(/\/\/([^@/]*)@/, '//[redacted]@');
+  const redisUrl = config.redis.url && redactUrl(config.redis.url);
   return {
     ...config,
     upstream: {

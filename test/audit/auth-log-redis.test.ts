@@ -200,27 +200,36 @@ describe('authorization log retries on Redis', () => {
     // merges are refused before any write. The stream key is a string: every XADD is refused.
     await redis.set('sg:{p:201}:authlog:102', 'x');
     await redis.hset('sg:{p:301}:authlog:102', 'allowed', '5', 'denied', 'abc');
+    // Counters HINCRBY would refuse after the script's first write: a leading zero, and a
+    // value at the 64-bit limit that one more check would overflow.
+    await redis.hset('sg:{p:401}:authlog:102', 'allowed', '007');
+    await redis.hset('sg:{p:501}:authlog:102', 'allowed', '5', 'denied', '9223372036854775807');
     await redis.set('sg:{audit}:authz', 'not a stream');
     log.record(check());
     log.record(other());
     log.record(other({ at: T0 + 1 }));
-    log.record(check({ targetProjectId: 301, targetPath: 'acme/third' }));
+    for (const id of [301, 401, 501])
+      log.record(check({ targetProjectId: id, targetPath: `acme/t${id}` }));
     await log.flush();
-    // Counters refused: 201's 2 checks and 301's 1; stream entries refused: all 4 checks.
+    // Counters refused: 201's 2 checks, 301's, 401's and 501's 1 each; stream entries refused:
+    // all 6 checks.
     expect(log.stats()).toMatchObject({
       flushed: 0,
       flushErrors: 1,
-      dropped: 3 + 4,
+      dropped: 5 + 6,
       retrying: { checks: 0, deltas: 0 },
     });
     expect((await log.list(101))[0]).toMatchObject({ allowed: 1 });
     // Nothing of the refused merges was written: no source set entry, no counter moved.
-    expect(await redis.smembers('sg:{p:301}:authlog')).toEqual([]);
+    for (const id of [301, 401, 501])
+      expect(await redis.smembers(`sg:{p:${id}}:authlog`)).toEqual([]);
     expect(await redis.hget('sg:{p:301}:authlog:102', 'allowed')).toBe('5');
+    expect(await redis.hget('sg:{p:401}:authlog:102', 'allowed')).toBe('007');
+    expect(await redis.hget('sg:{p:501}:authlog:102', 'allowed')).toBe('5');
     expect(await redis.get('sg:{p:201}:authlog:102')).toBe('x');
     // The next flush has nothing of the first to send.
     await log.flush();
-    expect(log.stats()).toMatchObject({ flushErrors: 1, dropped: 7 });
+    expect(log.stats()).toMatchObject({ flushErrors: 1, dropped: 11 });
     await log.close();
   });
 

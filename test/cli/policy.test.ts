@@ -263,6 +263,32 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     ]);
     expect(recorded).toHaveLength(2);
 
+    // A source renamed on the forge: the file (resolved now) has its new path, which is written
+    // although nothing else changed; the date stays.
+    const renamed = [
+      {
+        projectId: 1,
+        enforcement: 'ENFORCED' as const,
+        entries: [
+          entry(9, 'acme/legacy-apps', { permissions: { RELEASES: 'WRITE' } }),
+          entry(10, 'acme/tools'),
+        ],
+      },
+    ];
+    await replaceAudited(memory, renamed, ['acme/target'], audit, () => t1);
+    expect((await memory.get(1))?.entries[0]).toMatchObject({
+      sourcePath: 'acme/legacy-apps',
+      createdAt: t0.toISOString(),
+    });
+
+    // One unreadable profile does not cost the readable ones their dates.
+    const broken: ProfileStore = {
+      ...memory,
+      list: () => Promise.reject(new Error('unknown resource in a stored entry')),
+    };
+    await replaceAudited(broken, renamed, ['acme/target'], audit, () => t1);
+    expect((await memory.get(1))?.entries[0]?.createdAt).toBe(t0.toISOString());
+
     // Entries stored without a date (imported before dates were kept) get this import's.
     const undated = createMemoryProfileStore([]);
     await undated.replaceAll(first);

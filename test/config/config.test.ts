@@ -358,6 +358,15 @@ describe('--print-config', () => {
     const text = JSON.stringify(redactConfig(leaky));
     expect(text).not.toContain('secret');
     expect(text).toContain('f.example/api');
+    // A Redis password with an "@" in it, or given as a query parameter, is hidden too.
+    for (const url of [
+      'redis://default:s3cr@tPW-secret@redis.internal:6379/0',
+      'redis://redis.internal:6379/0?password=pw-secret',
+    ]) {
+      const printed = JSON.stringify(redactConfig(loadConfig({ ...VALID, REDIS_URL: url })));
+      expect(printed).not.toContain('secret');
+      expect(printed).toContain('redis.internal:6379/0');
+    }
   });
 
   it('prints the redacted configuration from the command line, and one line for a bad setting', async () => {
@@ -394,6 +403,18 @@ describe('--print-config', () => {
     expect(typo.stderr).toContain('"SCOPEGATE_SOMETHING" is not a setting and is ignored\n');
     expect(typo.stderr).not.toContain("'3'");
     expect(JSON.parse(typo.stdout)).toMatchObject({ limits: { maxDepth: 12 } });
+    // Even when the misspelt setting is a required one: the warning comes first.
+    const { SCOPEGATE_UPSTREAM_URL: url, ...withoutUrl } = env;
+    await expect(
+      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--print-config'], {
+        cwd: ROOT,
+        env: { ...withoutUrl, SCOPEGATE_UPSTREAM_UR: url },
+      }),
+    ).rejects.toMatchObject({
+      stderr: expect.stringMatching(
+        /^scopegate: warning: "SCOPEGATE_UPSTREAM_UR" is not a setting and is ignored \(did you mean "SCOPEGATE_UPSTREAM_URL"\?\)\nscopegate: "SCOPEGATE_UPSTREAM_URL" is required/,
+      ),
+    });
   });
 
   it('lists the SCOPEGATE_ variables that name no setting, and never their values', () => {
