@@ -46,7 +46,7 @@ export function summarize(samples: readonly LoadResult[]): CellSummary {
   };
 }
 
-/** A ratio between two columns: the median of its per-round values, and their range. */
+/** A ratio between two columns: the median of its per-round-pair values, and the range of rounds. */
 export interface PairedRatio {
   readonly median: number;
   readonly min: number;
@@ -55,33 +55,45 @@ export interface PairedRatio {
 
 /**
  * `pick(num[r]) / pick(den[r])` for every round r both columns ran (a round runs every cell
- * once, alternating the order, so round r of two columns ran minutes apart at most), then the
- * median of those per-round ratios. Pairing cancels what moves the whole machine between rounds
- * (another tenant's load, CPU frequency), which a ratio of the columns' means keeps.
+ * once, round r+1 in the reverse order of round r), combined two by two: rounds 2k and 2k+1
+ * (geometric mean), then the median of those pair values (a round left without a partner
+ * counts alone). Pairing by round cancels what moves the whole machine between rounds (another
+ * tenant's load, CPU frequency), which a ratio of the columns' means keeps; pairing a round with
+ * its reverse cancels what drifts within a round (a process still warming up pays more per
+ * request the earlier it runs, and the column that runs first alternates), an ABBA design.
+ * `min`/`max` are the range of the single rounds.
  */
 export function pairedRatio(
   num: readonly LoadResult[],
   den: readonly LoadResult[],
-  pick: (r: LoadResult) => number,
+  pick: (r: LoadResult) => number | undefined,
 ): PairedRatio {
-  const ratios: number[] = [];
+  const perRound: (number | undefined)[] = [];
   for (let i = 0; i < Math.min(num.length, den.length); i++) {
-    const n = num[i];
-    const d = den[i];
-    if (n && d && pick(d) > 0) ratios.push(pick(n) / pick(d));
+    const n = num[i] && pick(num[i] as LoadResult);
+    const d = den[i] && pick(den[i] as LoadResult);
+    perRound.push(n !== undefined && d !== undefined && d > 0 ? n / d : undefined);
   }
-  if (ratios.length === 0) return { median: NaN, min: NaN, max: NaN };
-  ratios.sort((x, y) => x - y);
-  const mid = Math.floor(ratios.length / 2);
+  const singles = perRound.filter((r): r is number => r !== undefined && Number.isFinite(r));
+  if (singles.length === 0) return { median: NaN, min: NaN, max: NaN };
+  const pairs: number[] = [];
+  for (let i = 0; i < perRound.length; i += 2) {
+    const [x, y] = [perRound[i], perRound[i + 1]];
+    if (x !== undefined && y !== undefined) pairs.push(Math.sqrt(x * y));
+    else if (x !== undefined || y !== undefined) pairs.push((x ?? y) as number);
+  }
+  pairs.sort((x, y) => x - y);
+  const mid = Math.floor(pairs.length / 2);
   const median =
-    ratios.length % 2 === 1
-      ? (ratios[mid] ?? NaN)
-      : ((ratios[mid - 1] ?? NaN) + (ratios[mid] ?? NaN)) / 2;
-  return { median, min: ratios[0] ?? NaN, max: ratios[ratios.length - 1] ?? NaN };
+    pairs.length % 2 === 1
+      ? (pairs[mid] ?? NaN)
+      : ((pairs[mid - 1] ?? NaN) + (pairs[mid] ?? NaN)) / 2;
+  return { median, min: Math.min(...singles), max: Math.max(...singles) };
 }
 
 const rpsOf = (r: LoadResult): number => r.rps;
 const p99Of = (r: LoadResult): number => r.p99Ms;
+const cpuOf = (r: LoadResult): number | undefined => r.cpuMsPerRequest;
 
 const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toString() : '-');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
@@ -136,7 +148,7 @@ export function formatTable(rows: readonly Row[]): string {
       f2(pairedRatio(sg, C, rpsOf).median),
       fRatio(pairedRatio(sg, A, p99Of)),
     ].join(' | ');
-    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(s.cpuMs / a.cpuMs)} | ${f2(b.cpuMs / s.cpuMs)} | ${targetVerdicts(row).join(', ')} |`;
+    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(pairedRatio(sg, A, cpuOf).median)} | ${f2(pairedRatio(B, sg, cpuOf).median)} | ${targetVerdicts(row).join(', ')} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
@@ -200,10 +212,13 @@ LRU off so every target's decision is read from Redis); **A** the same gateway w
 \`authorization: false\` (its LRU on; the cold rows use a second A process that serves only
 them, so it has been idle between rounds as long as the cold variants); **B** the same rules
 as graphql-shield rules on the same schema, calling the same authorizer and cache (cold rows:
-its LRU off too); **C** a bare \`node:http\` server answering the same bytes. ×A, ×B, ×C and
-p99 ×A are paired by round: scopegate's req/s (p99) in round r divided by the baseline's in the
-same round, then the median of those per-round ratios, with their range in brackets; the
-targets are judged on that median.
+its LRU off too); **C** a bare \`node:http\` server answering the same bytes. Every round runs
+each cell once, each round in the reverse order of the one before. ×A, ×B, ×C, p99 ×A and the
+CPU ratios are paired: scopegate's req/s (p99, CPU) in round r divided by the baseline's in the
+same round; rounds 2k and 2k+1 (one order and its reverse) are then combined (geometric mean),
+so a process that is still warming up, and pays more the earlier it runs, weighs on both sides
+alike; the median of those pair values is shown, with the range of the single rounds in
+brackets, and the targets are judged on it.
 "CPU ms/req" is the CPU time (user + system, from \`/proc/<pid>/stat\`) each gateway process
 spent per successful request during the timed runs (median of the rounds): it does not depend
 on how much of a shared machine a process was given, so "CPU sg÷A" (authorization's cost:

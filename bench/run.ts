@@ -48,7 +48,7 @@ interface Settings {
   /** Smoke: a fixed number of requests per cell instead of a duration. */
   readonly amount?: number;
   readonly connections: number;
-  /** Warm-up per cell: a number of requests (smoke) or, when 0, 0.5 s (quick) or 1 s. */
+  /** Warm-up per cell: a number of requests (smoke) or, when 0, 0.5 s (quick) or 3 s (full). */
   readonly warmupAmount: number;
   /**
    * W4's tokens, split into one slice per run of a cell (warm-up, then each round) so that no
@@ -82,10 +82,11 @@ const SETTINGS: Record<typeof mode, Settings> = {
     scalePairs: 200_000,
     microIterations: 100_000,
   },
-  // About 13 minutes: five rounds make the median of the per-round ratios robust to one bad
-  // round (a shared 2-CPU machine has several).
+  // About 16 minutes: six rounds are three pairs of one order and its reverse (see
+  // `pairedRatio`), and the median of three pairs is robust to one bad pair (a shared 2-CPU
+  // machine has several).
   full: {
-    rounds: 5,
+    rounds: 6,
     durationSeconds: 6,
     connections: 10,
     warmupAmount: 0,
@@ -330,7 +331,8 @@ async function main(): Promise<void> {
   await runJobs(
     cells.map((c, k) => ({
       ...job(c.p, c.row.workload, `warm${k}`, settings.warmupAmount || undefined),
-      durationSeconds: mode === 'full' ? 1 : 0.5,
+      // Long enough in full runs that the processes' JIT has settled before round 1.
+      durationSeconds: mode === 'full' ? 3 : 0.5,
     })),
     'warmup',
   );
