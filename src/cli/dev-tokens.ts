@@ -242,9 +242,16 @@ function createExclusively(path: string, text: string): boolean {
   }
 }
 
-/** The seed's user `username`; throws naming it when the seed has none. */
+/**
+ * The seed's user named `username`, or with that id (all digits), as `check --user` takes;
+ * throws naming it when the seed has none.
+ */
 export function seedUser(seed: DemoSeed, username: string): DemoSeedUser {
-  const user = seed.users.find((u) => u.username === username);
+  const user =
+    seed.users.find((u) => u.username === username) ??
+    (/^[0-9]{1,16}$/.test(username)
+      ? seed.users.find((u) => u.id === Number(username))
+      : undefined);
   if (!user) throw new Error(`no user "${username}" in the seed`);
   return user;
 }
