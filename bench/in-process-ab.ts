@@ -9,13 +9,17 @@
  * - `npx tsx bench/in-process-ab.ts W2`: the bench world's W2, 20 private projects x 10 guarded
  *   fields reached through a group entry five levels up (cross-project: every target is a
  *   decision and an authorization-log check, kept in memory here).
+ * - `npx tsx bench/in-process-ab.ts W4`: the bench world's W1 query (100 releases, a
+ *   cross-project target) with a new job token on every request (its own job id and `jti`):
+ *   a full JWT verification, a new decision and an authorization-log check of a new job each.
  */
 import { loadSeedFile, parseSeed } from '../src/demo/seed.js';
 import { createTestGateway } from '../test/helpers/gateway.js';
 import { SCENARIOS_PATH } from '../test/helpers/scenarios.js';
 import { BENCH_JOB, benchPolicy, benchSeed, workloadBody } from './world.js';
 
-const w2 = process.argv.includes('W2');
+const w4 = process.argv.includes('W4');
+const w2 = process.argv.includes('W2') || w4;
 const seed = w2
   ? benchSeed()
   : parseSeed({ ...loadSeedFile(SCENARIOS_PATH), sample: { releases: 100 } });
@@ -47,7 +51,7 @@ const claims = w2
 const token = await on.issuer.signJobToken(claims);
 const tokenOff = await off.issuer.signJobToken(claims);
 const q = w2
-  ? (JSON.parse(workloadBody('W2')) as { query: string }).query
+  ? (JSON.parse(workloadBody(w4 ? 'W4' : 'W2')) as { query: string }).query
   : '{ project(fullPath: "acme/apps/web") { releases(first: 100) { nodes { name tagName } } } }';
 for (const [name, g, tk] of [
   ['on', on, token],
@@ -60,6 +64,16 @@ for (const [name, g, tk] of [
 const times: Record<string, number[]> = { on: [], off: [] };
 const ROUNDS = 40;
 const PER_CELL = 20;
+// W4: a fresh token (job) for every request of either side, minted before timing.
+const fresh: Record<string, string[]> = { on: [], off: [] };
+if (w4) {
+  for (let i = 0; i < ROUNDS * PER_CELL; i++) {
+    const job = { ...claims, job_id: String(50_000 + i), pipeline_id: String(60_000 + i) };
+    fresh['on']!.push(await on.issuer.signJobToken(job));
+    fresh['off']!.push(await off.issuer.signJobToken(job));
+  }
+}
+const used: Record<string, number> = { on: 0, off: 0 };
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, g, tk] of (round % 2
     ? [
@@ -71,7 +85,8 @@ for (let round = 0; round < ROUNDS; round++) {
         ['on', on, token],
       ]) as [string, typeof on, string][]) {
     const t0 = performance.now();
-    for (let i = 0; i < PER_CELL; i++) await g.gql(q, {}, { token: tk });
+    for (let i = 0; i < PER_CELL; i++)
+      await g.gql(q, {}, { token: w4 ? (fresh[name]![used[name]!++] ?? tk) : tk });
     times[name]!.push(performance.now() - t0);
   }
 }
