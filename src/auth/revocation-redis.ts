@@ -184,9 +184,14 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
     }
   }
 
-  /** Re-subscribes (idempotent) before reloading, so nothing falls between the two. */
+  /**
+   * Re-subscribes (idempotent) before reloading, so nothing falls between the two. Runs when
+   * either connection is ready again: the subscriber may reconnect before the command
+   * connection, and the unsynced revocations can only be written once the latter is back.
+   */
   async function resync(): Promise<void> {
     if (!started || subscriber === undefined) return;
+    if (redis.status !== 'ready') return; // its own 'ready' runs this again
     try {
       await flushUnsynced();
       await subscriber.subscribe(keys.channel);
@@ -259,6 +264,7 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
       // node with '+subscriber'. The first 'ready' (initial connect) is skipped by `started`.
       sub.on('ready', onReconnect);
       sub.on('+subscriber', onReconnect);
+      redis.on('ready', onReconnect);
       try {
         await sub.subscribe(keys.channel);
         await load();
@@ -268,6 +274,7 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
         sub.removeAllListeners('message');
         sub.off('ready', onReconnect);
         sub.off('+subscriber', onReconnect);
+        redis.off('ready', onReconnect);
         sub.disconnect();
         throw err;
       }
@@ -287,6 +294,7 @@ export function createRedisRevocationList(opts: RedisRevocationListOptions): Rev
       sub.off('message', onMessage);
       sub.off('ready', onReconnect);
       sub.off('+subscriber', onReconnect);
+      redis.off('ready', onReconnect);
       sub.disconnect();
     },
   };

@@ -255,23 +255,23 @@ describe('Redis revocation list while Redis cannot be written', () => {
     await server.stop();
   });
   /** As the gateway's command connection: no offline queue, a command fails at once while down. */
-  const client = (offlineQueue = false): Redis => {
+  const client = (offlineQueue = false, reconnectMs = 50): Redis => {
     const c = new Redis(server.url, {
       maxRetriesPerRequest: 1,
       enableOfflineQueue: offlineQueue,
-      retryStrategy: () => 50,
+      retryStrategy: () => reconnectMs,
     });
     c.on('error', () => undefined);
     clients.push(c);
     return c;
   };
-  const instance = async (): Promise<RevocationList> => {
-    const redis = client();
+  const instance = async (resyncIntervalMs = 200, reconnectMs = 50): Promise<RevocationList> => {
+    const redis = client(false, reconnectMs);
     await eventually(() => redis.status === 'ready');
     const l = createRedisRevocationList({
       redis,
       createSubscriber: () => client(true),
-      resyncIntervalMs: 200,
+      resyncIntervalMs,
     });
     lists.push(l);
     await l.start();
@@ -302,6 +302,23 @@ describe('Redis revocation list while Redis cannot be written', () => {
     await eventually(() => r.status === 'ready', 10_000);
     expect(await r.zscore(revocationKeys().jti, 'while-down')).toBe(String(exp * 1000));
     expect(await r.zscore(revocationKeys().job, '4242')).toBe(String(exp * 1000));
+  });
+
+  it('writes a revocation made while Redis was down as soon as Redis is back, not at the next reload', async () => {
+    // Reloads a minute apart: only the reconnect can write it in time. The command connection
+    // of `a` reconnects after its subscriber (as it may in production), so the subscriber's
+    // reconnect finds it not ready yet.
+    const [a, b] = [await instance(60_000, 1_500), await instance(60_000)];
+    await server.kill();
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    await expect(a.revokeJti('at-reconnect', exp)).rejects.toMatchObject({
+      extensions: { code: 'POLICY_UNAVAILABLE' },
+    });
+    await server.restart();
+    await eventually(() => b.isRevoked(jobPrincipal('at-reconnect', 1)), 10_000);
+    const r = client();
+    await eventually(() => r.status === 'ready', 10_000);
+    expect(await r.zscore(revocationKeys().jti, 'at-reconnect')).toBe(String(exp * 1000));
   });
 
   it('puts back what Redis lost: a revocation one instance still knows reaches instances started after', async () => {
