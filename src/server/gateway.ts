@@ -52,6 +52,7 @@ import {
   type GatewayMetrics,
 } from './metrics.js';
 import { sendRateLimited, type RateLimiter } from './rate-limit.js';
+import { logUpstream } from './upstream-log.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, closeGracefully } from './shutdown.js';
 import { maskError } from './mask-errors.js';
 import { policyStatusPlugin } from './policy-status-plugin.js';
@@ -143,40 +144,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? silentLogger();
   const upstream = createUpstreamClient(
     instrumentUpstream(
-      {
-        ...options.upstream,
-        // An operator sees a failing forge in the log, not only in metrics: each failed call
-        // (the breaker bounds how many) and each breaker change. Method and outcome only: no
-        // URL, path or credential.
-        onCall: (call) => {
-          options.upstream.onCall?.(call);
-          if (call.status === 'circuit_open') return;
-          if (typeof call.status === 'number' && call.status < 500) return;
-          logger.warn(
-            {
-              event: 'upstream.call_failed',
-              method: call.method,
-              status: call.status,
-              durationMs: call.durationMs,
-              attempt: call.attempt,
-            },
-            'forge API call failed',
-          );
-        },
-      },
+      logUpstream(options.upstream, logger),
       metrics,
-      (state) => {
-        if (state !== upstreamCircuit)
-          logger[state === 'closed' ? 'info' : 'warn'](
-            { event: 'upstream.circuit', state },
-            state === 'open'
-              ? 'forge API circuit opened: calls are refused until the cool-down ends'
-              : state === 'half_open'
-                ? 'forge API circuit half-open: one trial call goes through'
-                : 'forge API circuit closed: calls go through again',
-          );
-        upstreamCircuit = state;
-      },
+      (state) => (upstreamCircuit = state),
     ),
   );
   const instance = options.instance ?? DEFAULT_INSTANCE_SETTINGS;
