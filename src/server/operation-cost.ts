@@ -67,6 +67,14 @@ function listMultiplier(
  * arithmetic in the same order, so a document without variables gets the very same figure).
  * `parent` is the type the node is selected on; it is only needed for argument defaults.
  */
+/** The field `name` of `parent`, when `parent` is a type with fields. */
+function fieldOf(
+  parent: GraphQLNamedType | undefined,
+  name: string,
+): GraphQLField<unknown, unknown> | undefined {
+  return isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
+}
+
 function nodeCost(
   node: FieldNode | InlineFragmentNode | FragmentSpreadNode | FragmentDefinitionNode,
   parent: GraphQLNamedType | undefined,
@@ -78,10 +86,7 @@ function nodeCost(
   let field: GraphQLField<unknown, unknown> | undefined;
   let type = parent;
   if (node.kind === Kind.FIELD) {
-    field =
-      isObjectType(parent) || isInterfaceType(parent)
-        ? parent.getFields()[node.name.value]
-        : undefined;
+    field = fieldOf(parent, node.name.value);
     type = field && getNamedType(field.type);
   } else if (node.typeCondition) {
     type = w.schema.getType(node.typeCondition.name.value) ?? undefined;
@@ -139,7 +144,7 @@ interface PageWalk {
 }
 
 /** A literal or variable argument's value; `undefined` when omitted, `null` or not sent. */
-function argumentValue(node: FieldNode, name: string, w: PageWalk): unknown {
+function argumentValue(node: FieldNode, name: string, w: Pick<PageWalk, 'variables'>): unknown {
   const arg = node.arguments?.find((a) => a.name.value === name);
   if (!arg) return undefined;
   if (arg.value.kind === Kind.VARIABLE) {
@@ -179,10 +184,7 @@ function selectionPages(
       const type = node.typeCondition && w.schema.getType(node.typeCondition.name.value);
       pages += selectionPages(node.selectionSet, type ?? parent, w);
     } else if (node.selectionSet) {
-      const field =
-        isObjectType(parent) || isInterfaceType(parent)
-          ? parent.getFields()[node.name.value]
-          : undefined;
+      const field = fieldOf(parent, node.name.value);
       const type = field && getNamedType(field.type);
       const inner = selectionPages(node.selectionSet, type, w);
       if (!field?.args.some((a) => a.name === 'first')) {
@@ -199,7 +201,7 @@ function selectionPages(
  * The pages of one list field (one with a `first` argument) whose items each ask for `inner`
  * pages: what `paginate` does with its `first` (20 when omitted) and `after`.
  */
-function listPages(node: FieldNode, inner: number, w: PageWalk): number {
+function listPages(node: FieldNode, inner: number, w: Pick<PageWalk, 'variables'>): number {
   const first = argumentValue(node, 'first', w) ?? DEFAULT_PAGE_SIZE;
   if (typeof first !== 'number' || !Number.isInteger(first)) return 0;
   if (first < 1 || first > MAX_PAGE_SIZE) return 0; // refused or empty: no call
@@ -230,7 +232,7 @@ export function operationPages(
 }
 
 /** What one merged page count reads, and the selections it may still visit. */
-interface MergeWalk extends PageWalk {
+interface MergeWalk extends Omit<PageWalk, 'fragmentPages'> {
   budget: number;
 }
 
@@ -281,7 +283,7 @@ function collectFields(
 function applies(
   condition: string | undefined,
   parent: GraphQLNamedType | undefined,
-  w: PageWalk,
+  w: Pick<PageWalk, 'schema'>,
 ): boolean {
   if (condition === undefined || !isObjectType(parent)) return true;
   if (condition === parent.name) return true;
@@ -297,10 +299,7 @@ function mergedFieldPages(
 ): number | undefined {
   const node = nodes[0];
   if (!node) return 0;
-  const field =
-    isObjectType(parent) || isInterfaceType(parent)
-      ? parent.getFields()[node.name.value]
-      : undefined;
+  const field = fieldOf(parent, node.name.value);
   const type = field && getNamedType(field.type);
   const children = new Map<string, FieldNode[]>();
   const visited = new Set<string>();
@@ -337,7 +336,6 @@ export function mergedOperationPages(
     schema,
     fragments: fragmentsOf(document),
     variables,
-    fragmentPages: new Map(),
     budget,
   };
   const root = schema.getRootType(operation.operation) ?? undefined;
