@@ -121,6 +121,19 @@ function policyDigest(bytes: string | Buffer): string {
 }
 
 /**
+ * What went wrong with a file, for a message naming it: `does not exist` (or, writing, `is in a
+ * directory that does not exist`), `is a directory`, `cannot be read (permission denied)`, ...
+ */
+export function fileProblem(err: unknown, doing: 'read' | 'written'): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT')
+    return doing === 'read' ? 'does not exist' : 'is in a directory that does not exist';
+  if (code === 'EISDIR') return 'is a directory';
+  if (code === 'EACCES') return `cannot be ${doing} (permission denied)`;
+  return `cannot be ${doing} (${code ?? 'unknown error'})`;
+}
+
+/**
  * A JSON file's bytes and value; a `ConfigError` that says what is wrong (missing, a directory,
  * not readable, not JSON) and names the file as `label` (e.g. `"--policy" file`).
  */
@@ -129,16 +142,7 @@ export function readJsonFile(path: string, label: string): { raw: unknown; bytes
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'cannot be read (permission denied)'
-            : `cannot be read (${code ?? 'unknown error'})`;
-    throw new ConfigError(`${label} "${path}" ${why}`);
+    throw new ConfigError(`${label} "${path}" ${fileProblem(err, 'read')}`);
   }
   try {
     return { raw: JSON.parse(bytes.toString('utf8')), bytes };

@@ -34,6 +34,7 @@ import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js';
 import type { RestGroup, RestProject } from '../upstream/types.js';
 import {
+  fileProblem,
   profileStoreOptionsFromConfig,
   readPolicyFileWithDigest,
   redisConnectionFromConfig,
@@ -376,16 +377,7 @@ function writeOutput(path: string, text: string): void {
   try {
     writeFileSync(path, text);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'is in a directory that does not exist'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'cannot be written (permission denied)'
-            : `cannot be written (${code ?? 'unknown error'})`;
-    throw new ConfigError(`output file "${path}" ${why}`);
+    throw new ConfigError(`output file "${path}" ${fileProblem(err, 'written')}`);
   }
 }
 

@@ -143,7 +143,7 @@ function explainReason(
         ? `${w.entry} does not allow ${w.source} to access ${noun}`
         : `${w.entry} allows ${w.source} to ${verb(level)} ${noun} only`;
     case 'JOB_SCOPE':
-      return `the job's own permissions limit ${noun} to ${level === 'NONE' ? 'no access' : level.toLowerCase()}`;
+      return `the job's own permissions limit ${noun} to ${levelWords(level)}`;
     case 'ROLE_TOO_LOW':
       return roleShortfall(resource, level === 'NONE' ? 'READ' : 'WRITE', w.role);
     case 'USER_ROLE':
@@ -153,6 +153,11 @@ function explainReason(
     default:
       throw new UnreachableCaseError(reason);
   }
+}
+
+/** A level in a sentence: `read`, `write`, `no access`. */
+function levelWords(level: JobTokenAccessLevel): string {
+  return level === 'NONE' ? 'no access' : level.toLowerCase();
 }
 
 /**
@@ -180,7 +185,7 @@ export function denialMessage(
     case 'UNPROTECTED_REF':
       return `project ${w.target} allows job tokens from ${w.source} to ${verb(required)} ${noun} only from protected refs; run the job on a protected ref`;
     case 'JOB_SCOPE':
-      return `the job's own permissions limit ${noun} to ${d.level === 'NONE' ? 'no access' : d.level.toLowerCase()}; to ${verb(required)} ${noun}, add "${CLAIM_KEY_OF[resource]}: ${required.toLowerCase()}" to the job's permissions`;
+      return `the job's own permissions limit ${noun} to ${levelWords(d.level)}; to ${verb(required)} ${noun}, add "${CLAIM_KEY_OF[resource]}: ${required.toLowerCase()}" to the job's permissions`;
     case 'ROLE_TOO_LOW':
     case 'USER_ROLE':
       return roleShortfall(resource, required, w.role);
