@@ -6,14 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import {
-  diffPolicies,
-  diffStoredProfiles,
-  exportPolicy,
-  formatChange,
-  importPolicy,
-  replaceAudited,
-} from '../../src/cli/policy.js';
+import { exportPolicy, importPolicy, replaceAudited } from '../../src/cli/policy.js';
+import { diffPolicies, diffStoredProfiles, formatChange } from '../../src/cli/policy-diff.js';
 import type { ChangeLog, PolicyImportEvent } from '../../src/audit/change-events.js';
 import { createMemoryProfileStore, type ProfileStore } from '../../src/store/profile-store.js';
 import type { AllowlistEntry } from '../../src/policy/types.js';
