@@ -27,6 +27,9 @@ import {
 import type { CheckedRequirement } from '../server/context.js';
 import type { DecisionHooks } from './decision-log.js';
 import { groupEvents, mergeUsage, usageOf } from './usage.js';
+import { checksOf, createUsageRetry, pairKey, type UnwrittenUsage } from './usage-retry.js';
+
+export type { UnwrittenUsage } from './usage-retry.js';
 
 /** How a check ended. */
 export type UsageOutcome = 'allowed' | 'denied' | 'wouldDeny';
@@ -86,22 +89,6 @@ export interface UsageEventGroup extends UsageEvent {
   readonly count: number;
   /** ms since the epoch of the first check; `at` is the last. */
   readonly firstAt: number;
-}
-
-/**
- * What a backend's `write` could not store. What failed in a way that may pass (Redis away,
- * loading, failing over) is kept by the log and written with its next flush; a delta whose merge
- * went through but whose index entry did not comes back with zero counts, so merging it again
- * re-adds the entry and its (idempotent) flags and counts nothing twice. What Redis refused for
- * good (a key of another type) would be refused again: it is dropped, and counted.
- */
-export interface UnwrittenUsage {
-  readonly deltas: readonly UsageRecord[];
-  readonly events: readonly UsageEventGroup[];
-  readonly refusedDeltas?: readonly UsageRecord[];
-  readonly refusedEvents?: readonly UsageEventGroup[];
-  /** The first failure, for the log line (its name only is logged). */
-  readonly error: unknown;
 }
 
 /** Where flushed usage goes. `write` merges deltas into what is stored. */
@@ -213,10 +200,8 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   let flushed = 0;
   let flushErrors = 0;
   let flushing: Promise<void> | undefined;
-  // What failed writes left, written first by the next flush: deltas by (target, source), and
-  // stream entries, each bounded by `bufferSize`.
-  let retryDeltas = new Map<string, UsageRecord>();
-  let retryEvents: UsageEventGroup[] = [];
+  // What failed writes left, written first by the next flush.
+  const retry = createUsageRetry(bufferSize);
 
   const drop = (count: number): void => {
     if (count <= 0) return;
@@ -231,39 +216,6 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     }
     buffer.push(event);
   };
-
-  const pairKey = (d: Pick<UsageRecord, 'targetProjectId' | 'sourceProjectId'>): string =>
-    `${d.targetProjectId}:${d.sourceProjectId}`;
-  const checksOf = (groups: readonly UsageEventGroup[]): number =>
-    groups.reduce((n, g) => n + g.count, 0);
-
-  const countsOf = (deltas: Iterable<UsageRecord>): number => {
-    let n = 0;
-    for (const d of deltas) n += d.allowed + d.denied;
-    return n;
-  };
-
-  /**
-   * Keeps what a write left for the next flush and drops what Redis refused for good. Past the
-   * bound, the oldest stream entries go and deltas of pairs not already kept are lost; the
-   * counters and flags of every kept pair stay exact. Returns the checks dropped (a check lost
-   * from both the stream and the counters counts in each).
-   */
-  function keepForRetry(left: UnwrittenUsage): number {
-    let lost = checksOf(left.refusedEvents ?? []) + countsOf(left.refusedDeltas ?? []);
-    for (const d of left.deltas) {
-      const key = pairKey(d);
-      const kept = retryDeltas.get(key);
-      if (kept === undefined && retryDeltas.size >= bufferSize) lost += countsOf([d]);
-      else retryDeltas.set(key, mergeUsage(kept, d));
-    }
-    const events = retryEvents.concat(left.events);
-    const over = events.length - bufferSize;
-    if (over > 0) lost += checksOf(events.slice(0, over));
-    retryEvents = over > 0 ? events.slice(over) : events;
-    drop(lost);
-    return lost;
-  }
 
   async function botFlag(userId: number): Promise<boolean | null> {
     const hit = bots.get(userId);
@@ -283,7 +235,8 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   }
 
   async function flushOnce(): Promise<void> {
-    if (buffer.length === 0 && retryDeltas.size === 0 && retryEvents.length === 0) return;
+    const waiting = retry.waiting();
+    if (buffer.length === 0 && waiting.checks === 0 && waiting.deltas === 0) return;
     const events = buffer;
     buffer = [];
     // A job repeats the same checks on every request: group them first, then merge the groups.
@@ -292,15 +245,13 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     for (const id of new Set(groups.map((g) => g.userId))) flags.set(id, await botFlag(id));
     // What an earlier write left goes first: it is older, and a tie on the newest use goes to
     // the later check, as when nothing failed.
-    const deltas = retryDeltas;
-    retryDeltas = new Map();
+    const { deltas, events: kept } = retry.take();
     for (const g of groups) {
       const key = pairKey(g);
       const delta = usageOf(g, flags.get(g.userId) ?? null, g.count);
       deltas.set(key, mergeUsage(deltas.get(key), delta));
     }
-    const batch = retryEvents.length > 0 ? retryEvents.concat(groups) : groups;
-    retryEvents = [];
+    const batch = kept.length > 0 ? kept.concat(groups) : groups;
     let left: UnwrittenUsage | undefined;
     try {
       left = await backend.write([...deltas.values()], batch);
@@ -311,13 +262,14 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     flushed += checksOf(batch) - unwritten;
     if (!left) return;
     flushErrors += 1;
-    const dropped = keepForRetry(left);
+    const dropped = retry.keep(left);
+    drop(dropped);
     logger?.warn(
       {
         event: 'authlog.flush_failed',
         checks: unwritten,
         deltas: left.deltas.length + (left.refusedDeltas?.length ?? 0),
-        retrying: { checks: checksOf(retryEvents), deltas: retryDeltas.size },
+        retrying: retry.waiting(),
         dropped,
         error: left.error instanceof Error ? left.error.name : 'unknown',
       },
@@ -405,21 +357,19 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
       dropped,
       flushed,
       flushErrors,
-      retrying: { checks: checksOf(retryEvents), deltas: retryDeltas.size },
+      retrying: retry.waiting(),
     }),
     async close() {
       if (timer) clearInterval(timer);
       await flush();
       // Nothing flushes after this: what is still waiting for a retry is lost, and said so.
-      if (retryEvents.length === 0 && retryDeltas.size === 0) return;
-      const checks = checksOf(retryEvents);
+      const waiting = retry.waiting();
+      if (waiting.checks === 0 && waiting.deltas === 0) return;
       logger?.warn(
-        { event: 'authlog.lost_on_close', checks, deltas: retryDeltas.size },
+        { event: 'authlog.lost_on_close', ...waiting },
         'authorization log: usage not written before shutdown',
       );
-      drop(checks + countsOf(retryDeltas.values()));
-      retryEvents = [];
-      retryDeltas = new Map();
+      drop(retry.clear());
     },
   };
 }
