@@ -10,29 +10,13 @@ import { createAuthLog, type UsageEvent } from '../../src/audit/auth-log.js';
 import { createRedisAuthLogBackend } from '../../src/audit/auth-log-redis.js';
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { usageEvent } from '../helpers/usage.js';
 
 const T0 = 1_700_000_000_000;
 
-function check(over: Partial<UsageEvent> = {}): UsageEvent {
-  return {
-    targetProjectId: 101,
-    targetPath: 'acme/platform/registry',
-    sourceProjectId: 102,
-    sourcePath: 'acme/apps/web',
-    sourceNamespaceId: 13,
-    sourceNamespacePath: 'acme/apps',
-    at: T0,
-    jobId: 7,
-    pipelineId: 70,
-    userId: 1,
-    resource: 'RELEASES',
-    level: 'READ',
-    outcome: 'allowed',
-    reason: 'ENTRY_GRANTS',
-    matchedEntry: { kind: 'GROUP', id: 13 },
-    ...over,
-  };
-}
+/** A check matched by the group entry of acme/apps (id 13). */
+const check = (over: Partial<UsageEvent> = {}): UsageEvent =>
+  usageEvent({ matchedEntry: { kind: 'GROUP', id: 13 }, ...over });
 
 let server: TestRedis;
 let redis: Redis;

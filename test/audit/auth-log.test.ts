@@ -7,30 +7,12 @@ import {
   createAuthLog,
   createMemoryAuthLogBackend,
   type AuthLogBackend,
-  type UsageEvent,
 } from '../../src/audit/auth-log.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { TargetDecision } from '../../src/cache/request-authorizer.js';
+import { usageEvent } from '../helpers/usage.js';
 
-function event(over: Partial<UsageEvent> = {}): UsageEvent {
-  return {
-    targetProjectId: 101,
-    targetPath: 'acme/platform/registry',
-    sourceProjectId: 102,
-    sourcePath: 'acme/apps/web',
-    sourceNamespaceId: 13,
-    sourceNamespacePath: 'acme/apps',
-    at: 1_700_000_000_000,
-    jobId: 7,
-    pipelineId: 70,
-    userId: 1,
-    resource: 'RELEASES',
-    level: 'READ',
-    outcome: 'allowed',
-    reason: 'ENTRY_GRANTS',
-    ...over,
-  };
-}
+const event = usageEvent;
 
 describe('authorization log recorder', () => {
   it('drops events beyond the buffer and counts them, without throwing', async () => {

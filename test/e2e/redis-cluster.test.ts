@@ -13,6 +13,7 @@ import { createRedisConnection, waitUntilReady } from '../../src/store/redis-cli
 import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { createFleetGateway } from '../helpers/redis-fleet.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { usageEvent } from '../helpers/usage.js';
 import { loadScenarios, scenarioInstance, scenarioPolicyFile } from '../helpers/scenarios.js';
 
 const run = promisify(execFile);
@@ -93,22 +94,9 @@ describe('on a 3-master Redis Cluster', () => {
       const targets = Array.from({ length: 12 }, (_, i) => 1000 + i);
       for (const t of targets)
         for (let n = 0; n < 3; n += 1)
-          log.record({
-            targetProjectId: t,
-            targetPath: `acme/t${t}`,
-            sourceProjectId: 102,
-            sourcePath: 'acme/apps/web',
-            sourceNamespaceId: 13,
-            sourceNamespacePath: 'acme/apps',
-            at: 1_700_000_000_000 + n,
-            jobId: 7,
-            pipelineId: 70,
-            userId: 1,
-            resource: 'RELEASES',
-            level: 'READ',
-            outcome: 'allowed',
-            reason: 'ENTRY_GRANTS',
-          });
+          log.record(
+            usageEvent({ targetProjectId: t, targetPath: `acme/t${t}`, at: 1_700_000_000_000 + n }),
+          );
       await log.flush();
       expect(log.stats()).toMatchObject({ flushed: 36, flushErrors: 0, dropped: 0 });
       expect((await log.targets()).sort()).toEqual(targets);
