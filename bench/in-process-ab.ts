@@ -31,25 +31,13 @@ const off = await createTestGateway({
   upstream: on.upstream,
   gateway: { authorization: false },
 });
-const claims = w2
-  ? {
-      project_id: String(BENCH_JOB.projectId),
-      project_path: BENCH_JOB.projectPath,
-      namespace_id: String(BENCH_JOB.namespaceId),
-      namespace_path: BENCH_JOB.namespacePath,
-      user_id: String(BENCH_JOB.userId),
-      user_login: BENCH_JOB.userLogin,
-    }
-  : {
-      project_id: '102',
-      project_path: 'acme/apps/web',
-      namespace_id: '13',
-      namespace_path: 'acme/apps',
-      user_id: '1',
-      user_login: 'alice',
-    };
-const token = await on.issuer.signJobToken(claims);
-const tokenOff = await off.issuer.signJobToken(claims);
+// The bench job (cross-project, through a group entry) in the bench world; else a same-project
+// job of the scenarios' world.
+const [source, user] = w2
+  ? [BENCH_JOB.projectPath, BENCH_JOB.userLogin]
+  : ['acme/apps/web', 'alice'];
+const token = await on.jobToken(source, user);
+const tokenOff = await off.jobToken(source, user);
 const q = w2
   ? (JSON.parse(workloadBody(w4 ? 'W4' : 'W2')) as { query: string }).query
   : '{ project(fullPath: "acme/apps/web") { releases(first: 100) { nodes { name tagName } } } }';
@@ -68,9 +56,9 @@ const PER_CELL = 20;
 const fresh: Record<string, string[]> = { on: [], off: [] };
 if (w4) {
   for (let i = 0; i < ROUNDS * PER_CELL; i++) {
-    const job = { ...claims, job_id: String(50_000 + i), pipeline_id: String(60_000 + i) };
-    fresh['on']!.push(await on.issuer.signJobToken(job));
-    fresh['off']!.push(await off.issuer.signJobToken(job));
+    const claims = { job_id: String(50_000 + i), pipeline_id: String(60_000 + i) };
+    fresh['on']!.push(await on.jobToken(source, user, { claims }));
+    fresh['off']!.push(await off.jobToken(source, user, { claims }));
   }
 }
 const used: Record<string, number> = { on: 0, off: 0 };
