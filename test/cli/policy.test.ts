@@ -227,9 +227,11 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     const audit = { changeLog, via: 'serve --policy' as const, fileSha256: 'abc' };
     const t0 = new Date('2026-01-01T00:00:00Z');
     const t1 = new Date('2026-06-01T00:00:00Z');
-    const first = [
-      { projectId: 1, enforcement: 'ENFORCED' as const, entries: [entry(9, 'acme/apps')] },
+    // The file's one profile, of target 1, with these entries.
+    const profile = (...entries: ReturnType<typeof entry>[]) => [
+      { projectId: 1, enforcement: 'ENFORCED' as const, entries },
     ];
+    const first = profile(entry(9, 'acme/apps'));
     await replaceAudited(memory, first, ['acme/target'], audit, () => t0);
     const stored = await memory.get(1);
     expect(stored?.entries[0]?.createdAt).toBe(t0.toISOString());
@@ -240,16 +242,10 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     expect(recorded).toHaveLength(1);
 
     // A changed grant keeps its entry's date; a new entry is dated by this import.
-    const next = [
-      {
-        projectId: 1,
-        enforcement: 'ENFORCED' as const,
-        entries: [
-          entry(9, 'acme/apps', { permissions: { RELEASES: 'WRITE' } }),
-          entry(10, 'acme/tools'),
-        ],
-      },
-    ];
+    const next = profile(
+      entry(9, 'acme/apps', { permissions: { RELEASES: 'WRITE' } }),
+      entry(10, 'acme/tools'),
+    );
     await replaceAudited(memory, next, ['acme/target'], audit, () => t1);
     expect((await memory.get(1))?.entries.map((e) => [e.sourceId, e.createdAt])).toEqual([
       [9, t0.toISOString()],
@@ -259,16 +255,10 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
 
     // A source renamed on the forge: the file (resolved now) has its new path, which is written
     // although nothing else changed; the date stays.
-    const renamed = [
-      {
-        projectId: 1,
-        enforcement: 'ENFORCED' as const,
-        entries: [
-          entry(9, 'acme/legacy-apps', { permissions: { RELEASES: 'WRITE' } }),
-          entry(10, 'acme/tools'),
-        ],
-      },
-    ];
+    const renamed = profile(
+      entry(9, 'acme/legacy-apps', { permissions: { RELEASES: 'WRITE' } }),
+      entry(10, 'acme/tools'),
+    );
     await replaceAudited(memory, renamed, ['acme/target'], audit, () => t1);
     expect((await memory.get(1))?.entries[0]).toMatchObject({
       sourcePath: 'acme/legacy-apps',

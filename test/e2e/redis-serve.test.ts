@@ -69,6 +69,14 @@ describe('serve with REDIS_URL', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Puts the stored profile in AUDIT, as a change through the API would; returns the store. */
+  const auditStoredProfile = async (conn: Redis) => {
+    const store = createRedisProfileStore({ redis: conn });
+    const stored = (await store.list())[0]!;
+    await store.put({ projectId: stored.projectId, enforcement: 'AUDIT', entries: stored.entries });
+    return store;
+  };
+
   const read = async (r: Running): Promise<{ status: number; body: string }> => {
     const token = await issuer.signJobToken({
       project_id: '102',
@@ -119,13 +127,7 @@ describe('serve with REDIS_URL', () => {
       await again.close();
       expect(await imports()).toHaveLength(1);
       // A change made since (as through the API) is undone by the next start, and that is said.
-      const store = createRedisProfileStore({ redis: conn });
-      const stored = (await store.list())[0]!;
-      await store.put({
-        projectId: stored.projectId,
-        enforcement: 'AUDIT',
-        entries: stored.entries,
-      });
+      await auditStoredProfile(conn);
       const undo = await bootstrap(config, { policyPath });
       await undo.close();
       const all = await imports();
@@ -145,13 +147,7 @@ describe('serve with REDIS_URL', () => {
     try {
       // Something the file does not say, so the next start changes the store and has an
       // event to write; the stream's key holds a string, so the write is refused.
-      const store = createRedisProfileStore({ redis: conn });
-      const stored = (await store.list())[0]!;
-      await store.put({
-        projectId: stored.projectId,
-        enforcement: 'AUDIT',
-        entries: stored.entries,
-      });
+      const store = await auditStoredProfile(conn);
       await conn.rename('sg:{audit}:changes', 'sg:{audit}:changes:kept');
       await conn.set('sg:{audit}:changes', 'not a stream');
       const r = await bootstrap(config, { policyPath });
