@@ -164,14 +164,21 @@ function guard(
       return resolve(source, args, ctx, info);
     };
   }
+  // The last decision found to meet `reqs`. A decision never changes once made (a policy change
+  // makes new ones), so the same object meets them again: the fields of one object list then
+  // skip the level comparisons after the first.
+  let met: TargetDecision | undefined;
   return (source, args, ctx, info) => {
     const owner = (source as Partial<Owned> | null)?.ownerProjectId;
     // Fail closed: an object that does not say which project owns it is never shown.
     if (typeof owner !== 'number') throw internalError();
     const held = ctx.authz.peek(owner);
     if (held) {
-      const missing = unmet(held, reqs);
-      if (missing) throw deny(ctx, held, missing);
+      if (held !== met) {
+        const missing = unmet(held, reqs);
+        if (missing) throw deny(ctx, held, missing);
+        met = held;
+      }
       ctx.onUsed?.(held, reqs);
       if (held.set.auditWouldDeny) ctx.onAuditWouldDeny?.(held, reqs);
       return resolve(source, args, ctx, info);

@@ -350,6 +350,27 @@ describe('the field check at request time', () => {
     expect(ctx.loads).toEqual([]);
   });
 
+  it('checks every decision it is given, after one that met the requirement too', () => {
+    // The resolver remembers the last decision that met its requirements (same object, same
+    // answer); another decision, of another caller or of the same caller after a policy change,
+    // is checked again.
+    const resolve = resolverOf(thingSchemaWithResolver, 'Thing', 'name');
+    const allowed = fakeContext(decisionFor({ RELEASES: 'READ' }));
+    const denied = fakeContext(decisionFor({ TAGS: 'WRITE' }));
+    const source = { ownerProjectId: PROJECT_ID, name: 'v1.0.0' };
+    for (let i = 0; i < 3; i++) {
+      expect(resolve(source, {}, allowed, INFO)).toBe('v1.0.0');
+      expect(resolve(source, {}, allowed, INFO)).toBe('v1.0.0');
+      expect(thrownBy(() => resolve(source, {}, denied, INFO))).toMatchObject({
+        extensions: { code: 'FORBIDDEN', resource: 'RELEASES' },
+      });
+    }
+    const hidden = fakeContext(decisionFor({}, false));
+    expect(thrownBy(() => resolve(source, {}, hidden, INFO))).toMatchObject({
+      extensions: { code: 'NOT_FOUND' },
+    });
+  });
+
   it('loads the decision of a project seen for the first time, then checks it', async () => {
     const ctx = fakeContext(undefined, decisionFor({ RELEASES: 'READ' }));
     const resolve = resolverOf(thingSchemaWithResolver, 'Thing', 'name');
