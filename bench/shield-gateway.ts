@@ -151,7 +151,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
     validationRules: limitValidationRules(limits),
     plugins: [
       ApolloServerPluginCacheControlDisabled(),
-      policyStatusPlugin(),
+      policyStatusPlugin({ debugExtensions: true }),
       metrics.plugin(),
       operationLimitsPlugin(limits),
       ApolloServerPluginLandingPageDisabled(),

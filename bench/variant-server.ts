@@ -118,6 +118,8 @@ export async function startVariant(
     landingPage: false,
     shutdownGraceMs: 1_000,
     authorization: config.kind === 'scopegate',
+    // The harness reads each variant's Redis round trips per request.
+    debugExtensions: true,
     // As `serve` runs it: the authorization log and change log are written to Redis.
     management: { redis },
   });

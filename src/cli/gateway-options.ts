@@ -25,6 +25,7 @@ export type ConfiguredGatewayOptions = Pick<
   | 'projectCache'
   | 'introspection'
   | 'anonymousIntrospection'
+  | 'debugExtensions'
   | 'limits'
   | 'shutdownGraceMs'
 > & { readonly management: ManagementOptions };
@@ -45,6 +46,7 @@ export function gatewayOptionsFromConfig(config: ResolvedConfig): ConfiguredGate
     introspection: config.introspection,
     // Anonymous introspection only in the demo, where a person explores the schema.
     anonymousIntrospection: config.demo,
+    debugExtensions: config.debugExtensions,
     limits: config.limits,
     shutdownGraceMs: config.shutdownGraceMs,
     management: {

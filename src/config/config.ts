@@ -49,6 +49,8 @@ export interface ResolvedConfig {
   readonly maxProjectEntries: number;
   readonly maxGroupEntries: number;
   readonly introspection: boolean;
+  /** `x-scopegate-debug: 1` answered with the request's Redis round trips. */
+  readonly debugExtensions: boolean;
   readonly logLevel: string;
   /** GraphQL document limits. */
   readonly limits: {
@@ -314,6 +316,7 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
     maxProjectEntries: get('maxProjectEntries', DEFAULTS.maxProjectEntries),
     maxGroupEntries: get('maxGroupEntries', DEFAULTS.maxGroupEntries),
     introspection: get('introspection', DEFAULTS.introspection),
+    debugExtensions: get('debugExtensions', DEFAULTS.debugExtensions),
     logLevel: get('logLevel', DEFAULTS.logLevel),
     limits: Object.freeze({
       maxDepth: get('maxDepth', DEFAULTS.maxDepth),

@@ -36,6 +36,8 @@ export const DEFAULTS = Object.freeze({
   maxGroupEntries: 200,
   /** Introspection for signed-in callers (always off for anonymous callers outside demo). */
   introspection: true,
+  /** Answer `x-scopegate-debug: 1` with a request's Redis round trips (an existence oracle). */
+  debugExtensions: false,
   /** pino log level. */
   logLevel: 'info',
   /** Deepest field nesting of a GraphQL document. */
@@ -143,6 +145,7 @@ export const SETTINGS = {
   maxProjectEntries: ['SCOPEGATE_MAX_PROJECT_ENTRIES', int(1, 10_000)],
   maxGroupEntries: ['SCOPEGATE_MAX_GROUP_ENTRIES', int(1, 10_000)],
   introspection: ['SCOPEGATE_INTROSPECTION', bool],
+  debugExtensions: ['SCOPEGATE_DEBUG_EXTENSIONS', bool],
   logLevel: [
     'SCOPEGATE_LOG_LEVEL',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -105,6 +105,11 @@ export interface GatewayOptions {
    * turns it off. Default {@link PROJECT_CACHE_DEFAULTS} (10 000 projects, 5 s).
    */
   readonly projectCache?: { readonly size: number; readonly ttlMs: number };
+  /**
+   * Answer `x-scopegate-debug: 1` with the request's Redis round trips
+   * (`extensions.scopegate`). Default false: the counts tell a hidden project from a missing one.
+   */
+  readonly debugExtensions?: boolean;
   /** Benchmark baseline only: build the schema without the permission directive. */
   readonly authorization?: boolean;
   /** JSON logger for access lines and decision events. Default: silent. */
@@ -175,7 +180,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // No field has a cache hint: the plugin's per-field bookkeeping would only ever conclude
       // "no-store", which the response below says itself.
       ApolloServerPluginCacheControlDisabled(),
-      policyStatusPlugin(),
+      policyStatusPlugin({ debugExtensions: options.debugExtensions ?? false }),
       metrics.plugin(),
       operationLimitsPlugin(limits),
       ...(options.anonymousIntrospection ? [] : [anonymousIntrospectionPlugin()]),

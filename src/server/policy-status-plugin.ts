@@ -7,8 +7,11 @@
  * only when the whole operation failed that way: nothing resolved and every error is
  * `POLICY_UNAVAILABLE` (then with `Retry-After: 1`); otherwise 200 with partial data.
  *
- * With the request header `x-scopegate-debug: 1`, the response carries
- * `extensions.scopegate = { redisRoundTrips, redisWrites }` (tests and operators read it).
+ * With `debugExtensions` on (`SCOPEGATE_DEBUG_EXTENSIONS`, off by default) and the request header
+ * `x-scopegate-debug: 1`, the response carries `extensions.scopegate = { redisRoundTrips,
+ * redisWrites }` (tests, the benchmark and operators read it). Off by default because it is an
+ * oracle: a private project the caller may not see costs a decision read, a missing one none,
+ * so the counts would tell the two apart where the answers do not (DESIGN.md section 4).
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ErrorCode } from '../errors/codes.js';
@@ -22,7 +25,10 @@ function anyDataResolved(data: Record<string, unknown> | null | undefined): bool
 }
 
 /** Creates the plugin (see the module comment). */
-export function policyStatusPlugin(): ApolloServerPlugin<GatewayContext> {
+export function policyStatusPlugin(
+  options: { readonly debugExtensions?: boolean } = {},
+): ApolloServerPlugin<GatewayContext> {
+  const debug = options.debugExtensions === true;
   return {
     requestDidStart() {
       return Promise.resolve({
@@ -42,7 +48,7 @@ export function policyStatusPlugin(): ApolloServerPlugin<GatewayContext> {
               response.http.status = 200;
             }
           }
-          if (request.http?.headers.get(DEBUG_HEADER) === '1') {
+          if (debug && request.http?.headers.get(DEBUG_HEADER) === '1') {
             const counter = contextValue.authz.redis;
             result.extensions = {
               ...result.extensions,

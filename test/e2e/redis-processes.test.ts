@@ -90,6 +90,7 @@ describe('two gateway processes on one Redis', () => {
       SCOPEGATE_AUDIENCE: issuer.audience,
       SCOPEGATE_ADMIN_USERS: '5',
       SCOPEGATE_LOG_LEVEL: 'silent',
+      SCOPEGATE_DEBUG_EXTENSIONS: 'true',
       REDIS_URL: redis.url,
       HOST: '127.0.0.1',
       PORT: '0',

@@ -51,7 +51,13 @@ export async function createFleetGateway(
     ...options,
     store: redisStore,
     revocations,
-    gateway: { decisions, readiness: () => pingRedis(redis), ...options.gateway },
+    // The fleet tests count Redis round trips (off in production: see policy-status-plugin.ts).
+    gateway: {
+      decisions,
+      readiness: () => pingRedis(redis),
+      debugExtensions: true,
+      ...options.gateway,
+    },
   });
   return {
     ...t,
