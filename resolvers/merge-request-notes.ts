@@ -32,6 +32,21 @@ function refuseQuickActions(body: string): void {
   );
 }
 
+/** The forge's Reporter level: the least that sees internal notes. */
+const REPORTER = 20;
+
+/**
+ * Whether the caller may see the target's internal notes. The gateway reads notes with its
+ * service credential, which sees them all; the forge shows an internal note only to members
+ * with Reporter or more, so only the caller's own role counts (never the public floor or an
+ * allowlist entry). The field's guard has already loaded the decision; without it, no.
+ */
+function seesInternalNotes(ctx: GatewayContext, projectId: number): boolean {
+  return (ctx.authz.peek(projectId)?.roleAccessLevel ?? 0) >= REPORTER;
+}
+
+const isInternal = (n: RestNote): boolean => n.internal === true || n.confidential === true;
+
 /** Resolvers of the merge request notes domain. */
 export const mergeRequestNoteResolvers = {
   Project: {
@@ -46,8 +61,9 @@ export const mergeRequestNoteResolvers = {
     },
   },
   MergeRequest: {
-    notes: (m: Owned & { mergeRequestIid: number }, args: ConnectionArgs, ctx: GatewayContext) =>
-      paginate(
+    notes: (m: Owned & { mergeRequestIid: number }, args: ConnectionArgs, ctx: GatewayContext) => {
+      const internalToo = seesInternalNotes(ctx, m.ownerProjectId);
+      return paginate(
         args,
         (page, perPage) =>
           ctx.upstream.list<RestNote>(
@@ -56,7 +72,9 @@ export const mergeRequestNoteResolvers = {
             ctx.callOptions,
           ),
         (n) => toNote(m.ownerProjectId, n),
-      ),
+        internalToo ? undefined : (n) => !isInternal(n),
+      );
+    },
   },
   Mutation: {
     mergeRequestNoteCreate: async (

@@ -103,6 +103,8 @@ export interface NoteRecord {
   created_at: string;
   updated_at: string;
   system: boolean;
+  /** An internal note: on the forge, only members with Reporter or more see it. */
+  internal: boolean;
   noteable_id: number;
   noteable_iid: number;
 }

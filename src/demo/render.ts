@@ -226,7 +226,7 @@ export function renderNote(ctx: RenderContext, note: NoteRecord): Json {
     noteable_type: 'MergeRequest',
     noteable_iid: note.noteable_iid,
     resolvable: false,
-    confidential: false,
-    internal: false,
+    confidential: note.internal,
+    internal: note.internal,
   };
 }

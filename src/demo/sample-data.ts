@@ -289,6 +289,7 @@ export function buildWorld(seed: DemoSeed): WorldData {
           created_at: fixedTime(i, 20 + k),
           updated_at: fixedTime(i, 20 + k),
           system: n.system ?? false,
+          internal: n.internal ?? false,
           noteable_id: mr.id,
           noteable_iid: mr.iid,
         })),

@@ -105,6 +105,8 @@ export interface DemoSeedNote {
   body: string;
   author?: string;
   system?: boolean;
+  /** An internal note (only Reporter+ members see it on the forge). Default false. */
+  internal?: boolean;
 }
 
 /** An explicit merge request with its notes. */
@@ -250,6 +252,7 @@ const seedSchema = z.object({
             body: z.string().min(1),
             author: username.optional(),
             system: z.boolean().optional(),
+            internal: z.boolean().optional(),
           }),
         )
         .default([]),

@@ -370,6 +370,7 @@ export class DemoStore {
       created_at: now,
       updated_at: now,
       system: false,
+      internal: false,
       noteable_id: mr.id,
       noteable_iid: mr.iid,
     };

@@ -47,12 +47,15 @@ export function decodeCursor(cursor: string): number {
 
 /**
  * Serves one window of a list: `fetchPage(page, perPage)` calls the upstream list endpoint,
- * `map` turns each item into the GraphQL model.
+ * `map` turns each item into the GraphQL model. Items `keep` refuses are left out of the window
+ * (which then holds fewer than `first`); the others keep their cursors, so paging on after a
+ * window skips nothing and shows nothing twice.
  */
 export async function paginate<T, M>(
   args: ConnectionArgs,
   fetchPage: (page: number, perPage: number) => Promise<UpstreamPage<T>>,
   map: (item: T) => M,
+  keep?: (item: T) => boolean,
 ): Promise<Connection<M>> {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
@@ -82,7 +85,10 @@ export async function paginate<T, M>(
     items = items.concat(b.items.slice(0, needed));
     hasNextPage = b.items.length > needed || b.nextPage !== undefined;
   }
-  const edges = items.map((item, i) => ({ cursor: encodeCursor(start + i), node: map(item) }));
+  const edges: { cursor: string; node: M }[] = [];
+  items.forEach((item, i) => {
+    if (!keep || keep(item)) edges.push({ cursor: encodeCursor(start + i), node: map(item) });
+  });
   return {
     nodes: edges.map((e) => e.node),
     edges,
@@ -90,7 +96,9 @@ export async function paginate<T, M>(
       hasNextPage,
       hasPreviousPage: start > 0,
       startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null,
+      // The window's last position even when `keep` left that item out, so that a client
+      // pages on from where this window ended (and never stalls on a window left empty).
+      endCursor: items.length > 0 ? encodeCursor(start + items.length - 1) : null,
     },
   };
 }

@@ -104,4 +104,8 @@ export interface RestNote {
   author?: RestAuthor | null;
   system?: boolean;
   created_at?: string | null;
+  /** An internal note: the forge shows it to members with Reporter or more only. */
+  internal?: boolean;
+  /** The older name of `internal`, still sent by the forge. */
+  confidential?: boolean;
 }

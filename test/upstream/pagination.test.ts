@@ -156,6 +156,38 @@ describe('paginate over a forge-style list endpoint', () => {
     expect(seen).toEqual(names(0, 23));
   });
 
+  it('leaves out what keep refuses, keeps the others\' cursors, and pages on past a window it emptied', async () => {
+    size = 23;
+    // Every item whose number is a multiple of 3 is left out; items 6..8 of the second window
+    // (first: 3, after 5) include one kept item only, and a window of items 9..9 none.
+    const keep = (item: { name: string }): boolean => Number(item.name.slice(5)) % 3 !== 0;
+    const windowKept = (args: ConnectionArgs) =>
+      paginate(
+        args,
+        (page, perPage) => client.list<{ name: string }>('items', { page, per_page: perPage }),
+        (item) => item.name,
+        keep,
+      );
+    const one = await windowKept({ first: 3, after: encodeCursor(5) });
+    expect(one.nodes).toEqual(['item-7', 'item-8']);
+    expect(one.edges.map((e) => decodeCursor(e.cursor))).toEqual([7, 8]);
+    const empty = await windowKept({ first: 1, after: encodeCursor(8) });
+    expect(empty.nodes).toEqual([]);
+    expect(empty.pageInfo.startCursor).toBeNull();
+    expect(decodeCursor(empty.pageInfo.endCursor ?? '')).toBe(9);
+    expect(empty.pageInfo.hasNextPage).toBe(true);
+    // Walking the whole list with endCursor sees every kept item once, and nothing else.
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const c = await windowKept({ first: 4, after });
+      seen.push(...c.nodes);
+      if (!c.pageInfo.hasNextPage) break;
+      after = c.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(names(0, 23).filter((n) => keep({ name: n })));
+  });
+
   it('uses 20 items when first is not given', async () => {
     size = 30;
     const c = await window({});
