@@ -9,6 +9,7 @@ import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
 import type { Owned } from '../directives/requires-job-token-permission.js';
 import { mutationTarget, seg, toRelease } from './models.js';
 import { requireJobTokenPermission } from './require-permission.js';
+import { requireMayCreateTag } from './tag-protection.js';
 
 interface ReleaseInput {
   projectPath: string;
@@ -60,6 +61,7 @@ export const releaseResolvers = {
         if (tag) ref = undefined;
         else await requireJobTokenPermission(ctx, id, 'TAGS', 'WRITE');
       }
+      await requireMayCreateTag(ctx, id, input.tagName, 'write the release of the tag');
       const body = strip({
         tag_name: input.tagName,
         ref,
@@ -77,6 +79,7 @@ export const releaseResolvers = {
     },
     releaseUpdate: async (_: unknown, { input }: { input: ReleaseInput }, ctx: GatewayContext) => {
       const id = await mutationTarget(ctx, input.projectPath);
+      await requireMayCreateTag(ctx, id, input.tagName, 'write the release of the tag');
       const body = strip({
         name: input.name,
         description: input.description,
@@ -95,6 +98,7 @@ export const releaseResolvers = {
     },
     releaseDelete: async (_: unknown, { input }: { input: ReleaseInput }, ctx: GatewayContext) => {
       const id = await mutationTarget(ctx, input.projectPath);
+      await requireMayCreateTag(ctx, id, input.tagName, 'write the release of the tag');
       const r = await ctx.upstream.send<RestRelease>(
         'DELETE',
         `projects/${id}/releases/${seg(input.tagName)}`,

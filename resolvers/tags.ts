@@ -6,6 +6,7 @@ import type { GatewayContext } from '../src/server/context.js';
 import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
 import type { RestTag } from '../src/upstream/types.js';
 import { mutationTarget, seg, toTag } from './models.js';
+import { requireMayCreateTag, requireMayDeleteTag } from './tag-protection.js';
 
 /** Resolvers of the tags domain. */
 export const tagResolvers = {
@@ -31,6 +32,7 @@ export const tagResolvers = {
       ctx: GatewayContext,
     ) => {
       const id = await mutationTarget(ctx, input.projectPath);
+      await requireMayCreateTag(ctx, id, input.name, 'create the tag');
       const body: Record<string, string> = { tag_name: input.name, ref: input.ref };
       if (input.message) body['message'] = input.message;
       const t = await ctx.upstream.send<RestTag>(
@@ -54,6 +56,7 @@ export const tagResolvers = {
         undefined,
         opts,
       );
+      requireMayDeleteTag(ctx, id, t);
       await ctx.upstream.send(
         'DELETE',
         `projects/${id}/repository/tags/${seg(input.name)}`,

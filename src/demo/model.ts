@@ -117,6 +117,8 @@ export interface ProjectData {
   mergeRequests: MergeRequestRecord[];
   /** Notes by merge request iid. */
   notes: Map<number, NoteRecord[]>;
+  /** Protected tag patterns and the level that may create matching tags (0: no one). */
+  protectedTags: { name: string; createAccessLevel: number }[];
 }
 
 /** The whole materialised world a store starts from. */

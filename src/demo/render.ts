@@ -130,15 +130,40 @@ export function renderRelease(ctx: RenderContext, release: ReleaseRecord): Json 
   };
 }
 
+/** A protected tag pattern (`GET /projects/:id/protected_tags`). */
+export function renderProtectedTag(p: { name: string; createAccessLevel: number }): Json {
+  const description: Record<number, string> = {
+    0: 'No one',
+    30: 'Developers + Maintainers',
+    40: 'Maintainers',
+  };
+  return {
+    name: p.name,
+    create_access_levels: [
+      {
+        id: 1,
+        access_level: p.createAccessLevel,
+        access_level_description: description[p.createAccessLevel] ?? 'Maintainers',
+        user_id: null,
+        group_id: null,
+      },
+    ],
+  };
+}
+
 /** A repository tag; `release` is the release of this tag, if any. */
-export function renderTag(tag: TagRecord, release: ReleaseRecord | undefined): Json {
+export function renderTag(
+  tag: TagRecord,
+  release: ReleaseRecord | undefined,
+  isProtected = false,
+): Json {
   return {
     name: tag.name,
     message: tag.message,
     target: tag.commit.id,
     commit: renderCommit(tag.commit),
     release: release ? { tag_name: release.tag_name, description: release.description } : null,
-    protected: false,
+    protected: isProtected,
     created_at: tag.created_at,
   };
 }

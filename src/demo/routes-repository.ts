@@ -1,7 +1,7 @@
 /** Routes for releases and repository tags (`/projects/:id/releases`, `/repository/tags`). */
 import { optionalString, optionalTimestamp, requiredString } from './http-io.js';
 import { notFound, type ReleaseRecord } from './model.js';
-import { renderRelease, renderTag } from './render.js';
+import { renderProtectedTag, renderRelease, renderTag } from './render.js';
 import type { Route, RouteContext } from './router.js';
 
 const projectOf = (ctx: RouteContext) => ctx.store.project(ctx.path.id ?? '');
@@ -75,7 +75,13 @@ export const repositoryRoutes: readonly Route[] = [
     handler: (ctx) => {
       const project = projectOf(ctx);
       const tags = ctx.store.tags(project.id, ctx.query.get('search') ?? undefined);
-      ctx.sendPage(tags, (t) => renderTag(t, ctx.store.release(project.id, t.name)));
+      ctx.sendPage(tags, (t) =>
+        renderTag(
+          t,
+          ctx.store.release(project.id, t.name),
+          ctx.store.isProtectedTag(project.id, t.name),
+        ),
+      );
     },
   },
   {
@@ -85,7 +91,14 @@ export const repositoryRoutes: readonly Route[] = [
       const project = projectOf(ctx);
       const tag = ctx.store.tag(project.id, ctx.path.tag_name ?? '');
       if (!tag) throw notFound('Tag');
-      ctx.send(200, renderTag(tag, ctx.store.release(project.id, tag.name)));
+      ctx.send(
+        200,
+        renderTag(
+          tag,
+          ctx.store.release(project.id, tag.name),
+          ctx.store.isProtectedTag(project.id, tag.name),
+        ),
+      );
     },
   },
   {
@@ -98,7 +111,21 @@ export const repositoryRoutes: readonly Route[] = [
         ref: requiredString(ctx.params, 'ref'),
         message: optionalString(ctx.params, 'message'),
       });
-      ctx.send(201, renderTag(tag, ctx.store.release(project.id, tag.name)));
+      ctx.send(
+        201,
+        renderTag(
+          tag,
+          ctx.store.release(project.id, tag.name),
+          ctx.store.isProtectedTag(project.id, tag.name),
+        ),
+      );
+    },
+  },
+  {
+    method: 'GET',
+    pattern: '/projects/:id/protected_tags',
+    handler: (ctx) => {
+      ctx.sendPage(ctx.store.protectedTags(projectOf(ctx).id), renderProtectedTag);
     },
   },
   {

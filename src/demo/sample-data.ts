@@ -295,7 +295,11 @@ export function buildWorld(seed: DemoSeed): WorldData {
         })),
       );
     });
-    data.set(sp.id, { releases, tags, containerRepositories, mergeRequests, notes });
+    const protectedTags = (seed.protectedTags?.[path] ?? []).map((p) => ({
+      name: p.name,
+      createAccessLevel: p.createAccessLevel ?? 40,
+    }));
+    data.set(sp.id, { releases, tags, containerRepositories, mergeRequests, notes, protectedTags });
   });
   // Generated repository ids continue after every id in use, explicit ones included.
   nextIds.containerRepository = Math.max(nextIds.containerRepository, ...takenRepoIds) + 1;

@@ -96,7 +96,7 @@ export function crossReferenceIssues(seed: DemoSeed): SeedIssue[] {
   checkMembers(seed.groupMembers, 'groupMembers', groupPaths, 'group');
 
   const checkPerProject = <T>(
-    key: 'releases' | 'tags' | 'containerRepositories' | 'mergeRequests',
+    key: 'releases' | 'tags' | 'containerRepositories' | 'mergeRequests' | 'protectedTags',
     map: Record<string, T[]> | undefined,
     each: (item: T, at: (string | number)[]) => void,
   ) => {
@@ -122,6 +122,9 @@ export function crossReferenceIssues(seed: DemoSeed): SeedIssue[] {
   for (const [path, list] of Object.entries(seed.mergeRequests ?? {}))
     unique(list, (m) => m.iid, `mergeRequests.${path}`, 'iid');
   checkPerProject('tags', seed.tags, () => undefined);
+  checkPerProject('protectedTags', seed.protectedTags, () => undefined);
+  for (const [path, list] of Object.entries(seed.protectedTags ?? {}))
+    unique(list, (t) => t.name, `protectedTags.${path}`, 'name');
   checkPerProject('containerRepositories', seed.containerRepositories, () => undefined);
   const repoIds = Object.values(seed.containerRepositories ?? {})
     .flat()

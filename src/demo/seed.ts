@@ -109,6 +109,13 @@ export interface DemoSeedNote {
   internal?: boolean;
 }
 
+/** A protected tag pattern (`*` matches anything) and who may create matching tags. */
+export interface DemoSeedProtectedTag {
+  name: string;
+  /** 0 no one, 30 Developers and Maintainers, 40 Maintainers (default). */
+  createAccessLevel?: 0 | 30 | 40;
+}
+
 /** An explicit merge request with its notes. */
 export interface DemoSeedMergeRequest {
   iid: number;
@@ -137,6 +144,8 @@ export interface DemoSeed {
   tags?: Record<string, DemoSeedTag[]>;
   containerRepositories?: Record<string, DemoSeedContainerRepository[]>;
   mergeRequests?: Record<string, DemoSeedMergeRequest[]>;
+  /** Protected tag patterns; a tag matching one answers `protected: true`. */
+  protectedTags?: Record<string, DemoSeedProtectedTag[]>;
   /** Counts for generated data; see {@link SampleCounts} for the defaults. */
   sample?: Partial<SampleCounts>;
   /** The gateway's policy file, passed through untouched (the demo upstream ignores it). */
@@ -256,6 +265,12 @@ const seedSchema = z.object({
           }),
         )
         .default([]),
+    }),
+  ).optional(),
+  protectedTags: byProject(
+    z.object({
+      name: z.string().min(1),
+      createAccessLevel: z.union([z.literal(0), z.literal(30), z.literal(40)]).optional(),
     }),
   ).optional(),
   sample: sampleCounts.optional(),

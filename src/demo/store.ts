@@ -20,6 +20,7 @@ import {
 } from './model.js';
 import { buildWorld, makeTag } from './sample-data.js';
 import type { DemoSeed } from './seed.js';
+import { matchesTagPattern } from '../upstream/protected-tags.js';
 
 /** A project, group or user given by numeric id (number or digits) or by full path/username. */
 export type DemoRef = number | string;
@@ -268,6 +269,16 @@ export class DemoStore {
       if (anchoredEnd) return t.name.endsWith(term);
       return t.name.includes(term);
     });
+  }
+
+  /** A project's protected tag patterns, in the order they were added. */
+  protectedTags(projectRef: DemoRef): { name: string; createAccessLevel: number }[] {
+    return [...this.data(projectRef).protectedTags];
+  }
+
+  /** Whether a tag name matches one of the project's protected tag patterns. */
+  isProtectedTag(projectRef: DemoRef, name: string): boolean {
+    return this.data(projectRef).protectedTags.some((p) => matchesTagPattern(p.name, name));
   }
 
   /** One tag by name, or `undefined`. */
