@@ -8,7 +8,7 @@
  * is 404 and a wrong secret 401 whatever the body, and no unauthenticated caller makes the
  * gateway buffer or parse anything.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretMatches } from './secret-match.js';
 import { z } from 'zod';
 import { REVOCATION_GRACE_SECONDS, type RevocationList } from './revocation.js';
 import { GatewayError } from '../errors/codes.js';
@@ -55,13 +55,6 @@ const jobEvent = z.object({
   build_id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   build_status: z.string().optional(),
 });
-
-/** Constant-time comparison; hashing first makes both sides 32 bytes, so lengths never leak. */
-function secretMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
 
 /**
  * Handles one job event. A `build` event whose `build_status` is final

@@ -18,6 +18,7 @@ export type ConfiguredGatewayOptions = Pick<
   GatewayOptions,
   | 'instance'
   | 'webhookSecret'
+  | 'metricsToken'
   | 'maxTokenLifetimeSeconds'
   | 'host'
   | 'port'
@@ -38,6 +39,7 @@ export function gatewayOptionsFromConfig(config: ResolvedConfig): ConfiguredGate
       defaultEnforcement: config.defaultEnforcement,
     },
     webhookSecret: config.webhookSecret,
+    metricsToken: config.metricsToken,
     maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
     host: config.host,
     port: config.port,

@@ -37,6 +37,8 @@ export interface ResolvedConfig {
   };
   readonly adminUsers: readonly string[];
   readonly webhookSecret: string | undefined;
+  /** `GET /metrics` asks for `Authorization: Bearer <this>`; absent: served to anyone. */
+  readonly metricsToken: string | undefined;
   readonly enforceAllowlistEverywhere: boolean;
   readonly defaultEnforcement: JobTokenEnforcement;
   readonly clockToleranceSeconds: number;
@@ -83,7 +85,7 @@ export interface ResolvedConfig {
 }
 
 /** Settings that may be read from a file named by `<NAME>_FILE` (secrets). */
-const FILE_SETTINGS: readonly SettingKey[] = ['upstreamToken', 'webhookSecret'];
+const FILE_SETTINGS: readonly SettingKey[] = ['upstreamToken', 'webhookSecret', 'metricsToken'];
 
 /** What {@link loadConfig} reads besides the environment. */
 export interface LoadConfigOptions {
@@ -297,6 +299,7 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
     }),
     adminUsers: Object.freeze(adminUsers ? adminUsers.split(',') : []),
     webhookSecret: get<string | undefined>('webhookSecret', undefined),
+    metricsToken: get<string | undefined>('metricsToken', undefined),
     enforceAllowlistEverywhere: get(
       'enforceAllowlistEverywhere',
       DEFAULTS.enforceAllowlistEverywhere,
@@ -379,5 +382,6 @@ export function redactConfig(config: ResolvedConfig): Record<string, unknown> {
     },
     redis: { ...config.redis, url: redisUrl },
     webhookSecret: redact(config.webhookSecret),
+    metricsToken: redact(config.metricsToken),
   };
 }

@@ -3,6 +3,7 @@
  * `/hooks/job-events`. Authentication happens before Apollo, so a bad token is a clean 401 with
  * `WWW-Authenticate`, and a request never reaches execution without a principal.
  */
+import { secretMatches } from '../auth/secret-match.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
@@ -94,6 +95,12 @@ export interface GatewayOptions {
   readonly rateLimiter?: RateLimiter | undefined;
   /** Prometheus metrics served on `GET /metrics`. Default: a fresh registry per gateway. */
   readonly metrics?: GatewayMetrics;
+  /**
+   * `GET /metrics` answers only `Authorization: Bearer <metricsToken>` (else 401). Default: no
+   * token, metrics for anyone who reaches the port (they count upstream calls, which tell a
+   * hidden project from a missing one).
+   */
+  readonly metricsToken?: string | undefined;
   /** How long `close()` lets in-flight requests finish before cutting them, ms. Default 10 000. */
   readonly shutdownGraceMs?: number;
   /** Serve Apollo's landing page on `GET /graphql` from a browser. Default true. */
@@ -133,6 +140,12 @@ export interface Gateway {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Whether the request carries `Authorization: Bearer <expected>` (constant time). */
+function bearerMatches(req: IncomingMessage, expected: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return m?.[1] !== undefined && secretMatches(m[1], expected);
+}
 
 function isJsonContentType(value: string | undefined): boolean {
   return !!value && /^application\/(json|graphql-response\+json)\b/i.test(value.trim());
@@ -330,7 +343,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
         return await graphql(req, res, requestId);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-      if (path === '/metrics' && req.method === 'GET') return await metrics.serve(res);
+      if (path === '/metrics' && req.method === 'GET') {
+        if (options.metricsToken !== undefined && !bearerMatches(req, options.metricsToken)) {
+          return sendJson(
+            res,
+            401,
+            { error: 'a metrics token is required', code: 'UNAUTHENTICATED' },
+            { 'www-authenticate': 'Bearer realm="metrics"' },
+          );
+        }
+        return await metrics.serve(res);
+      }
       if (path === '/readyz' && req.method === 'GET') {
         const ready = options.readiness ? await options.readiness() : true;
         if (ready && upstreamCircuit === 'open')

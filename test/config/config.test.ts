@@ -305,10 +305,14 @@ describe('sources and defaults', () => {
       SCOPEGATE_UPSTREAM_TOKEN_FILE: file('upstream-token', `${UPSTREAM_TOKEN}\n`),
       SCOPEGATE_WEBHOOK_SECRET: undefined,
       SCOPEGATE_WEBHOOK_SECRET_FILE: file('webhook-secret', WEBHOOK_SECRET),
+      SCOPEGATE_METRICS_TOKEN_FILE: file('metrics-token', 'metrics-token-0123456789\n'),
     };
     const c = loadConfig(env);
     expect(c.upstream.token).toBe(UPSTREAM_TOKEN);
     expect(c.webhookSecret).toBe(WEBHOOK_SECRET);
+    expect(c.metricsToken).toBe('metrics-token-0123456789');
+    expect(JSON.stringify(redactConfig(c))).not.toContain('metrics-token-0123456789');
+    expect(loadConfig(VALID).metricsToken).toBeUndefined();
     expect(messageFor({ ...env, SCOPEGATE_UPSTREAM_TOKEN_FILE: join(dir, 'absent') })).toBe(
       '"SCOPEGATE_UPSTREAM_TOKEN_FILE" names a file that cannot be read',
     );

@@ -2,11 +2,13 @@
  * A private project the caller may not see and a project that does not exist must answer alike
  * (DESIGN.md section 4), in every byte a caller can read. The debug extension counts Redis round
  * trips, and a hidden project costs a decision read that a missing one does not: so it is off
- * unless an operator turns it on, and then it is the operator's oracle, not a caller's.
+ * unless an operator turns it on, and then it is the operator's oracle, not a caller's. Metrics
+ * count upstream calls, which differ the same way: a metrics token keeps them for the scraper.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayOptionsFromConfig } from '../../src/cli/gateway-options.js';
 import { loadConfig } from '../../src/config/config.js';
+import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { createFleetGateway, type FleetGateway } from '../helpers/redis-fleet.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -64,5 +66,40 @@ describe('a hidden project and a missing one, through the debug extension', () =
         .extensions?.scopegate?.redisRoundTrips;
     expect(trips(hidden)).toBe(1);
     expect(trips(missing)).toBe(0);
+  });
+});
+
+describe('a metrics token', () => {
+  const TOKEN = 'metrics-token-for-tests-0123456789';
+  let g: TestGateway;
+  beforeAll(async () => {
+    g = await createTestGateway({ gateway: { metricsToken: TOKEN } });
+  });
+  afterAll(async () => g.close());
+
+  const scrape = (authorization?: string) =>
+    fetch(`${g.gateway.url}/metrics`, authorization ? { headers: { authorization } } : {});
+
+  it('keeps /metrics from anyone without it, and answers the scraper that has it', async () => {
+    for (const auth of [undefined, 'Bearer wrong-token-0123456789', `Basic ${TOKEN}`, TOKEN]) {
+      const res = await scrape(auth);
+      expect(res.status, String(auth)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('Bearer');
+      const text = await res.text();
+      expect(JSON.parse(text)).toMatchObject({ code: 'UNAUTHENTICATED' });
+      expect(text).not.toContain('scopegate_');
+    }
+    const ok = await scrape(`Bearer ${TOKEN}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('scopegate_upstream_requests_total');
+  });
+
+  it('is off unless configured: metrics for whoever reaches the port', async () => {
+    const open = await createTestGateway({ upstream: g.upstream });
+    try {
+      expect((await fetch(`${open.gateway.url}/metrics`)).status).toBe(200);
+    } finally {
+      await open.close();
+    }
   });
 });
