@@ -10,11 +10,7 @@
 import { forbiddenError } from '../src/errors/codes.js';
 import { roleName } from '../src/policy/explain.js';
 import type { GatewayContext } from '../src/server/context.js';
-import {
-  MAINTAINER,
-  mayCreateTag,
-  type RestProtectedTag,
-} from '../src/upstream/protected-tags.js';
+import { MAINTAINER, mayCreateTag, type RestProtectedTag } from '../src/upstream/protected-tags.js';
 import type { RestTag } from '../src/upstream/types.js';
 
 /** Most protection pages read (100 each); a forge with more is refused, not guessed. */

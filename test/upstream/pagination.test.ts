@@ -156,7 +156,7 @@ describe('paginate over a forge-style list endpoint', () => {
     expect(seen).toEqual(names(0, 23));
   });
 
-  it('leaves out what keep refuses, keeps the others\' cursors, and pages on past a window it emptied', async () => {
+  it("leaves out what keep refuses, keeps the others' cursors, and pages on past a window it emptied", async () => {
     size = 23;
     // Every item whose number is a multiple of 3 is left out; items 6..8 of the second window
     // (first: 3, after 5) include one kept item only, and a window of items 9..9 none.
