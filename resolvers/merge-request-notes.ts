@@ -45,7 +45,9 @@ function seesInternalNotes(ctx: GatewayContext, projectId: number): boolean {
   return (ctx.authz.peek(projectId)?.roleAccessLevel ?? 0) >= REPORTER;
 }
 
-const isInternal = (n: RestNote): boolean => n.internal === true || n.confidential === true;
+/** Whether the forge marks a note internal (`internal`, or its older name `confidential`). */
+export const isInternalNote = (n: RestNote): boolean =>
+  n.internal === true || n.confidential === true;
 
 /** Resolvers of the merge request notes domain. */
 export const mergeRequestNoteResolvers = {
@@ -72,7 +74,7 @@ export const mergeRequestNoteResolvers = {
             ctx.callOptions,
           ),
         (n) => toNote(m.ownerProjectId, n),
-        internalToo ? undefined : (n) => !isInternal(n),
+        internalToo ? undefined : (n) => !isInternalNote(n),
       );
     },
   },

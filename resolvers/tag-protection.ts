@@ -9,6 +9,7 @@
  */
 import { forbiddenError } from '../src/errors/codes.js';
 import { roleName } from '../src/policy/explain.js';
+import type { JobTokenAccessLevel } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
 import { MAINTAINER, mayCreateTag, type RestProtectedTag } from '../src/upstream/protected-tags.js';
 import type { RestTag } from '../src/upstream/types.js';
@@ -42,13 +43,31 @@ function roleOn(ctx: GatewayContext, projectId: number): number {
   return ctx.authz.peek(projectId)?.roleAccessLevel ?? 0;
 }
 
+/**
+ * The refusal, reported as a denial of TAGS WRITE (decision log, authorization log, metrics):
+ * the token's check had allowed the write, so the decision reported is the held one with TAGS
+ * held to at most READ by the caller's role.
+ */
 function refused(ctx: GatewayContext, projectId: number, what: string): Error {
   const role = roleOn(ctx, projectId);
   const who = ctx.principal.kind === 'job' ? "the job's user" : 'the caller';
+  const held = ctx.authz.peek(projectId);
+  const granted: JobTokenAccessLevel =
+    held && held.set.resources.TAGS.level !== 'NONE' ? 'READ' : 'NONE';
+  if (held) {
+    const resources = {
+      ...held.set.resources,
+      TAGS: { ...held.set.resources.TAGS, level: granted, reason: 'ROLE_TOO_LOW' as const },
+    };
+    ctx.onDenied?.(
+      { ...held, set: { ...held.set, resources } },
+      { resource: 'TAGS', level: 'WRITE' },
+    );
+  }
   return forbiddenError(`${what}; ${who} is ${roleName(role)} on the target project`, {
     resource: 'TAGS',
     requiredLevel: 'WRITE',
-    grantedLevel: 'WRITE',
+    grantedLevel: granted,
     reason: 'ROLE_TOO_LOW',
   });
 }

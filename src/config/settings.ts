@@ -133,7 +133,16 @@ export const SETTINGS = {
     z.string().regex(/^\d+(,\d+)*$/, 'must be forge user ids separated by commas'),
   ],
   webhookSecret: ['SCOPEGATE_WEBHOOK_SECRET', z.string().min(16, 'must be at least 16 characters')],
-  metricsToken: ['SCOPEGATE_METRICS_TOKEN', z.string().min(16, 'must be at least 16 characters')],
+  metricsToken: [
+    'SCOPEGATE_METRICS_TOKEN',
+    z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .regex(
+        /^[\x21-\x7e]+$/,
+        'must be printable ASCII without spaces (it is sent as a bearer token)',
+      ),
+  ],
   enforceAllowlistEverywhere: ['SCOPEGATE_ENFORCE_ALLOWLIST_EVERYWHERE', bool],
   defaultEnforcement: ['SCOPEGATE_DEFAULT_ENFORCEMENT', z.enum(ENFORCEMENT_MODES)],
   clockToleranceSeconds: ['SCOPEGATE_CLOCK_TOLERANCE_SECONDS', int(0, 300)],

@@ -13,6 +13,8 @@ export interface RestProtectedTag {
     access_level?: number | null;
     user_id?: number | null;
     group_id?: number | null;
+    /** A deploy key entry (its `access_level` reads 40 but only the key may create). */
+    deploy_key_id?: number | null;
   }[];
 }
 
@@ -29,8 +31,9 @@ export function matchesTagPattern(pattern: string, name: string): boolean {
 /**
  * Whether someone with forge access level `role` (and user id `userId`) may create tag `name`
  * under `protections`: yes when no protection matches; else when one matching protection lets
- * them (a level they reach, or their own user id). A level of 0 ("no one") lets nobody, and a
- * group entry is not resolved (it lets nobody here: fail closed).
+ * them (a level they reach, or their own user id). A level of 0 ("no one") lets nobody; a
+ * group entry is not resolved and a deploy key entry names no person, so neither lets anybody
+ * here (fail closed).
  */
 export function mayCreateTag(
   protections: readonly RestProtectedTag[],
@@ -42,8 +45,8 @@ export function mayCreateTag(
   if (matching.length === 0) return true;
   return matching.some((p) =>
     (p.create_access_levels ?? []).some((a) => {
-      if (typeof a.user_id === 'number') return userId !== undefined && a.user_id === userId;
-      if (typeof a.group_id === 'number') return false;
+      if (a.deploy_key_id != null || a.group_id != null) return false;
+      if (a.user_id != null) return userId !== undefined && a.user_id === userId;
       const level = a.access_level ?? 0;
       return level > 0 && role >= level;
     }),

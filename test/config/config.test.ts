@@ -313,6 +313,10 @@ describe('sources and defaults', () => {
     expect(c.metricsToken).toBe('metrics-token-0123456789');
     expect(JSON.stringify(redactConfig(c))).not.toContain('metrics-token-0123456789');
     expect(loadConfig(VALID).metricsToken).toBeUndefined();
+    // Sent as a bearer token: a space or a non-ASCII character could never be matched.
+    expect(messageFor({ ...VALID, SCOPEGATE_METRICS_TOKEN: 'has a space 0123456789' })).toBe(
+      '"SCOPEGATE_METRICS_TOKEN" must be printable ASCII without spaces (it is sent as a bearer token)',
+    );
     expect(messageFor({ ...env, SCOPEGATE_UPSTREAM_TOKEN_FILE: join(dir, 'absent') })).toBe(
       '"SCOPEGATE_UPSTREAM_TOKEN_FILE" names a file that cannot be read',
     );

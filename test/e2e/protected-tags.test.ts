@@ -8,6 +8,7 @@
  * resource at WRITE (SAME_PROJECT), so only the protection decides. Its releases v1.0.0..v1.2.0
  * have tags of the same names.
  */
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadSeedFile, type DemoSeed } from '../../src/demo/seed.js';
 import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -25,6 +26,7 @@ describe('protected tags', () => {
   let t: TestGateway;
   let alice: string;
   let bob: string;
+  const lines: Record<string, unknown>[] = [];
   beforeAll(async () => {
     const seed: DemoSeed = {
       ...loadSeedFile(SCENARIOS_PATH),
@@ -36,7 +38,31 @@ describe('protected tags', () => {
         ],
       },
     };
-    t = await createTestGateway({ seed });
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    t = await createTestGateway({
+      seed,
+      // mallory, not a member of acme/apps/web, runs jobs in globex/portal: a project-identity
+      // entry gives her jobs TAGS and RELEASES WRITE there without her role.
+      policy: {
+        version: 1,
+        projects: {
+          [WEB]: {
+            entries: [
+              {
+                source: 'globex/portal',
+                kind: 'PROJECT',
+                boundToUserRole: false,
+                permissions: { TAGS: 'WRITE', RELEASES: 'WRITE' },
+              },
+            ],
+          },
+        },
+      },
+      gateway: { logger },
+    });
     alice = await t.jobToken(WEB, 'alice');
     bob = await t.jobToken(WEB, 'bob');
   });
@@ -127,6 +153,44 @@ describe('protected tags', () => {
     expect(updated.body.errors).toBeUndefined();
   });
 
+  it('refuses the release of an existing protected tag without ref, as with it', async () => {
+    const made = await t.gql(TAG_CREATE, { name: 'v1.5.0' }, { token: bob });
+    expect(made.body.errors).toBeUndefined();
+    const NO_REF = `mutation($tag: String!) { releaseCreate(input: { projectPath: "${WEB}", tagName: $tag }) { release { tagName } errors } }`;
+    await expectRefused(NO_REF, { tag: 'v1.5.0' }, alice, 'write the release of the tag');
+    const ok = await t.gql(NO_REF, { tag: 'v1.5.0' }, { token: bob });
+    expect(ok.body.errors).toBeUndefined();
+  });
+
+  it('refuses a project-identity job whose user is not a member: the entry does not lift a protection', async () => {
+    const mallory = await t.jobToken('globex/portal', 'mallory');
+    const unprotected = await t.gql(TAG_CREATE, { name: 'feature-m' }, { token: mallory });
+    expect(unprotected.body.errors).toBeUndefined();
+    await expectRefused(TAG_CREATE, { name: 'v1.6.0' }, mallory, 'is not a member');
+  });
+
+  it('reports the refusal as a denial of TAGS WRITE held by the role', async () => {
+    lines.length = 0;
+    const res = await t.gql(TAG_CREATE, { name: 'v1.4.0' }, { token: alice });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      resource: 'TAGS',
+      requiredLevel: 'WRITE',
+      grantedLevel: 'READ',
+      reason: 'ROLE_TOO_LOW',
+    });
+    const denied = lines.filter((l) => l['event'] === 'authz.denied');
+    expect(denied).toEqual([
+      expect.objectContaining({
+        resource: 'TAGS',
+        requiredLevel: 'WRITE',
+        grantedLevel: 'READ',
+        reason: 'ROLE_TOO_LOW',
+        targetProject: WEB,
+      }),
+    ]);
+  });
+
   it('fails closed, writing nothing, when the forge cannot list the protections', async () => {
     const remove = t.upstream.injectFault({
       method: 'GET',
@@ -141,6 +205,30 @@ describe('protected tags', () => {
       expect(t.upstream.writes()).toEqual([]);
     } finally {
       remove();
+    }
+  });
+});
+
+describe('a project with more protected tag patterns than the gateway reads', () => {
+  it('refuses the write, writing nothing, rather than guess', async () => {
+    const seed: DemoSeed = {
+      ...loadSeedFile(SCENARIOS_PATH),
+      protectedTags: {
+        [WEB]: Array.from({ length: 2001 }, (_, i) => ({ name: `p-${i}-*` })),
+      },
+    };
+    const t = await createTestGateway({ seed });
+    try {
+      const bob = await t.jobToken(WEB, 'bob');
+      t.upstream.clearRequests();
+      const res = await t.gql(TAG_CREATE, { name: 'feature-z' }, { token: bob });
+      expect(res.body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+      expect(res.body.errors?.[0]?.message).toContain('more than 2000 protected tag patterns');
+      expect(t.upstream.writes()).toEqual([]);
+      const reads = t.upstream.requests.filter((r) => r.path.includes('/protected_tags'));
+      expect(reads).toHaveLength(20);
+    } finally {
+      await t.close();
     }
   });
 });

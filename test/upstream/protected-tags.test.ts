@@ -36,6 +36,14 @@ describe('mayCreateTag', () => {
     );
     expect(mayCreateTag([{ name: 'v*' }], 'v1', 50, 7)).toBe(false);
   });
+  it('lets no one through a deploy key entry, whatever level it reads', () => {
+    const deployKey = {
+      name: 'v*',
+      create_access_levels: [{ access_level: 40, user_id: null, group_id: null, deploy_key_id: 1 }],
+    };
+    expect(mayCreateTag([deployKey], 'v1', 50, 7)).toBe(false);
+  });
+
   it('lets a named user, never resolves a group, and takes the most permissive match', () => {
     expect(mayCreateTag([{ name: 'v*', create_access_levels: [{ user_id: 7 }] }], 'v1', 0, 7)).toBe(
       true,
@@ -52,5 +60,16 @@ describe('mayCreateTag', () => {
     ];
     expect(mayCreateTag(two, 'v1.0', 30, 7)).toBe(true);
     expect(mayCreateTag(two, 'v2.0', 30, 7)).toBe(false);
+  });
+});
+
+describe('isInternalNote', () => {
+  it('reads internal and its older name confidential', async () => {
+    const { isInternalNote } = await import('../../resolvers/merge-request-notes.js');
+    const note = { id: 1, body: 'b' };
+    expect(isInternalNote(note)).toBe(false);
+    expect(isInternalNote({ ...note, internal: true })).toBe(true);
+    expect(isInternalNote({ ...note, confidential: true })).toBe(true);
+    expect(isInternalNote({ ...note, internal: false, confidential: false })).toBe(false);
   });
 });
