@@ -164,22 +164,26 @@ function guard(
       return resolve(source, args, ctx, info);
     };
   }
-  // The last decision found to meet `reqs`. A decision never changes once made (a policy change
-  // makes new ones), so the same object meets them again: the fields of one object list then
-  // skip the level comparisons after the first.
+  // The last decision found to meet `reqs`, and the id of the request it was reported in (an id,
+  // not the context, which would keep a finished request's data alive). A decision never
+  // changes once made (a policy change makes new ones), so the same object meets them again;
+  // and in the same request its use is already reported. The fields of one object list then
+  // skip the comparisons and the report after the first.
   let met: TargetDecision | undefined;
+  let metIn: string | undefined;
   return (source, args, ctx, info) => {
     const owner = (source as Partial<Owned> | null)?.ownerProjectId;
     // Fail closed: an object that does not say which project owns it is never shown.
     if (typeof owner !== 'number') throw internalError();
     const held = ctx.authz.peek(owner);
     if (held) {
-      if (held !== met) {
+      if (held !== met || ctx.requestId !== metIn) {
         const missing = unmet(held, reqs);
         if (missing) throw deny(ctx, held, missing);
+        ctx.onUsed?.(held, reqs);
         met = held;
+        metIn = ctx.requestId;
       }
-      ctx.onUsed?.(held, reqs);
       if (held.set.auditWouldDeny) ctx.onAuditWouldDeny?.(held, reqs);
       return resolve(source, args, ctx, info);
     }

@@ -371,6 +371,24 @@ describe('the field check at request time', () => {
     });
   });
 
+  it('reports a use once per request and decision, and again in the next request', () => {
+    const resolve = resolverOf(thingSchemaWithResolver, 'Thing', 'name');
+    const decision = decisionFor({ RELEASES: 'READ' });
+    const used: string[] = [];
+    const request = (requestId: string) => ({
+      ...fakeContext(decision),
+      requestId,
+      onUsed: () => void used.push(requestId),
+    });
+    const source = { ownerProjectId: PROJECT_ID, name: 'v1.0.0' };
+    for (const id of ['r1', 'r2', 'r2b']) {
+      const ctx = request(id);
+      for (let i = 0; i < 5; i++) expect(resolve(source, {}, ctx, INFO)).toBe('v1.0.0');
+    }
+    // The same decision object in three requests: each request reports it once.
+    expect(used).toEqual(['r1', 'r2', 'r2b']);
+  });
+
   it('loads the decision of a project seen for the first time, then checks it', async () => {
     const ctx = fakeContext(undefined, decisionFor({ RELEASES: 'READ' }));
     const resolve = resolverOf(thingSchemaWithResolver, 'Thing', 'name');
