@@ -162,6 +162,7 @@ export const complianceResolvers = {
         () => complianceFindings(ctx, services, args.filter, unusedBefore),
         args,
         (f) => f,
+        ctx.cursors,
       );
     },
   },

@@ -56,6 +56,7 @@ export const containerResolvers = {
             ctx.callOptions,
           ),
         (r) => toContainerRepository(p.ownerProjectId, r),
+        { cursors: ctx.cursors },
       ),
   },
   ContainerRepository: {
@@ -69,6 +70,7 @@ export const containerResolvers = {
             ctx.callOptions,
           ),
         (t) => toContainerTag(r.ownerProjectId, t),
+        { cursors: ctx.cursors },
       ),
   },
   Mutation: {

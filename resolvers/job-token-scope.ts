@@ -21,7 +21,12 @@ import {
   type SourceKind,
 } from '../src/policy/types.js';
 import type { GatewayContext, ManagementServices } from '../src/server/context.js';
-import { paginate, type ConnectionArgs, type Connection } from '../src/upstream/pagination.js';
+import {
+  paginate,
+  type ConnectionArgs,
+  type Connection,
+  type CursorCodec,
+} from '../src/upstream/pagination.js';
 import type { RestProject } from '../src/upstream/types.js';
 import { gid } from './models.js';
 
@@ -191,6 +196,7 @@ export function listConnection<T, M>(
   load: () => Promise<readonly T[]>,
   args: ConnectionArgs,
   map: (item: T) => M,
+  cursors?: CursorCodec,
 ): Promise<Connection<M>> {
   let items: Promise<readonly T[]> | undefined;
   return paginate(
@@ -204,6 +210,7 @@ export function listConnection<T, M>(
       };
     },
     map,
+    { cursors },
   );
 }
 
@@ -233,7 +240,7 @@ export const jobTokenScopeResolvers = {
           return (await ctx.loaders.project.load(m.id))?.path_with_namespace ?? '';
         return (await ctx.loaders.group.load(m.id))?.full_path ?? '';
       };
-      return listConnection(usage, args, (u) => authLogModel(u, entryPath));
+      return listConnection(usage, args, (u) => authLogModel(u, entryPath), ctx.cursors);
     },
   },
 };

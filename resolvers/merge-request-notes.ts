@@ -74,7 +74,7 @@ export const mergeRequestNoteResolvers = {
             ctx.callOptions,
           ),
         (n) => toNote(m.ownerProjectId, n),
-        internalToo ? undefined : (n) => !isInternalNote(n),
+        { keep: internalToo ? undefined : (n) => !isInternalNote(n), cursors: ctx.cursors },
       );
     },
   },

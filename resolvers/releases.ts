@@ -36,6 +36,7 @@ export const releaseResolvers = {
             ctx.callOptions,
           ),
         (r) => toRelease(p.ownerProjectId, r),
+        { cursors: ctx.cursors },
       ),
     release: async (p: Owned, { tagName }: { tagName: string }, ctx: GatewayContext) => {
       const r = await ctx.upstream.find<RestRelease>(

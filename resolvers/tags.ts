@@ -21,6 +21,7 @@ export const tagResolvers = {
             ctx.callOptions,
           ),
         (t) => toTag(p.ownerProjectId, t),
+        { cursors: ctx.cursors },
       ),
   },
   Mutation: {

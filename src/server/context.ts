@@ -11,6 +11,7 @@ import type { InstanceSettings } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import type { CallOptions, UpstreamClient } from '../upstream/client.js';
 import type { UpstreamLoaders } from '../upstream/loaders.js';
+import type { CursorCodec } from '../upstream/pagination.js';
 
 /** A requirement as the directive reports it to observers. */
 export interface CheckedRequirement {
@@ -38,6 +39,8 @@ export interface GatewayContext {
   readonly upstream: UpstreamClient;
   /** Options passed on every upstream call of this request (request id). */
   readonly callOptions: CallOptions;
+  /** Seals connection cursors (the gateway's key, shared by a fleet). Default: the process's. */
+  readonly cursors?: CursorCodec;
   /** The shared revocation list (`jobTokenRevoke` writes to it). */
   readonly revocations: RevocationList;
   /** Longest accepted token lifetime, seconds: how long a revoked job stays revoked. */

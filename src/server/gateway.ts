@@ -3,6 +3,7 @@
  * `/hooks/job-events`. Authentication happens before Apollo, so a bad token is a clean 401 with
  * `WWW-Authenticate`, and a request never reaches execution without a principal.
  */
+import { createCursorCodec } from '../upstream/pagination.js';
 import { secretMatches } from '../auth/secret-match.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -177,6 +178,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onAuditDrop: (count) => metrics.observeAuditDrop(count),
   });
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
+  // Every instance of a fleet shares the upstream credential, so a client may page on through
+  // any of them; the key is derived from it (pagination.ts).
+  const cursors = createCursorCodec(options.upstream.token);
   const limits = resolveRequestLimits(options.limits);
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema({ authorization: options.authorization ?? true }),
@@ -263,6 +267,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           loaders,
           upstream,
           callOptions,
+          cursors,
           revocations: options.revocations,
           maxTokenLifetimeSeconds,
           authz: createRequestAuthorizer(principal, loaders, {

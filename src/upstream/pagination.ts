@@ -1,10 +1,13 @@
 /**
  * Relay-style connections over the forge's `page`/`per_page`/`X-Next-Page` pagination.
  *
- * Cursors are opaque (base64url of an absolute offset), so a client can ask for any `first`
- * after any cursor: the window is served from at most two upstream pages of size `first`,
- * and from exactly one when the client keeps the same `first` (the usual case).
+ * Cursors are opaque: an absolute offset in the forge's list, sealed with a key (one AES block,
+ * so a client can neither read an offset nor make one). A list the gateway filters (internal
+ * notes) therefore shows no gaps where it left items out. A client can ask for any `first`
+ * after any cursor: the window is served from at most two upstream pages of size `first`, and
+ * from exactly one when the client keeps the same `first` (the usual case).
  */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { badUserInputError } from '../errors/codes.js';
 import type { UpstreamPage } from './client.js';
 
@@ -14,15 +17,21 @@ export interface ConnectionArgs {
   readonly after?: string | null;
 }
 
+/** One edge of a connection. */
+export interface Edge<T> {
+  readonly cursor: string;
+  readonly node: T;
+}
+
 /** A connection as the schema declares it (`nodes`, `edges`, `pageInfo`). */
 export interface Connection<T> {
   readonly nodes: T[];
-  readonly edges: { cursor: string; node: T }[];
+  readonly edges: Edge<T>[];
   readonly pageInfo: {
-    hasNextPage: boolean;
-    hasPreviousPage: boolean;
-    startCursor: string | null;
-    endCursor: string | null;
+    readonly hasNextPage: boolean;
+    readonly hasPreviousPage: boolean;
+    readonly startCursor: string | null;
+    readonly endCursor: string | null;
   };
 }
 
@@ -30,38 +39,92 @@ export interface Connection<T> {
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-const PREFIX = 'sg1:';
+/** Largest offset a cursor holds. */
+const MAX_OFFSET = 999_999_999;
+/** The first 12 bytes of every sealed block: a cursor that decrypts to anything else is foreign. */
+const MAGIC = Buffer.from('sg-cursor-v2', 'latin1');
 
-/** Encodes an absolute offset as an opaque cursor. */
-export function encodeCursor(offset: number): string {
-  return Buffer.from(PREFIX + offset, 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor; a cursor that scopegate did not make is a BAD_USER_INPUT. */
-export function decodeCursor(cursor: string): number {
-  const text = cursor.length <= 64 ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  const m = /^sg1:(\d{1,9})$/.exec(text);
-  if (!m) throw badUserInputError('"after" is not a valid cursor');
-  return Number(m[1]);
+/** Seals offsets into cursors and opens them. */
+export interface CursorCodec {
+  encode(offset: number): string;
+  /** The offset; BAD_USER_INPUT for a cursor this codec did not make. */
+  decode(cursor: string): number;
 }
 
 /**
+ * A codec keyed by `secret`. Instances that share the secret read each other's cursors (the
+ * gateway uses its upstream credential, which every instance of a fleet shares, so a client may
+ * page on through another instance); the key is derived from it, never the secret itself.
+ */
+export function createCursorCodec(secret: string | Buffer): CursorCodec {
+  const key = createHmac('sha256', secret).update('scopegate cursor key v2').digest();
+  // One block per cursor: ECB over a single block is a keyed permutation. The cipher objects
+  // are reused; without padding each 16-byte update answers its own block at once.
+  const cipher = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+  const decipher = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+  const block = Buffer.alloc(16);
+  MAGIC.copy(block);
+  return {
+    encode(offset) {
+      block.writeUInt32BE(offset, 12);
+      return cipher.update(block).toString('base64url');
+    },
+    decode(cursor) {
+      const sealed = cursor.length === 22 ? Buffer.from(cursor, 'base64url') : undefined;
+      if (sealed?.length === 16) {
+        const plain = decipher.update(sealed);
+        const offset = plain.readUInt32BE(12);
+        if (plain.subarray(0, 12).equals(MAGIC) && offset <= MAX_OFFSET) return offset;
+      }
+      throw badUserInputError('"after" is not a valid cursor');
+    },
+  };
+}
+
+/** The codec of this process when none is given (a random key: tests, one-off tools). */
+const PROCESS_CURSORS = createCursorCodec(randomBytes(32));
+
+/** Seals an absolute offset into a cursor (this process's key unless `codec` is given). */
+export function encodeCursor(offset: number, codec: CursorCodec = PROCESS_CURSORS): string {
+  return codec.encode(offset);
+}
+
+/** Opens a cursor; a cursor that scopegate did not make is a BAD_USER_INPUT. */
+export function decodeCursor(cursor: string, codec: CursorCodec = PROCESS_CURSORS): number {
+  return codec.decode(cursor);
+}
+
+/** Options of {@link paginate}. */
+export interface PaginateOptions<T> {
+  /** Items it refuses are left out of the window (and the window is filled from later pages). */
+  readonly keep?: ((item: T) => boolean) | undefined;
+  /** The gateway's cursor codec (`GatewayContext.cursors`). Default: this process's. */
+  readonly cursors?: CursorCodec | undefined;
+}
+
+/** Most extra pages read to fill a window that `keep` thinned out. */
+const MAX_FILL_PAGES = 3;
+
+/**
  * Serves one window of a list: `fetchPage(page, perPage)` calls the upstream list endpoint,
- * `map` turns each item into the GraphQL model. Items `keep` refuses are left out of the window
- * (which then holds fewer than `first`); the others keep their cursors, so paging on after a
- * window skips nothing and shows nothing twice.
+ * `map` turns each item into the GraphQL model. Items `options.keep` refuses are left out, and
+ * the window is filled from the following pages (at most {@link MAX_FILL_PAGES} more), so a
+ * client sees neither a gap nor, short of a long run of refused items, a short window. `edges`
+ * and the cursors are made only when asked for (most clients select `nodes`).
  */
 export async function paginate<T, M>(
   args: ConnectionArgs,
   fetchPage: (page: number, perPage: number) => Promise<UpstreamPage<T>>,
   map: (item: T) => M,
-  keep?: (item: T) => boolean,
+  options: PaginateOptions<T> = {},
 ): Promise<Connection<M>> {
+  const codec = options.cursors ?? PROCESS_CURSORS;
+  const keep = options.keep;
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
     throw badUserInputError(`"first" must be between 0 and ${MAX_PAGE_SIZE}`);
   }
-  const start = args.after ? decodeCursor(args.after) + 1 : 0;
+  const start = args.after ? codec.decode(args.after) + 1 : 0;
   if (first === 0) {
     return {
       nodes: [],
@@ -85,20 +148,63 @@ export async function paginate<T, M>(
     items = items.concat(b.items.slice(0, needed));
     hasNextPage = b.items.length > needed || b.nextPage !== undefined;
   }
-  const edges: { cursor: string; node: M }[] = [];
-  items.forEach((item, i) => {
-    if (!keep || keep(item)) edges.push({ cursor: encodeCursor(start + i), node: map(item) });
-  });
+  // Positions (offsets in the forge's list) of the items shown, and the last position looked at.
+  const positions: number[] = [];
+  const nodes: M[] = [];
+  let last = start + items.length - 1;
+  if (!keep) {
+    items.forEach((item, i) => {
+      positions.push(start + i);
+      nodes.push(map(item));
+    });
+  } else {
+    let next = start;
+    let batch = items;
+    for (let fills = 0; ; fills++) {
+      for (const item of batch) {
+        if (nodes.length === first) {
+          hasNextPage = true; // a kept item, or more to look at, follows
+          break;
+        }
+        if (keep(item)) {
+          positions.push(next);
+          nodes.push(map(item));
+        }
+        last = next;
+        next += 1;
+      }
+      if (nodes.length === first || !hasNextPage || fills === MAX_FILL_PAGES) break;
+      const page = await fetchPage(Math.floor(next / first) + 1, first);
+      batch = page.items.slice(next % first);
+      if (batch.length === 0) {
+        hasNextPage = false;
+        break;
+      }
+      hasNextPage = page.nextPage !== undefined;
+    }
+    if (nodes.length === first && positions.length > 0)
+      last = positions[positions.length - 1] ?? last;
+  }
+  let edges: Edge<M>[] | undefined;
   return {
-    nodes: edges.map((e) => e.node),
-    edges,
+    nodes,
+    get edges() {
+      return (edges ??= nodes.map((node, i) => ({
+        cursor: codec.encode(positions[i] ?? 0),
+        node,
+      })));
+    },
     pageInfo: {
       hasNextPage,
       hasPreviousPage: start > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      // The window's last position even when `keep` left that item out, so that a client
-      // pages on from where this window ended (and never stalls on a window left empty).
-      endCursor: items.length > 0 ? encodeCursor(start + items.length - 1) : null,
+      get startCursor() {
+        return positions.length > 0 ? codec.encode(positions[0] ?? 0) : null;
+      },
+      // The last position looked at, even when `keep` left that item out: a client pages on
+      // from where this window ended.
+      get endCursor() {
+        return last >= start ? codec.encode(last) : null;
+      },
     },
   };
 }

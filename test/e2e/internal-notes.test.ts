@@ -78,8 +78,12 @@ describe('internal merge request notes', () => {
     expect(
       res.body.data?.project?.jobTokenPermissions.find((p) => p.resource === 'MERGE_REQUEST_NOTES'),
     ).toMatchObject({ level: 'READ', reason: 'PUBLIC_FEATURE' });
-    // The first window (2 positions) holds one public note; paging on finds the other.
-    expect(res.body.data?.project?.mergeRequest?.notes.nodes).toEqual([{ body: 'public 1' }]);
+    // The window is filled past the internal notes, and its cursors (sealed) show no gap.
+    expect(res.body.data?.project?.mergeRequest?.notes.nodes).toEqual([
+      { body: 'public 1' },
+      { body: 'public 2' },
+    ]);
+    expect(res.body.data?.project?.mergeRequest?.notes.pageInfo.hasNextPage).toBe(false);
     expect(await allNotes(token)).toEqual(['public 1', 'public 2']);
     expect(JSON.stringify(res.body)).not.toContain('deploy key');
   });

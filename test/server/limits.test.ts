@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
 import { loadSeedFile } from '../../src/demo/seed.js';
-import { encodeCursor } from '../../src/upstream/pagination.js';
+import { createCursorCodec } from '../../src/upstream/pagination.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimitOptions } from '../../src/server/limits.js';
 import { createTestGateway, type GqlResponse, type TestGateway } from '../helpers/gateway.js';
 import { SCENARIOS_PATH } from '../helpers/scenarios.js';
@@ -302,7 +302,8 @@ describe('list pages per operation', () => {
 
   it('counts a page that starts after a cursor as two (it may span two forge pages)', async () => {
     const t = await gatewayWith({ maxPages: 3 });
-    const after = encodeCursor(0);
+    // A cursor of this gateway (its key comes from the upstream credential).
+    const after = createCursorCodec(t.upstream.token).encode(0);
     const page = (from: string) => `releases(first: 2${from}) { nodes { tagName } }`;
     // 2 + 1 pages: at the limit.
     const at = await send(t, query(`a: ${page(`, after: "${after}"`)} b: ${page('')}`));

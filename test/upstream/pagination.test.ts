@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/codes.js';
 import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/client.js';
 import {
+  createCursorCodec,
   decodeCursor,
   encodeCursor,
   MAX_PAGE_SIZE,
@@ -35,9 +36,19 @@ describe('cursors', () => {
     for (const offset of [0, 1, 9, 10, 99, 12_345, 999_999_999]) {
       const cursor = encodeCursor(offset);
       expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-      expect(cursor).not.toContain(String(offset));
+      if (offset >= 10_000) expect(cursor).not.toContain(String(offset));
       expect(decodeCursor(cursor)).toBe(offset);
     }
+  });
+
+  it('seals offsets: the same key reads them back, and a cursor shows nothing of its offset', () => {
+    const a = createCursorCodec('gateway secret');
+    const b = createCursorCodec('gateway secret');
+    expect(b.decode(a.encode(41))).toBe(41);
+    expect(a.encode(41)).toBe(a.encode(41));
+    const near = [a.encode(41), a.encode(42), a.encode(43)];
+    expect(new Set(near.map((c) => c.slice(0, 8))).size).toBe(3);
+    expect(near.every((c) => c.length === 22)).toBe(true);
   });
 
   it('rejects a cursor scopegate did not make with BAD_USER_INPUT', async () => {
@@ -54,6 +65,9 @@ describe('cursors', () => {
       b64('sg1:10 '),
       b64(`sg1:${'1'.repeat(60)}`),
       'x'.repeat(65),
+      'A'.repeat(22),
+      // Another key's cursor (another gateway, or a forged one).
+      createCursorCodec('some other secret').encode(3),
     ]) {
       await expectBadInput(() => decodeCursor(cursor), '"after" is not a valid cursor');
     }
@@ -156,36 +170,58 @@ describe('paginate over a forge-style list endpoint', () => {
     expect(seen).toEqual(names(0, 23));
   });
 
-  it("leaves out what keep refuses, keeps the others' cursors, and pages on past a window it emptied", async () => {
+  it('leaves out what keep refuses and fills the window from the next pages', async () => {
     size = 23;
-    // Every item whose number is a multiple of 3 is left out; items 6..8 of the second window
-    // (first: 3, after 5) include one kept item only, and a window of items 9..9 none.
-    const keep = (item: { name: string }): boolean => Number(item.name.slice(5)) % 3 !== 0;
-    const windowKept = (args: ConnectionArgs) =>
-      paginate(
+    const keepOf = (test: (n: number) => boolean) => (item: { name: string }) =>
+      test(Number(item.name.slice(5)));
+    const windowKept = (args: ConnectionArgs, keep: (item: { name: string }) => boolean) => {
+      calls.length = 0;
+      return paginate(
         args,
         (page, perPage) => client.list<{ name: string }>('items', { page, per_page: perPage }),
         (item) => item.name,
-        keep,
+        { keep },
       );
-    const one = await windowKept({ first: 3, after: encodeCursor(5) });
-    expect(one.nodes).toEqual(['item-7', 'item-8']);
-    expect(one.edges.map((e) => decodeCursor(e.cursor))).toEqual([7, 8]);
-    const empty = await windowKept({ first: 1, after: encodeCursor(8) });
-    expect(empty.nodes).toEqual([]);
-    expect(empty.pageInfo.startCursor).toBeNull();
-    expect(decodeCursor(empty.pageInfo.endCursor ?? '')).toBe(9);
-    expect(empty.pageInfo.hasNextPage).toBe(true);
+    };
+    // Every item whose number is a multiple of 3 is left out.
+    const thirds = keepOf((n) => n % 3 !== 0);
+    // Positions 6..8 hold two kept items; the third comes from the next page (9 is left out).
+    const one = await windowKept({ first: 3, after: encodeCursor(5) }, thirds);
+    expect(one.nodes).toEqual(['item-7', 'item-8', 'item-10']);
+    expect(one.edges.map((e) => decodeCursor(e.cursor))).toEqual([7, 8, 10]);
+    expect(decodeCursor(one.pageInfo.endCursor ?? '')).toBe(10);
+    expect(one.pageInfo.hasNextPage).toBe(true);
+    // A window over a left-out item is filled too, not answered empty.
+    const filled = await windowKept({ first: 1, after: encodeCursor(8) }, thirds);
+    expect(filled.nodes).toEqual(['item-10']);
     // Walking the whole list with endCursor sees every kept item once, and nothing else.
-    const seen: string[] = [];
-    let after: string | null = null;
-    for (;;) {
-      const c = await windowKept({ first: 4, after });
-      seen.push(...c.nodes);
-      if (!c.pageInfo.hasNextPage) break;
-      after = c.pageInfo.endCursor;
+    for (const keep of [thirds, keepOf((n) => n === 0 || n === 22), keepOf(() => false)]) {
+      for (const first of [1, 2, 4, 7]) {
+        const seen: string[] = [];
+        let after: string | null = null;
+        for (let guard = 0; guard < 100; guard++) {
+          const c: Awaited<ReturnType<typeof windowKept>> = await windowKept(
+            { first, after },
+            keep,
+          );
+          expect(c.nodes.length).toBeLessThanOrEqual(first);
+          seen.push(...c.nodes);
+          if (!c.pageInfo.hasNextPage) break;
+          after = c.pageInfo.endCursor;
+        }
+        expect(seen).toEqual(names(0, 23).filter((n) => keep({ name: n })));
+      }
     }
-    expect(seen).toEqual(names(0, 23).filter((n) => keep({ name: n })));
+    // At most three more pages are read to fill one window: a long run of left-out items gives
+    // a short window that says there is more.
+    const sparse = await windowKept(
+      { first: 2 },
+      keepOf((n) => n === 0 || n === 22),
+    );
+    expect(sparse.nodes).toEqual(['item-0']);
+    expect(calls).toHaveLength(4);
+    expect(sparse.pageInfo.hasNextPage).toBe(true);
+    expect(decodeCursor(sparse.pageInfo.endCursor ?? '')).toBe(7);
   });
 
   it('uses 20 items when first is not given', async () => {
