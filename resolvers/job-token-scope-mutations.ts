@@ -21,6 +21,7 @@ import type { GatewayContext } from '../src/server/context.js';
 import {
   EntryExistsError,
   EntryLimitError,
+  EntryConflictError,
   EntryNotFoundError,
   createMemoryProfileStore,
   hasProfileMutations,
@@ -186,6 +187,10 @@ function translate(err: unknown, source: ResolvedSource, target: string): never 
     );
   if (err instanceof EntryNotFoundError)
     throw badUserInputError(`${source.fullPath} has no entry in the allowlist of ${target}`);
+  if (err instanceof EntryConflictError)
+    throw policyUnavailableError(
+      `the entry of ${source.fullPath} kept changing while it was updated; nothing was changed, try again`,
+    );
   if (err instanceof EntryLimitError)
     throw badUserInputError(`${err.message}; remove unused entries first`);
   if (err instanceof GatewayError) throw err;
@@ -207,6 +212,9 @@ async function payload(t: ManagedTarget, entry: AllowlistEntry | undefined) {
     errors: [],
   };
 }
+
+/** Tries of an entry update that another write keeps overtaking. */
+const UPDATE_ATTEMPTS = 5;
 
 /** Resolvers of the management mutations. */
 export const jobTokenScopeMutationResolvers = {
@@ -251,42 +259,55 @@ export const jobTokenScopeMutationResolvers = {
     ) => {
       const t = await authorizeManagement(ctx, input.projectPath, 'change');
       const source = await resolveSource(ctx, t, input.sourcePath);
-      const before = await currentEntry(t, source);
-      if (!before) translate(new EntryNotFoundError(), source, t.project.path_with_namespace);
       const givesLevels = input.permissions !== undefined && input.permissions !== null;
       const givesDefault =
         input.defaultPermissions !== undefined && input.defaultPermissions !== null;
-      const defaultPermissions = givesDefault
-        ? input.defaultPermissions === true
-        : givesLevels
-          ? false
-          : before.defaultPermissions;
-      const entry: AllowlistEntry = {
-        ...before,
-        sourcePath: source.fullPath,
-        defaultPermissions,
-        permissions: givesLevels
-          ? permissionMap(input.permissions ?? [])
-          : defaultPermissions
-            ? {}
-            : before.permissions,
-        protectedRefsOnly: input.protectedRefsOnly ?? before.protectedRefsOnly,
-        boundToUserRole: input.boundToUserRole ?? before.boundToUserRole,
-        autopopulated: false,
-      };
-      validateEntry(
-        entry,
-        givesLevels && input.defaultPermissions === true && (input.permissions ?? []).length > 0,
-      );
-      const version = await mutationsOf(t)
-        .updateEntry(t.project.id, entry)
-        .catch((err: unknown) => translate(err, source, t.project.path_with_namespace));
-      await audit(ctx, t, 'ENTRY_UPDATED', version, {
-        source,
-        before: { entry: auditedEntry(before) },
-        after: { entry: auditedEntry(entry) },
-      });
-      return payload(t, entry);
+      // Read, merge, write only if nothing was written in between (the profile's version):
+      // two people changing different fields of one entry at once must not undo each other.
+      for (let attempt = 1; ; attempt++) {
+        const profile = await t.services.store
+          .get(t.project.id)
+          .catch((err: unknown) => translate(err, source, t.project.path_with_namespace));
+        const before = profile?.entries.find(
+          (e) => e.sourceKind === source.kind && e.sourceId === source.id,
+        );
+        if (!before) translate(new EntryNotFoundError(), source, t.project.path_with_namespace);
+        const defaultPermissions = givesDefault
+          ? input.defaultPermissions === true
+          : givesLevels
+            ? false
+            : before.defaultPermissions;
+        const entry: AllowlistEntry = {
+          ...before,
+          sourcePath: source.fullPath,
+          defaultPermissions,
+          permissions: givesLevels
+            ? permissionMap(input.permissions ?? [])
+            : defaultPermissions
+              ? {}
+              : before.permissions,
+          protectedRefsOnly: input.protectedRefsOnly ?? before.protectedRefsOnly,
+          boundToUserRole: input.boundToUserRole ?? before.boundToUserRole,
+          autopopulated: false,
+        };
+        validateEntry(
+          entry,
+          givesLevels && input.defaultPermissions === true && (input.permissions ?? []).length > 0,
+        );
+        let version: number;
+        try {
+          version = await mutationsOf(t).updateEntry(t.project.id, entry, profile?.version);
+        } catch (err) {
+          if (err instanceof EntryConflictError && attempt < UPDATE_ATTEMPTS) continue;
+          return translate(err, source, t.project.path_with_namespace);
+        }
+        await audit(ctx, t, 'ENTRY_UPDATED', version, {
+          source,
+          before: { entry: auditedEntry(before) },
+          after: { entry: auditedEntry(entry) },
+        });
+        return payload(t, entry);
+      }
     },
 
     jobTokenScopeRemoveEntry: async (

@@ -55,6 +55,11 @@ export class EntryExistsError extends Error {
   override readonly name = 'EntryExistsError';
 }
 
+/** `updateEntry` with an expected version, after another write changed the profile. */
+export class EntryConflictError extends Error {
+  override readonly name = 'EntryConflictError';
+}
+
 /** `updateEntry` / `removeEntry` for a source that has no entry. */
 export class EntryNotFoundError extends Error {
   override readonly name = 'EntryNotFoundError';
@@ -64,8 +69,12 @@ export class EntryNotFoundError extends Error {
 export interface ProfileMutations {
   /** Adds an entry; throws {@link EntryExistsError} or {@link EntryLimitError}. Returns the new version. */
   addEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
-  /** Replaces the entry for the same source; throws {@link EntryNotFoundError}. */
-  updateEntry(projectId: number, entry: AllowlistEntry): Promise<number>;
+  /**
+   * Replaces the entry for the same source; throws {@link EntryNotFoundError}, and
+   * {@link EntryConflictError} when `expectedVersion` is given and the profile is no longer at
+   * it (another write came between the caller's read and this write: read again and retry).
+   */
+  updateEntry(projectId: number, entry: AllowlistEntry, expectedVersion?: number): Promise<number>;
   /** Removes the entry for a source; throws {@link EntryNotFoundError}. */
   removeEntry(projectId: number, sourceKind: SourceKind, sourceId: number): Promise<number>;
   /** Sets the enforcement mode (creating the profile when there is none). */
@@ -167,8 +176,10 @@ export function createMemoryProfileStore(
           throw new EntryLimitError(entry.sourceKind, limit);
         return write({ ...p, entries: [...p.entries, entry] }).version;
       }),
-    updateEntry: (projectId, entry) =>
+    updateEntry: (projectId, entry, expectedVersion) =>
       run(() => {
+        if (expectedVersion !== undefined && (versions.get(projectId) ?? 0) !== expectedVersion)
+          throw new EntryConflictError('the profile changed since it was read');
         const p = current(projectId);
         if (!p.entries.some((e) => sameSource(e, entry.sourceKind, entry.sourceId)))
           throw new EntryNotFoundError(`${entry.sourcePath} has no entry`);

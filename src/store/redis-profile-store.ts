@@ -18,6 +18,7 @@ import type {
 } from '../policy/types.js';
 import {
   checkEntryLimits,
+  EntryConflictError,
   EntryExistsError,
   EntryLimitError,
   EntryNotFoundError,
@@ -37,7 +38,12 @@ import {
 
 // The errors and the mutations interface live with the store contract (the memory store
 // implements them too); re-exported here for existing importers.
-export { EntryExistsError, EntryLimitError, EntryNotFoundError } from './profile-store.js';
+export {
+  EntryConflictError,
+  EntryExistsError,
+  EntryLimitError,
+  EntryNotFoundError,
+} from './profile-store.js';
 export type { ProfileMutations } from './profile-store.js';
 
 /** The Redis store: {@link ProfileStore} plus {@link ProfileMutations}. */
@@ -70,8 +76,12 @@ redis.call('PUBLISH', ARGV[1], ARGV[2] .. ':' .. v)
 return v`;
 
 // ARGV[3] = field, ARGV[4] = entry JSON, ARGV[5] = limit, ARGV[6] = default mode,
-// ARGV[7] = 'add' | 'update'. Returns -1 exists, -2 limit, -3 missing, else the version.
+// ARGV[7] = 'add' | 'update', ARGV[8] = the version the caller read ('' for any). Returns -1
+// exists, -2 limit, -3 missing, -4 the profile moved past the expected version, else the version.
 const UPSERT_ENTRY = `
+if ARGV[8] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[8]) then
+  return -4
+end
 local exists = redis.call('HEXISTS', KEYS[1], ARGV[3])
 if ARGV[7] == 'add' then
   if exists == 1 then return -1 end
@@ -202,7 +212,12 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
     return code;
   }
 
-  async function upsert(projectId: number, entry: AllowlistEntry, mode: 'add' | 'update') {
+  async function upsert(
+    projectId: number,
+    entry: AllowlistEntry,
+    mode: 'add' | 'update',
+    expectedVersion?: number,
+  ) {
     const valid = entrySchema.parse(entry);
     const code = await write(projectId, UPSERT_ENTRY, [
       entryField(valid.sourceKind, valid.sourceId),
@@ -210,7 +225,9 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
       String(limits[valid.sourceKind]),
       defaultMode,
       mode,
+      expectedVersion === undefined ? '' : String(expectedVersion),
     ]);
+    if (code === -4) throw new EntryConflictError('the profile changed since it was read');
     if (code === -1) throw new EntryExistsError(`${valid.sourcePath} already has an entry`);
     if (code === -2) throw new EntryLimitError(valid.sourceKind, limits[valid.sourceKind]);
     if (code === -3) throw new EntryNotFoundError(`${valid.sourcePath} has no entry`);
@@ -299,7 +316,8 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
       },
 
       addEntry: (projectId, entry) => upsert(projectId, entry, 'add'),
-      updateEntry: (projectId, entry) => upsert(projectId, entry, 'update'),
+      updateEntry: (projectId, entry, expectedVersion) =>
+        upsert(projectId, entry, 'update', expectedVersion),
 
       async removeEntry(projectId, sourceKind, sourceId) {
         const code = await write(projectId, REMOVE_ENTRY, [entryField(sourceKind, sourceId)]);
@@ -326,6 +344,7 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
 function isStoreRefusal(err: unknown): boolean {
   return (
     err instanceof EntryExistsError ||
+    err instanceof EntryConflictError ||
     err instanceof EntryLimitError ||
     err instanceof EntryNotFoundError
   );

@@ -4,11 +4,13 @@ import type { AllowlistEntry } from '../../src/policy/types.js';
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import {
   createRedisProfileStore,
+  EntryConflictError,
   EntryExistsError,
   EntryLimitError,
   EntryNotFoundError,
   type RedisProfileStore,
 } from '../../src/store/redis-profile-store.js';
+import { createMemoryProfileStore } from '../../src/store/profile-store.js';
 import { invalidationChannel, projectKeys } from '../../src/store/redis-keys.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -105,6 +107,25 @@ describe('Redis profile store', () => {
     await expect(store.updateEntry(6, entry(2))).rejects.toBeInstanceOf(EntryNotFoundError);
     await expect(store.removeEntry(6, 'GROUP', 1)).rejects.toBeInstanceOf(EntryNotFoundError);
     expect((await store.get(6))?.version).toBe(1);
+  });
+
+  it('updates an entry only at the version the caller read, when one is given (Redis and memory)', async () => {
+    const memory = createMemoryProfileStore();
+    for (const s of [store, memory]) {
+      await s.addEntry(7, entry(1));
+      const read = (await s.get(7))?.version ?? 0;
+      await s.addEntry(7, entry(2)); // another write in between
+      await expect(
+        s.updateEntry(7, entry(1, { protectedRefsOnly: true }), read),
+      ).rejects.toBeInstanceOf(EntryConflictError);
+      const now = await s.get(7);
+      expect(now?.version).toBe(read + 1);
+      expect(now?.entries.find((e) => e.sourceId === 1)?.protectedRefsOnly).toBe(false);
+      const v = await s.updateEntry(7, entry(1, { protectedRefsOnly: true }), now?.version);
+      expect(v).toBe(read + 2);
+      // Without an expected version the write is unconditional, as before.
+      expect(await s.updateEntry(7, entry(1))).toBe(read + 3);
+    }
   });
 
   it('publishes <projectId>:<version> on every write and tells local listeners at once', async () => {
