@@ -21,13 +21,25 @@ export async function resolvePolicyFile(
 ): Promise<ProfileWrite[]> {
   const profiles: ProfileWrite[] = [];
   const problems: string[] = [];
+  // A project or group may be named by path or by id (the forge takes both), so two names can
+  // be one thing: found by id after resolving, not by comparing names.
+  const targetsById = new Map<number, string>();
   for (const [targetPath, project] of Object.entries(file.projects)) {
     const target = await client.find<RestProject>(`projects/${encodeId(targetPath)}`);
     if (!target) {
       problems.push(`projects["${targetPath}"]: no such project upstream`);
       continue;
     }
+    const sameTarget = targetsById.get(target.id);
+    if (sameTarget !== undefined) {
+      problems.push(
+        `projects["${targetPath}"]: the same project as projects["${sameTarget}"] (${target.path_with_namespace})`,
+      );
+      continue;
+    }
+    targetsById.set(target.id, targetPath);
     const entries: AllowlistEntry[] = [];
+    const sourcesById = new Map<string, number>();
     for (const [i, e] of project.entries.entries()) {
       const found =
         e.kind === 'PROJECT'
@@ -39,6 +51,15 @@ export async function resolvePolicyFile(
         );
         continue;
       }
+      const key = `${e.kind}:${found.id}`;
+      const sameSource = sourcesById.get(key);
+      if (sameSource !== undefined) {
+        problems.push(
+          `projects["${targetPath}"].entries[${i}]: the same ${e.kind.toLowerCase()} as entries[${sameSource}] ("${e.source}")`,
+        );
+        continue;
+      }
+      sourcesById.set(key, i);
       entries.push(toAllowlistEntry(e, found.id));
     }
     profiles.push({ projectId: target.id, enforcement: project.enforcement, entries });

@@ -101,6 +101,37 @@ describe('policy export and import', () => {
     expect((await empty.get(101))?.enforcement).toBe('AUDIT');
   });
 
+  it('refuses a file that names one project twice, by path and by id, and writes nothing', async () => {
+    await emptyConn.flushall();
+    // acme/apps/web is project 102 upstream; acme/platform/registry is 101.
+    const twiceSource = parsePolicyFile({
+      version: 1,
+      projects: {
+        'acme/platform/registry': {
+          entries: [
+            { source: 'acme/apps/web', kind: 'PROJECT', permissions: { RELEASES: 'READ' } },
+            { source: '102', kind: 'PROJECT', permissions: { TAGS: 'WRITE' } },
+          ],
+        },
+      },
+    });
+    await expect(importPolicy(empty, client, twiceSource, true)).rejects.toThrow(
+      'projects["acme/platform/registry"].entries[1]: the same project as entries[0] ("102")',
+    );
+    const twiceTarget = parsePolicyFile({
+      version: 1,
+      projects: {
+        'acme/platform/registry': { entries: [] },
+        '101': { entries: [] },
+      },
+    });
+    await expect(importPolicy(empty, client, twiceTarget, true)).rejects.toThrow(
+      // (An object's integer-like keys come first: "101" is resolved before the path.)
+      'projects["acme/platform/registry"]: the same project as projects["101"] (acme/platform/registry)',
+    );
+    expect(await empty.list()).toEqual([]);
+  });
+
   it('lists changed and removed entries per project', () => {
     const a = parsePolicyFile({
       version: 1,
