@@ -3,6 +3,7 @@
  * `jobTokenRevoke`, admin-only and never open to job tokens; the check comes before the input
  * is looked at.
  */
+import { auditAdmin } from './admin-audit.js';
 import { badUserInputError, forbiddenActionError, notFoundError } from '../src/errors/codes.js';
 import type { GatewayContext } from '../src/server/context.js';
 
@@ -28,6 +29,10 @@ export const adminResolvers = {
       if (!d) throw notFoundError('the project was not found');
       // Without a fleet cache (the in-memory demo) roles live only as long as one request.
       await ctx.decisions?.dropRoles(d.project.id, userId);
+      await auditAdmin(ctx, 'ROLES_DROPPED', {
+        target: { projectId: d.project.id, fullPath: d.project.path_with_namespace },
+        ...(userId === undefined ? {} : { userId }),
+      });
       return { dropped: true, errors: [] };
     },
   },

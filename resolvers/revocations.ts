@@ -8,6 +8,7 @@
  * `@requiresJobTokenPermission`; the role check is here, before the input is even looked at,
  * so a caller who may not revoke learns nothing from validation messages.
  */
+import { auditAdmin, jtiDigest } from './admin-audit.js';
 import { badUserInputError, forbiddenActionError } from '../src/errors/codes.js';
 import { REVOCATION_GRACE_SECONDS } from '../src/auth/revocation.js';
 import type { GatewayContext } from '../src/server/context.js';
@@ -86,6 +87,10 @@ export const revocationResolvers = {
         if (until > nowSeconds) {
           await ctx.revocations.revokeJti(jti, until);
           revoked = true;
+          await auditAdmin(ctx, 'TOKEN_REVOKED', {
+            jtiSha256: jtiDigest(jti),
+            until: new Date(until * 1000).toISOString(),
+          });
         } else {
           errors.push('expiresAt is long past: that token is no longer accepted anyway');
         }
@@ -93,6 +98,10 @@ export const revocationResolvers = {
       if (jobId !== undefined) {
         await ctx.revocations.revokeJob(jobId, latest);
         revoked = true;
+        await auditAdmin(ctx, 'JOB_REVOKED', {
+          jobId,
+          until: new Date(latest * 1000).toISOString(),
+        });
       }
       return { revoked, errors };
     },

@@ -86,8 +86,37 @@ export interface PolicyImportEvent {
   readonly changes: readonly string[];
 }
 
+/** What an admin action (or the job-events webhook) did to the fleet's revocations or caches. */
+export type AdminAction = 'TOKEN_REVOKED' | 'JOB_REVOKED' | 'ROLES_DROPPED';
+
+/**
+ * A revocation (`jobTokenRevoke`, or a finished job reported to `POST /hooks/job-events`) or an
+ * admin's `jobTokenRolesDrop`: who, what and until when. A revoked token is named by the
+ * SHA-256 of its `jti`, never by the token.
+ */
+export interface AdminActionEvent {
+  readonly event: 'jobToken.admin';
+  readonly action: AdminAction;
+  /** ISO timestamp. */
+  readonly at: string;
+  /** Absent for the webhook (the forge's delivery is not a gateway request of a person). */
+  readonly requestId?: string;
+  readonly actor:
+    | { readonly kind: 'user'; readonly userId: number; readonly username: string | null }
+    | { readonly kind: 'webhook' };
+  /** `JOB_REVOKED`: the job whose tokens stop working. */
+  readonly jobId?: number;
+  /** `TOKEN_REVOKED`: SHA-256 (hex) of the token's `jti`. */
+  readonly jtiSha256?: string;
+  /** Revocations: until when (ISO) they are kept. */
+  readonly until?: string;
+  /** `ROLES_DROPPED`: the project, and the one user when not all. */
+  readonly target?: { readonly projectId: number; readonly fullPath: string };
+  readonly userId?: number;
+}
+
 /** Any event of the change stream. */
-export type AuditStreamEvent = ChangeEvent | PolicyImportEvent;
+export type AuditStreamEvent = ChangeEvent | PolicyImportEvent | AdminActionEvent;
 
 /** Where change events go. */
 export interface ChangeLog {
@@ -95,6 +124,8 @@ export interface ChangeLog {
   record(event: ChangeEvent): Promise<void>;
   /** Records a policy import the same way. */
   recordImport(event: PolicyImportEvent): Promise<void>;
+  /** Records a revocation or another admin action the same way. */
+  recordAdmin(event: AdminActionEvent): Promise<void>;
   /** Stream writes that failed since start (the JSON log line was still written). */
   failedWrites(): number;
 }
@@ -170,6 +201,10 @@ export function createChangeLog(options: ChangeLogOptions): ChangeLog {
     async recordImport(event) {
       logger.info(event, 'job token scope policy imported');
       await append(event, undefined);
+    },
+    async recordAdmin(event) {
+      logger.info(event, 'job token admin action');
+      await append(event, event.requestId);
     },
     failedWrites: () => failed,
   };

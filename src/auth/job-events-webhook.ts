@@ -40,6 +40,8 @@ export interface JobEventDeps {
   maxLifetimeSeconds: number;
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /** Told of each revocation made (the audit event); must not throw. */
+  onRevoked?: (jobId: number, untilSeconds: number) => Promise<void>;
 }
 
 /** Job statuses after which no token of the job may be used again. */
@@ -100,11 +102,10 @@ export async function handleJobEvent(
     return { status: 200, body: { ok: true, action: 'ignored' } };
   }
   const nowSeconds = Math.ceil((deps.now ?? Date.now)() / 1000);
+  const until = nowSeconds + deps.maxLifetimeSeconds + REVOCATION_GRACE_SECONDS;
   try {
-    await deps.revocations.revokeJob(
-      event.build_id,
-      nowSeconds + deps.maxLifetimeSeconds + REVOCATION_GRACE_SECONDS,
-    );
+    await deps.revocations.revokeJob(event.build_id, until);
+    await deps.onRevoked?.(event.build_id, until);
   } catch (err) {
     // The store's own coded answer (e.g. revoked on this instance only, Redis unreachable):
     // a 503 the forge's hook log shows with that message. Anything else propagates (500).

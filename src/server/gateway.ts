@@ -312,6 +312,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         secret: options.webhookSecret,
         revocations: options.revocations,
         maxLifetimeSeconds: maxTokenLifetimeSeconds,
+        onRevoked: (jobId, until) =>
+          management.services.changeLog.recordAdmin({
+            event: 'jobToken.admin',
+            action: 'JOB_REVOKED',
+            at: new Date().toISOString(),
+            actor: { kind: 'webhook' },
+            jobId,
+            until: new Date(until * 1000).toISOString(),
+          }),
       },
     );
     sendJson(res, result.status, result.body);

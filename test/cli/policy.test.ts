@@ -232,6 +232,7 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     const changeLog: ChangeLog = {
       record: () => Promise.resolve(),
       recordImport: (e) => (recorded.push(e), Promise.resolve()),
+      recordAdmin: () => Promise.resolve(),
       failedWrites: () => 0,
     };
     const next = [
@@ -253,6 +254,7 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     const changeLog: ChangeLog = {
       record: () => Promise.resolve(),
       recordImport: (e) => (recorded.push(e), Promise.resolve()),
+      recordAdmin: () => Promise.resolve(),
       failedWrites: () => 0,
     };
     const audit = { changeLog, via: 'serve --policy' as const, fileSha256: 'abc' };
