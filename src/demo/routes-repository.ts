@@ -1,6 +1,6 @@
 /** Routes for releases and repository tags (`/projects/:id/releases`, `/repository/tags`). */
 import { optionalString, optionalTimestamp, requiredString } from './http-io.js';
-import { notFound, type ReleaseRecord } from './model.js';
+import { notFound, type ReleaseRecord, type TagRecord } from './model.js';
 import { renderProtectedTag, renderRelease, renderTag } from './render.js';
 import type { Route, RouteContext } from './router.js';
 
@@ -14,6 +14,15 @@ function orderReleases(releases: ReleaseRecord[], query: URLSearchParams): Relea
 }
 
 /** The release and tag routes, reads and writes. */
+/** A tag as the forge answers it: with its release, and whether a protection matches it. */
+function tagJson(ctx: RouteContext, projectId: number, tag: TagRecord): unknown {
+  return renderTag(
+    tag,
+    ctx.store.release(projectId, tag.name),
+    ctx.store.isProtectedTag(projectId, tag.name),
+  );
+}
+
 export const repositoryRoutes: readonly Route[] = [
   {
     method: 'GET',
@@ -75,13 +84,7 @@ export const repositoryRoutes: readonly Route[] = [
     handler: (ctx) => {
       const project = projectOf(ctx);
       const tags = ctx.store.tags(project.id, ctx.query.get('search') ?? undefined);
-      ctx.sendPage(tags, (t) =>
-        renderTag(
-          t,
-          ctx.store.release(project.id, t.name),
-          ctx.store.isProtectedTag(project.id, t.name),
-        ),
-      );
+      ctx.sendPage(tags, (t) => tagJson(ctx, project.id, t));
     },
   },
   {
@@ -91,14 +94,7 @@ export const repositoryRoutes: readonly Route[] = [
       const project = projectOf(ctx);
       const tag = ctx.store.tag(project.id, ctx.path.tag_name ?? '');
       if (!tag) throw notFound('Tag');
-      ctx.send(
-        200,
-        renderTag(
-          tag,
-          ctx.store.release(project.id, tag.name),
-          ctx.store.isProtectedTag(project.id, tag.name),
-        ),
-      );
+      ctx.send(200, tagJson(ctx, project.id, tag));
     },
   },
   {
@@ -111,14 +107,7 @@ export const repositoryRoutes: readonly Route[] = [
         ref: requiredString(ctx.params, 'ref'),
         message: optionalString(ctx.params, 'message'),
       });
-      ctx.send(
-        201,
-        renderTag(
-          tag,
-          ctx.store.release(project.id, tag.name),
-          ctx.store.isProtectedTag(project.id, tag.name),
-        ),
-      );
+      ctx.send(201, tagJson(ctx, project.id, tag));
     },
   },
   {

@@ -12,7 +12,7 @@ import {
   ADMIN_ID,
   roleWorld,
   SOURCE,
-  SOURCE_ID,
+  startProfile,
   TARGET,
   TARGET_ID,
 } from './management-fixtures.js';
@@ -45,23 +45,7 @@ describe('concurrent updates of one allowlist entry', () => {
     let lost = 0;
     const rounds = 10;
     for (let round = 0; round < rounds; round++) {
-      await a.redisStore.replaceAll([
-        {
-          projectId: TARGET_ID,
-          enforcement: 'ENFORCED',
-          entries: [
-            {
-              sourceId: SOURCE_ID,
-              sourceKind: 'PROJECT',
-              sourcePath: SOURCE,
-              defaultPermissions: false,
-              permissions: { RELEASES: 'READ' },
-              protectedRefsOnly: false,
-              boundToUserRole: true,
-            },
-          ],
-        },
-      ]);
+      await a.redisStore.replaceAll([startProfile('ENFORCED')]);
       // One tightens the entry (protected refs only), the other changes its levels.
       const [r1, r2] = await Promise.all([
         a.gql(

@@ -5,6 +5,7 @@
  */
 import { expect } from 'vitest';
 import { loadSeedFile, type DemoSeed } from '../../src/demo/seed.js';
+import type { ProfileWrite } from '../../src/store/profile-store.js';
 import type { GqlResponse } from '../helpers/gateway.js';
 import { SCENARIOS_PATH } from '../helpers/scenarios.js';
 
@@ -17,6 +18,25 @@ export const SOURCE = 'globex/shared-ci';
 export const SOURCE_ID = 202;
 /** The admin's forge user id (listed in `adminUserIds`). */
 export const ADMIN_ID = '90';
+
+/** {@link TARGET}'s profile at the start of a test: one entry, {@link SOURCE} reading releases. */
+export function startProfile(enforcement: ProfileWrite['enforcement'] = 'AUDIT'): ProfileWrite {
+  return {
+    projectId: TARGET_ID,
+    enforcement,
+    entries: [
+      {
+        sourceId: SOURCE_ID,
+        sourceKind: 'PROJECT',
+        sourcePath: SOURCE,
+        defaultPermissions: false,
+        permissions: { RELEASES: 'READ' },
+        protectedRefsOnly: false,
+        boundToUserRole: true,
+      },
+    ],
+  };
+}
 
 /** The scenario world plus one user per role on {@link TARGET} and an admin. */
 export function roleWorld(): DemoSeed {

@@ -6,15 +6,13 @@
  * always FORBIDDEN.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ProfileWrite } from '../../src/store/profile-store.js';
 import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
 import {
   ADMIN_ID,
   codes,
   OPERATIONS,
   roleWorld,
-  SOURCE,
-  SOURCE_ID,
+  startProfile,
   TARGET_ID,
   type OperationName,
 } from './management-fixtures.js';
@@ -35,21 +33,7 @@ const MAY: Record<Caller, 'nothing' | 'view' | 'change' | 'admin'> = {
 };
 const RANK = { nothing: 0, view: 1, change: 2, admin: 3 } as const;
 
-const START: ProfileWrite = {
-  projectId: TARGET_ID,
-  enforcement: 'AUDIT',
-  entries: [
-    {
-      sourceId: SOURCE_ID,
-      sourceKind: 'PROJECT',
-      sourcePath: SOURCE,
-      defaultPermissions: false,
-      permissions: { RELEASES: 'READ' },
-      protectedRefsOnly: false,
-      boundToUserRole: true,
-    },
-  ],
-};
+const START = startProfile();
 
 let t: TestGateway;
 const tokens = new Map<Caller, string | undefined>();
