@@ -4,7 +4,6 @@
  * `WWW-Authenticate`, and a request never reaches execution without a principal.
  */
 import { createCursorCodec } from '../upstream/pagination.js';
-import { secretMatches } from '../auth/secret-match.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
@@ -17,7 +16,6 @@ import type { Logger } from 'pino';
 import { createDecisionHooks } from '../audit/decision-log.js';
 import { silentLogger } from '../audit/logger.js';
 import type { Authenticator } from '../auth/authenticate.js';
-import { handleJobEvent } from '../auth/job-events-webhook.js';
 import type { RevocationList } from '../auth/revocation.js';
 import type { DecisionCache } from '../cache/decision-cache.js';
 import { createRequestAuthorizer } from '../cache/request-authorizer.js';
@@ -59,6 +57,7 @@ import { DEFAULT_SHUTDOWN_GRACE_MS, closeGracefully } from './shutdown.js';
 import { maskError } from './mask-errors.js';
 import { policyStatusPlugin } from './policy-status-plugin.js';
 import { buildGatewaySchema } from './schema.js';
+import { serveJobEvents, serveMetrics } from './ops-routes.js';
 import { createManagement, type ManagementOptions } from './management.js';
 
 /** A plain route handler for extra GET endpoints (the demo's JWKS). */
@@ -141,12 +140,6 @@ export interface Gateway {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/** Whether the request carries `Authorization: Bearer <expected>` (constant time). */
-function bearerMatches(req: IncomingMessage, expected: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  return m?.[1] !== undefined && secretMatches(m[1], expected);
-}
 
 function isJsonContentType(value: string | undefined): boolean {
   return !!value && /^application\/(json|graphql-response\+json)\b/i.test(value.trim());
@@ -300,32 +293,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  async function jobEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const secretHeader = req.headers['x-gitlab-token'];
-    const result = await handleJobEvent(
-      {
-        secretHeader: typeof secretHeader === 'string' ? secretHeader : undefined,
-        // Read only once the hook is configured and the secret matched.
-        readBody: () => readBody(req, 64 * 1024),
-      },
-      {
-        secret: options.webhookSecret,
-        revocations: options.revocations,
-        maxLifetimeSeconds: maxTokenLifetimeSeconds,
-        onRevoked: (jobId, until) =>
-          management.services.changeLog.recordAdmin({
-            event: 'jobToken.admin',
-            action: 'JOB_REVOKED',
-            at: new Date().toISOString(),
-            actor: { kind: 'webhook' },
-            jobId,
-            until: new Date(until * 1000).toISOString(),
-          }),
-      },
-    );
-    sendJson(res, result.status, result.body);
-  }
-
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = requestIdOf(req);
     // Set before any branch runs, so every answer carries both whoever writes it (Apollo, an
@@ -357,24 +324,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
         return await graphql(req, res, requestId);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-      if (path === '/metrics' && req.method === 'GET') {
-        if (options.metricsToken !== undefined && !bearerMatches(req, options.metricsToken)) {
-          return sendJson(
-            res,
-            401,
-            { error: 'a metrics token is required', code: 'UNAUTHENTICATED' },
-            { 'www-authenticate': 'Bearer realm="metrics"' },
-          );
-        }
-        return await metrics.serve(res);
-      }
+      if (path === '/metrics' && req.method === 'GET')
+        return await serveMetrics(req, res, metrics, options.metricsToken);
       if (path === '/readyz' && req.method === 'GET') {
         const ready = options.readiness ? await options.readiness() : true;
         if (ready && upstreamCircuit === 'open')
           return sendJson(res, 503, { status: 'upstream unavailable' });
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'policy store down' });
       }
-      if (path === '/hooks/job-events' && req.method === 'POST') return await jobEvents(req, res);
+      if (path === '/hooks/job-events' && req.method === 'POST') {
+        return await serveJobEvents(req, res, {
+          secret: options.webhookSecret,
+          revocations: options.revocations,
+          maxLifetimeSeconds: maxTokenLifetimeSeconds,
+          changeLog: management.services.changeLog,
+        });
+      }
       const extra = req.method === 'GET' ? options.extraRoutes?.[path] : undefined;
       if (extra) return extra(req, res);
       if (path === '/graphql')
