@@ -223,10 +223,14 @@ export async function importPolicy(
   return changes;
 }
 
-/** Writes `policy export -o FILE`, saying what is wrong with the path when it cannot. */
+/**
+ * Writes `policy export -o FILE`, saying what is wrong with the path when it cannot. A new file
+ * is readable by its owner only (every project's allowlist is in it); an existing file keeps
+ * the mode it has.
+ */
 function writeOutput(path: string, text: string): void {
   try {
-    writeFileSync(path, text);
+    writeFileSync(path, text, { mode: 0o600 });
   } catch (err) {
     throw new ConfigError(`output file "${path}" ${fileProblem(err, 'written')}`);
   }

@@ -3,7 +3,7 @@
  * the embedded forge. A dry run writes nothing; `--apply` writes; export gives the file back.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +116,11 @@ describe('scopegate policy', () => {
     const exported = await runCli(['policy', 'export'], env);
     expect(exported.code).toBe(0);
     expect(parsePolicyFile(JSON.parse(exported.stdout))).toEqual(parsePolicyFile(POLICY));
+    // -o: the same file, created readable by its owner only.
+    const outFile = join(dir, 'exported.json');
+    expect((await runCli(['policy', 'export', '-o', outFile], env)).code).toBe(0);
+    expect(readFileSync(outFile, 'utf8')).toBe(exported.stdout);
+    expect(statSync(outFile).mode & 0o777).toBe(0o600);
     // The export imported back, its levels in another key order: still nothing to change, and
     // nothing written (a write would bump the version and empty every decision cache).
     const reordered = join(dir, 'reordered.json');
