@@ -5,6 +5,7 @@
  */
 import type { Owned } from '../directives/requires-job-token-permission.js';
 import { badUserInputError } from '../src/errors/codes.js';
+import { ROLES } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
 import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
 import type { RestMergeRequest, RestNote } from '../src/upstream/types.js';
@@ -32,9 +33,6 @@ function refuseQuickActions(body: string): void {
   );
 }
 
-/** The forge's Reporter level: the least that sees internal notes. */
-const REPORTER = 20;
-
 /**
  * Whether the caller may see the target's internal notes. The gateway reads notes with its
  * service credential, which sees them all; the forge shows an internal note only to members
@@ -42,7 +40,7 @@ const REPORTER = 20;
  * allowlist entry). The field's guard has already loaded the decision; without it, no.
  */
 function seesInternalNotes(ctx: GatewayContext, projectId: number): boolean {
-  return (ctx.authz.peek(projectId)?.roleAccessLevel ?? 0) >= REPORTER;
+  return (ctx.authz.peek(projectId)?.roleAccessLevel ?? 0) >= ROLES.REPORTER;
 }
 
 /** Whether the forge marks a note internal (`internal`, or its older name `confidential`). */

@@ -9,9 +9,9 @@
  */
 import { forbiddenError } from '../src/errors/codes.js';
 import { roleName } from '../src/policy/explain.js';
-import type { JobTokenAccessLevel } from '../src/policy/types.js';
+import { ROLES, type JobTokenAccessLevel } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
-import { MAINTAINER, mayCreateTag, type RestProtectedTag } from '../src/upstream/protected-tags.js';
+import { mayCreateTag, type RestProtectedTag } from '../src/upstream/protected-tags.js';
 import type { RestTag } from '../src/upstream/types.js';
 
 /** Most protection pages read (100 each); a forge with more is refused, not guessed. */
@@ -49,9 +49,9 @@ function roleOn(ctx: GatewayContext, projectId: number): number {
  * held to at most READ by the caller's role.
  */
 function refused(ctx: GatewayContext, projectId: number, what: string): Error {
-  const role = roleOn(ctx, projectId);
-  const who = ctx.principal.kind === 'job' ? "the job's user" : 'the caller';
   const held = ctx.authz.peek(projectId);
+  const role = held?.roleAccessLevel ?? 0;
+  const who = ctx.principal.kind === 'job' ? "the job's user" : 'the caller';
   const granted: JobTokenAccessLevel =
     held && held.set.resources.TAGS.level !== 'NONE' ? 'READ' : 'NONE';
   if (held) {
@@ -94,7 +94,7 @@ export async function requireMayCreateTag(
 
 /** Refuses (FORBIDDEN, nothing written) deleting a protected tag below Maintainer. */
 export function requireMayDeleteTag(ctx: GatewayContext, projectId: number, tag: RestTag): void {
-  if (tag.protected !== true || roleOn(ctx, projectId) >= MAINTAINER) return;
+  if (tag.protected !== true || roleOn(ctx, projectId) >= ROLES.MAINTAINER) return;
   throw refused(
     ctx,
     projectId,

@@ -18,9 +18,6 @@ export interface RestProtectedTag {
   }[];
 }
 
-/** The forge's Maintainer level: the least that may delete a protected tag. */
-export const MAINTAINER = 40;
-
 /** Whether tag `name` matches protection pattern `pattern`. */
 export function matchesTagPattern(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
