@@ -7,8 +7,7 @@
 import type { Owned } from '../directives/requires-job-token-permission.js';
 import { badUserInputError, GatewayError, notFoundError } from '../src/errors/codes.js';
 import type { GatewayContext } from '../src/server/context.js';
-import type { UpstreamPage } from '../src/upstream/client.js';
-import { paginate, type ConnectionArgs } from '../src/upstream/pagination.js';
+import { paginate, walkForgePages, type ConnectionArgs } from '../src/upstream/pagination.js';
 import type { RestContainerRepository, RestContainerTag } from '../src/upstream/types.js';
 import { mutationTarget, seg, toContainerRepository, toContainerTag } from './models.js';
 
@@ -28,18 +27,15 @@ async function findRepositoryInProject(
   projectId: number,
   repositoryId: number,
 ): Promise<RestContainerRepository> {
-  let page: number | undefined = 1;
-  for (let i = 0; page !== undefined && i < MAX_REPOSITORY_PAGES; i++) {
-    const res: UpstreamPage<RestContainerRepository> =
-      await ctx.upstream.list<RestContainerRepository>(
-        `projects/${projectId}/registry/repositories`,
-        { page, per_page: 100 },
-        ctx.callOptions,
-      );
-    const hit = res.items.find((r) => r.id === repositoryId);
-    if (hit) return hit;
-    page = res.nextPage;
-  }
+  let hit: RestContainerRepository | undefined;
+  await walkForgePages<RestContainerRepository>(
+    ctx.upstream,
+    `projects/${projectId}/registry/repositories`,
+    ctx.callOptions,
+    MAX_REPOSITORY_PAGES,
+    (items) => (hit = items.find((r) => r.id === repositoryId)) !== undefined,
+  );
+  if (hit) return hit;
   throw notFoundError('the container repository was not found in this project');
 }
 

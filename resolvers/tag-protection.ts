@@ -12,6 +12,7 @@ import { roleName } from '../src/policy/explain.js';
 import { ROLES, type JobTokenAccessLevel } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
 import { mayCreateTag, type RestProtectedTag } from '../src/upstream/protected-tags.js';
+import { walkForgePages } from '../src/upstream/pagination.js';
 import type { RestTag } from '../src/upstream/types.js';
 
 /** Most protection pages read (100 each); a forge with more is refused, not guessed. */
@@ -19,21 +20,17 @@ const MAX_PAGES = 20;
 
 async function protectionsOf(ctx: GatewayContext, projectId: number): Promise<RestProtectedTag[]> {
   const all: RestProtectedTag[] = [];
-  let page: number | undefined = 1;
-  for (let n = 0; page !== undefined; n++) {
-    if (n === MAX_PAGES) {
-      throw forbiddenError(
-        `the project has more than ${MAX_PAGES * 100} protected tag patterns; the gateway cannot check them`,
-      );
-    }
-    const got: { items: RestProtectedTag[]; nextPage: number | undefined } =
-      await ctx.upstream.list<RestProtectedTag>(
-        `projects/${projectId}/protected_tags`,
-        { page, per_page: 100 },
-        ctx.callOptions,
-      );
-    all.push(...got.items);
-    page = got.nextPage;
+  const end = await walkForgePages<RestProtectedTag>(
+    ctx.upstream,
+    `projects/${projectId}/protected_tags`,
+    ctx.callOptions,
+    MAX_PAGES,
+    (items) => (all.push(...items), false),
+  );
+  if (end === 'limit') {
+    throw forbiddenError(
+      `the project has more than ${MAX_PAGES * 100} protected tag patterns; the gateway cannot check them`,
+    );
   }
   return all;
 }

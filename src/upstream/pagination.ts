@@ -9,7 +9,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { badUserInputError } from '../errors/codes.js';
-import type { UpstreamPage } from './client.js';
+import type { CallOptions, UpstreamClient, UpstreamPage } from './client.js';
 
 /** The `first`/`after` arguments of a connection field. */
 export interface ConnectionArgs {
@@ -207,4 +207,29 @@ export async function paginate<T, M>(
       },
     },
   };
+}
+
+/** How {@link walkForgePages} ended: `visit` stopped it, the list ended, or `maxPages` were read with more left. */
+export type PageWalkEnd = 'stopped' | 'end' | 'limit';
+
+/**
+ * Reads a whole forge list for the gateway's own checks (not a client's window), 100 items a
+ * page in order, handing each page to `visit` until it returns true, the list ends, or
+ * `maxPages` pages were read and more remain.
+ */
+export async function walkForgePages<T>(
+  client: Pick<UpstreamClient, 'list'>,
+  path: string,
+  callOptions: CallOptions,
+  maxPages: number,
+  visit: (items: T[]) => boolean,
+): Promise<PageWalkEnd> {
+  let page: number | undefined = 1;
+  for (let read = 0; page !== undefined; read++) {
+    if (read === maxPages) return 'limit';
+    const got: UpstreamPage<T> = await client.list<T>(path, { page, per_page: 100 }, callOptions);
+    if (visit(got.items)) return 'stopped';
+    page = got.nextPage;
+  }
+  return 'end';
 }
