@@ -8,7 +8,8 @@
  * `@requiresJobTokenPermission`; the role check is here, before the input is even looked at,
  * so a caller who may not revoke learns nothing from validation messages.
  */
-import { auditAdmin, jtiDigest } from './admin-audit.js';
+import { auditAdmin } from './admin-audit.js';
+import { sha256Hex } from '../src/audit/change-events.js';
 import { badUserInputError, forbiddenActionError } from '../src/errors/codes.js';
 import { REVOCATION_GRACE_SECONDS } from '../src/auth/revocation.js';
 import type { GatewayContext } from '../src/server/context.js';
@@ -88,7 +89,7 @@ export const revocationResolvers = {
           await ctx.revocations.revokeJti(jti, until);
           revoked = true;
           await auditAdmin(ctx, 'TOKEN_REVOKED', {
-            jtiSha256: jtiDigest(jti),
+            jtiSha256: sha256Hex(jti),
             until: new Date(until * 1000).toISOString(),
           });
         } else {

@@ -8,6 +8,7 @@
  * Events are built from ids, paths, levels and flags only: never a token, a claim set, a
  * secret or the upstream credential.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
   AllowlistEntry,
@@ -113,6 +114,20 @@ export interface AdminActionEvent {
   /** `ROLES_DROPPED`: the project, and the one user when not all. */
   readonly target?: { readonly projectId: number; readonly fullPath: string };
   readonly userId?: number;
+}
+
+/** SHA-256 (hex), as events name what they must not carry: a policy file's bytes, a `jti`. */
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** An {@link AdminActionEvent}, stamped now. */
+export function adminActionEvent(
+  action: AdminAction,
+  actor: AdminActionEvent['actor'],
+  fields: Omit<AdminActionEvent, 'event' | 'action' | 'at' | 'actor'>,
+): AdminActionEvent {
+  return { event: 'jobToken.admin', action, at: new Date().toISOString(), actor, ...fields };
 }
 
 /** Any event of the change stream. */

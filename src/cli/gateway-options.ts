@@ -2,7 +2,7 @@
  * The one translation of a `ResolvedConfig` into what the gateway, its verifier and its
  * upstream client take, shared by the demo and the fleet bootstraps so they cannot drift.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../audit/change-events.js';
 import type { IssuerOptions } from '../auth/issuers.js';
 import { createJwtVerifier, type JwtVerifier } from '../auth/verifier.js';
 import { ConfigError, type ResolvedConfig } from '../config/config.js';
@@ -119,11 +119,6 @@ export function readPolicyFile(path: string): unknown {
   return readPolicyFileWithDigest(path).raw;
 }
 
-/** SHA-256 (hex) of a policy file's bytes, as its import event names it. */
-function policyDigest(bytes: string | Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /**
  * What went wrong with a file, for a message naming it: `does not exist` (or, writing, `is in a
  * directory that does not exist`), `is a directory`, `cannot be read (permission denied)`, ...
@@ -161,5 +156,5 @@ export function readPolicyFileWithDigest(
   label = '"--policy" file',
 ): { raw: unknown; sha256: string } {
   const { raw, bytes } = readJsonFile(path, label);
-  return { raw, sha256: policyDigest(bytes) };
+  return { raw, sha256: sha256Hex(bytes) };
 }

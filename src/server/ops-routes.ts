@@ -3,7 +3,7 @@
  * token) and `POST /hooks/job-events` (the forge's job webhook, whose revocations are audited).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChangeLog } from '../audit/change-events.js';
+import { adminActionEvent, type ChangeLog } from '../audit/change-events.js';
 import { handleJobEvent } from '../auth/job-events-webhook.js';
 import type { RevocationList } from '../auth/revocation.js';
 import { secretMatches } from '../auth/secret-match.js';
@@ -63,14 +63,16 @@ export async function serveJobEvents(
       revocations: route.revocations,
       maxLifetimeSeconds: route.maxLifetimeSeconds,
       onRevoked: (jobId, until) =>
-        route.changeLog.recordAdmin({
-          event: 'jobToken.admin',
-          action: 'JOB_REVOKED',
-          at: new Date().toISOString(),
-          actor: { kind: 'webhook' },
-          jobId,
-          until: new Date(until * 1000).toISOString(),
-        }),
+        route.changeLog.recordAdmin(
+          adminActionEvent(
+            'JOB_REVOKED',
+            { kind: 'webhook' },
+            {
+              jobId,
+              until: new Date(until * 1000).toISOString(),
+            },
+          ),
+        ),
     },
   );
   sendJson(res, result.status, result.body);
