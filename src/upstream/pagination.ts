@@ -163,7 +163,8 @@ export async function paginate<T, M>(
     for (let fills = 0; ; fills++) {
       for (const item of batch) {
         if (nodes.length === first) {
-          hasNextPage = true; // a kept item, or more to look at, follows
+          // More follows; `last` stays at the item that filled the window.
+          hasNextPage = true;
           break;
         }
         if (keep(item)) {
@@ -182,8 +183,6 @@ export async function paginate<T, M>(
       }
       hasNextPage = page.nextPage !== undefined;
     }
-    if (nodes.length === first && positions.length > 0)
-      last = positions[positions.length - 1] ?? last;
   }
   let edges: Edge<M>[] | undefined;
   return {
