@@ -66,8 +66,16 @@ export function mutationsOf(t: ManagedTarget): ProfileMutations {
   const store = t.services.store;
   if (hasProfileMutations(store)) return store;
   // Not atomic across processes; only stores built outside this code base end up here.
-  const apply = async (fn: (m: ProfileMutations) => Promise<number>): Promise<number> => {
+  const apply = async (
+    fn: (m: ProfileMutations) => Promise<number>,
+    expectedVersion?: number | null,
+  ): Promise<number> => {
     const current = await store.get(t.project.id);
+    const moved =
+      expectedVersion === null
+        ? current !== undefined
+        : expectedVersion !== undefined && current?.version !== expectedVersion;
+    if (moved) throw new EntryConflictError('the profile changed since it was read');
     const scratch = createMemoryProfileStore(current ? [current] : [], {
       defaultEnforcement: t.services.instance.defaultEnforcement,
     });
@@ -78,9 +86,14 @@ export function mutationsOf(t: ManagedTarget): ProfileMutations {
   };
   return {
     addEntry: (id, e) => apply((m) => m.addEntry(id, e)),
-    updateEntry: (id, e) => apply((m) => m.updateEntry(id, e)),
+    updateEntry: (id, e, expectedVersion) => apply((m) => m.updateEntry(id, e), expectedVersion),
     removeEntry: (id, k, s) => apply((m) => m.removeEntry(id, k, s)),
     setEnforcement: (id, mode) => apply((m) => m.setEnforcement(id, mode)),
+    addEntries: (id, entries, options = {}) =>
+      apply(
+        (m) => m.addEntries(id, entries, { enforcement: options.enforcement }),
+        options.expectedVersion,
+      ),
   };
 }
 
@@ -213,8 +226,8 @@ async function payload(t: ManagedTarget, entry: AllowlistEntry | undefined) {
   };
 }
 
-/** Tries of an entry update that another write keeps overtaking. */
-const UPDATE_ATTEMPTS = 5;
+/** Reads and writes of one change before it gives up on a profile that keeps moving. */
+export const UPDATE_ATTEMPTS = 5;
 
 /** Resolvers of the management mutations. */
 export const jobTokenScopeMutationResolvers = {

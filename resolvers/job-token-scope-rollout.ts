@@ -9,8 +9,13 @@ import { auditedEntry } from '../src/audit/change-events.js';
 import { planAutopopulate } from '../src/audit/autopopulate.js';
 import type { AllowlistEntry } from '../src/policy/types.js';
 import type { GatewayContext } from '../src/server/context.js';
-import { EntryExistsError, EntryLimitError } from '../src/store/profile-store.js';
-import { audit, mutationsOf } from './job-token-scope-mutations.js';
+import { policyUnavailableError } from '../src/errors/codes.js';
+import {
+  EntryConflictError,
+  EntryExistsError,
+  EntryLimitError,
+} from '../src/store/profile-store.js';
+import { audit, mutationsOf, UPDATE_ATTEMPTS } from './job-token-scope-mutations.js';
 import { authorizeManagement, permissionRows, scopeModel, sourceModel } from './job-token-scope.js';
 
 /** `JobTokenScopeAutopopulateInput`. */
@@ -40,24 +45,26 @@ export const jobTokenScopeRolloutResolvers = {
       const groupNamespaces = new Set(
         namespaces.filter((_id, i) => groups[i] !== null && groups[i] !== undefined),
       );
-      const profile = await t.services.store.get(t.project.id);
-      const plan = planAutopopulate({
-        targetProjectId: t.project.id,
-        usage,
-        profile,
-        groupNamespaces,
-      });
-      const entries = plan.map((p) => ({
-        source: sourceModel(p.sourceKind, p.sourceId, p.sourcePath),
-        permissions: permissionRows(p.permissions),
-        coveredSources: p.coveredSources,
-      }));
-      if (preview) return { entries, applied: false, jobTokenScope: null, errors: [] };
+      // Plan on the profile as read, and write only if it is still that profile: all entries
+      // (and the switch to ENFORCED) in one store write, or nothing.
+      for (let attempt = 1; ; attempt++) {
+        const profile = await t.services.store.get(t.project.id);
+        const plan = planAutopopulate({
+          targetProjectId: t.project.id,
+          usage,
+          profile,
+          groupNamespaces,
+        });
+        const entries = plan.map((p) => ({
+          source: sourceModel(p.sourceKind, p.sourceId, p.sourcePath),
+          permissions: permissionRows(p.permissions),
+          coveredSources: p.coveredSources,
+        }));
+        if (preview) return { entries, applied: false, jobTokenScope: null, errors: [] };
 
-      const errors: string[] = [];
-      const store = mutationsOf(t);
-      for (const p of plan) {
-        const entry: AllowlistEntry = {
+        const enforce = input.enforce === true;
+        const createdAt = new Date().toISOString();
+        const written: AllowlistEntry[] = plan.map((p) => ({
           sourceId: p.sourceId,
           sourceKind: p.sourceKind,
           sourcePath: p.sourcePath,
@@ -66,36 +73,56 @@ export const jobTokenScopeRolloutResolvers = {
           protectedRefsOnly: false,
           boundToUserRole: true,
           addedBy: String(t.actor.userId),
-          createdAt: new Date().toISOString(),
+          createdAt,
           autopopulated: true,
-        };
+        }));
+        const done = async (errors: string[], applied: boolean) => ({
+          entries,
+          applied,
+          jobTokenScope: await scopeModel(t),
+          errors,
+        });
+        if (written.length === 0 && (!enforce || profile?.enforcement === 'ENFORCED'))
+          return done([], true);
+        let version: number;
         try {
-          const version = await store.addEntry(t.project.id, entry);
+          version = await mutationsOf(t).addEntries(t.project.id, written, {
+            enforcement: enforce ? 'ENFORCED' : undefined,
+            expectedVersion: profile ? profile.version : null,
+          });
+        } catch (err) {
+          // Another write came between the read and this one (a conflict, or an entry added
+          // for a planned source): plan again on what is there now.
+          const moved = err instanceof EntryConflictError || err instanceof EntryExistsError;
+          if (moved && attempt < UPDATE_ATTEMPTS) continue;
+          if (moved)
+            throw policyUnavailableError(
+              'the allowlist kept changing while autopopulate wrote it; nothing was changed, try again',
+            );
+          // Nothing was written, so enforcing was not switched on either: the plan's jobs
+          // would have been denied.
+          if (err instanceof EntryLimitError) {
+            const errors = [`${err.message}; nothing was written`];
+            if (enforce) errors.push('the project was not switched to ENFORCED');
+            return done(errors, false);
+          }
+          throw err;
+        }
+        for (const entry of written) {
           await audit(ctx, t, 'ENTRIES_AUTOPOPULATED', version, {
-            source: { kind: p.sourceKind, id: p.sourceId, fullPath: p.sourcePath },
+            source: { kind: entry.sourceKind, id: entry.sourceId, fullPath: entry.sourcePath },
             before: { entry: null },
             after: { entry: auditedEntry(entry) },
           });
-        } catch (err) {
-          if (err instanceof EntryExistsError) errors.push(`${p.sourcePath} already has an entry`);
-          else if (err instanceof EntryLimitError) errors.push(`${p.sourcePath}: ${err.message}`);
-          else throw err;
         }
+        if (enforce && profile?.enforcement !== 'ENFORCED') {
+          await audit(ctx, t, 'ENFORCEMENT_SET', version, {
+            before: { enforcement: profile?.enforcement ?? null },
+            after: { enforcement: 'ENFORCED' },
+          });
+        }
+        return done([], true);
       }
-      // Enforcing with entries missing would break the very jobs the plan was for.
-      if (input.enforce === true && errors.length === 0) {
-        const before = (await t.services.store.get(t.project.id))?.enforcement ?? null;
-        const version = await store.setEnforcement(t.project.id, 'ENFORCED');
-        await audit(ctx, t, 'ENFORCEMENT_SET', version, {
-          before: { enforcement: before },
-          after: { enforcement: 'ENFORCED' },
-        });
-      } else if (input.enforce === true) {
-        errors.push(
-          'the project was not switched to ENFORCED because some entries were not written',
-        );
-      }
-      return { entries, applied: true, jobTokenScope: await scopeModel(t), errors };
     },
   },
 };

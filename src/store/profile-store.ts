@@ -79,6 +79,29 @@ export interface ProfileMutations {
   removeEntry(projectId: number, sourceKind: SourceKind, sourceId: number): Promise<number>;
   /** Sets the enforcement mode (creating the profile when there is none). */
   setEnforcement(projectId: number, mode: JobTokenEnforcement): Promise<number>;
+  /**
+   * Adds several entries, and optionally sets the enforcement mode, in one write: all or
+   * nothing. Throws {@link EntryExistsError} when any source already has an entry,
+   * {@link EntryLimitError} when the entries would pass a limit, and
+   * {@link EntryConflictError} when `expectedVersion` is given and the profile is no longer at
+   * it. Returns the new version.
+   */
+  addEntries(
+    projectId: number,
+    entries: readonly AllowlistEntry[],
+    options?: AddEntriesOptions,
+  ): Promise<number>;
+}
+
+/** Options of {@link ProfileMutations.addEntries}. */
+export interface AddEntriesOptions {
+  /** Also set this mode, in the same write. */
+  readonly enforcement?: JobTokenEnforcement | undefined;
+  /**
+   * Write only if the profile is still the one read: at this version, or, with `null`, still
+   * absent (the caller read no profile).
+   */
+  readonly expectedVersion?: number | null | undefined;
 }
 
 /** A store that also takes single-entry writes. */
@@ -101,7 +124,8 @@ export function hasProfileMutations(store: ProfileStore): store is MutableProfil
     typeof s.addEntry === 'function' &&
     typeof s.updateEntry === 'function' &&
     typeof s.removeEntry === 'function' &&
-    typeof s.setEnforcement === 'function'
+    typeof s.setEnforcement === 'function' &&
+    typeof s.addEntries === 'function'
   );
 }
 
@@ -198,5 +222,26 @@ export function createMemoryProfileStore(
       }),
     setEnforcement: (projectId, mode) =>
       run(() => write({ ...current(projectId), enforcement: mode }).version),
+    addEntries: (projectId, added, opts = {}) =>
+      run(() => {
+        const expected = opts.expectedVersion;
+        const moved =
+          expected === null
+            ? profiles.has(projectId)
+            : expected !== undefined && (versions.get(projectId) ?? 0) !== expected;
+        if (moved) throw new EntryConflictError('the profile changed since it was read');
+        const p = current(projectId);
+        const entries = [...p.entries];
+        for (const entry of added) {
+          if (entries.some((e) => sameSource(e, entry.sourceKind, entry.sourceId)))
+            throw new EntryExistsError(`${entry.sourcePath} already has an entry`);
+          entries.push(entry);
+        }
+        for (const kind of new Set(added.map((e) => e.sourceKind))) {
+          if (entries.filter((e) => e.sourceKind === kind).length > limits[kind])
+            throw new EntryLimitError(kind, limits[kind]);
+        }
+        return write({ ...p, enforcement: opts.enforcement ?? p.enforcement, entries }).version;
+      }),
   };
 }

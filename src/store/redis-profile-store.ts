@@ -96,6 +96,36 @@ redis.call('HSETNX', KEYS[1], 'enforcement', ARGV[6])
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 ${ANNOUNCE}`;
 
+// ARGV[3] = the version the caller read ('' for any, 'none' for a profile that did not exist), ARGV[4] = mode to set ('' to keep),
+// ARGV[5] = default mode, ARGV[6] = project limit, ARGV[7] = group limit, ARGV[8..] = field,
+// entry JSON pairs. All or nothing: returns {-4} moved past the expected version, {-1, i} the
+// i-th new entry (1-based) exists, {-2, 'P'|'G'} a limit, else {version}.
+const ADD_ENTRIES = `
+if ARGV[3] == 'none' then
+  if redis.call('HEXISTS', KEYS[1], 'enforcement') == 1 then return {-4} end
+elseif ARGV[3] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[3]) then
+  return {-4}
+end
+local counts = { ['e:P:'] = 0, ['e:G:'] = 0 }
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local p = string.sub(f, 1, 4)
+  if counts[p] then counts[p] = counts[p] + 1 end
+end
+local adds = { ['e:P:'] = 0, ['e:G:'] = 0 }
+for i = 8, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then return {-1, (i - 6) / 2} end
+  local p = string.sub(ARGV[i], 1, 4)
+  adds[p] = adds[p] + 1
+end
+if adds['e:P:'] > 0 and counts['e:P:'] + adds['e:P:'] > tonumber(ARGV[6]) then return {-2, 'P'} end
+if adds['e:G:'] > 0 and counts['e:G:'] + adds['e:G:'] > tonumber(ARGV[7]) then return {-2, 'G'} end
+redis.call('HSETNX', KEYS[1], 'enforcement', ARGV[5])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'enforcement', ARGV[4]) end
+if #ARGV >= 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. ':' .. v)
+return {v}`;
+
 // ARGV[3] = field. Returns -3 when missing.
 const REMOVE_ENTRY = `
 if redis.call('HDEL', KEYS[1], ARGV[3]) == 0 then return -3 end
@@ -192,22 +222,24 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
     for (const l of listeners) l(projectId);
   };
 
-  /** Runs a write script on a project's keys; the index is updated first (it may over-list). */
-  async function write(
-    projectId: number,
-    script: string,
-    args: readonly string[],
-    extraKeys: readonly string[] = [],
-  ): Promise<number> {
+  /**
+   * Runs a write script on a project's keys and returns its raw reply; the index is updated
+   * first (it may over-list).
+   */
+  async function runScript(projectId: number, script: string, args: readonly string[]) {
     const keys = projectKeys(projectId, prefix);
     await redis.sadd(indexKey, String(projectId));
-    const result = await evalScript(
+    return evalScript(
       redis,
       script,
-      [keys.profile, keys.version, ...extraKeys],
+      [keys.profile, keys.version],
       [channel, String(projectId), ...args],
     );
-    const code = Number(result);
+  }
+
+  /** Runs a write script that answers one number: the new version, or a negative refusal. */
+  async function write(projectId: number, script: string, args: readonly string[]) {
+    const code = Number(await runScript(projectId, script, args));
     if (code > 0) changed(projectId);
     return code;
   }
@@ -324,6 +356,43 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
         if (code === -3)
           throw new EntryNotFoundError(`no entry for ${sourceKind.toLowerCase()} ${sourceId}`);
         return code;
+      },
+
+      async addEntries(projectId, entries, options = {}) {
+        const args: string[] = [
+          options.expectedVersion === undefined
+            ? ''
+            : options.expectedVersion === null
+              ? 'none'
+              : String(options.expectedVersion),
+          options.enforcement === undefined ? '' : modeSchema.parse(options.enforcement),
+          defaultMode,
+          String(limits.PROJECT),
+          String(limits.GROUP),
+        ];
+        const seen = new Set<string>();
+        for (const entry of entries) {
+          const valid = entrySchema.parse(entry);
+          const field = entryField(valid.sourceKind, valid.sourceId);
+          if (seen.has(field)) throw new EntryExistsError(`${valid.sourcePath} is listed twice`);
+          seen.add(field);
+          args.push(field, JSON.stringify(entry));
+        }
+        const [code, detail] = (await runScript(projectId, ADD_ENTRIES, args)) as [
+          number,
+          (number | string)?,
+        ];
+        if (code === -4) throw new EntryConflictError('the profile changed since it was read');
+        if (code === -1) {
+          const entry = entries[Number(detail) - 1];
+          throw new EntryExistsError(`${entry?.sourcePath ?? 'a source'} already has an entry`);
+        }
+        if (code === -2) {
+          const kind = detail === 'G' ? 'GROUP' : 'PROJECT';
+          throw new EntryLimitError(kind, limits[kind]);
+        }
+        changed(projectId);
+        return Number(code);
       },
 
       async setEnforcement(projectId, mode) {

@@ -30,14 +30,18 @@ export interface FleetGateway extends TestGateway {
  */
 export async function createFleetGateway(
   where: string | { clusterNodes: { host: string; port: number }[] },
-  options: TestGatewayOptions & { processTtlMs?: number } = {},
+  options: TestGatewayOptions & {
+    processTtlMs?: number;
+    /** Entry limits of the Redis profile store (its defaults otherwise). */
+    storeLimits?: { maxProjectEntries?: number; maxGroupEntries?: number };
+  } = {},
 ): Promise<FleetGateway> {
   const at = typeof where === 'string' ? { url: where } : where;
   const redis = createRedisConnection({ ...at, commandTimeoutMs: 500, maxReconnectDelayMs: 200 });
   await waitUntilReady(redis);
   const newSubscriber = (): RedisConnection =>
     createRedisConnection({ ...at, maxReconnectDelayMs: 200, subscriber: true });
-  const redisStore = createRedisProfileStore({ redis });
+  const redisStore = createRedisProfileStore({ redis, ...options.storeLimits });
   const decisions = createDecisionCache({
     redis,
     createSubscriber: newSubscriber,
