@@ -47,7 +47,7 @@ export const DEFAULTS = Object.freeze({
   /** Most lexical tokens in one document. */
   maxTokens: 2_000,
   /** Highest estimated query cost (see `src/server/operation-cost.ts`). */
-  maxCost: 5_000,
+  maxCost: 10_000,
   /** Most list pages one operation may ask for (see `src/server/operation-cost.ts`). */
   maxPages: 100,
   /** Requests per window per token (jti, else the user); 0 turns it off. Off without Redis. */

@@ -37,7 +37,8 @@ export interface RequestLimitOptions {
   readonly maxTokens?: number;
   /**
    * Highest estimated cost (graphql-armor's model: an object field 2, a scalar 1, each level
-   * ×1.5, a list field × its `first`). Default 5 000.
+   * ×1.5, a list field × its `first`). Default 10 000: a full page of 100 with `nodes`, `edges`
+   * and `pageInfo` (about 6 000) passes, two nested lists of 100 (about 245 000) do not.
    */
   readonly maxCost?: number;
   /**
@@ -56,7 +57,7 @@ export const DEFAULT_REQUEST_LIMITS: ResolvedRequestLimits = Object.freeze({
   maxDepth: 12,
   maxAliases: 30,
   maxTokens: 2_000,
-  maxCost: 5_000,
+  maxCost: 10_000,
   maxPages: 100,
 });
 

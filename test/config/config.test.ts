@@ -265,7 +265,7 @@ describe('sources and defaults', () => {
       maxDepth: 12,
       maxAliases: 30,
       maxTokens: 2000,
-      maxCost: 5000,
+      maxCost: 10_000,
       maxPages: 100,
     });
     expect(c.rateLimit).toEqual({ perToken: 600, perSourceProject: 6000, windowSeconds: 60 });

@@ -126,7 +126,7 @@ describe('document limits', () => {
       maxDepth: 12,
       maxAliases: 30,
       maxTokens: 2000,
-      maxCost: 5000,
+      maxCost: 10_000,
       maxPages: 100,
     });
     const t = await gatewayWith({});
@@ -146,14 +146,14 @@ describe('document limits', () => {
 });
 
 describe('cost of list sizes given as variables', () => {
-  // Two nested lists: with 100 each, about 245 000 against the default limit of 5 000.
+  // Two nested lists: with 100 each, about 245 000 against the default limit of 10 000.
   const nested = (repos: string, tags: string, head = '') =>
     `query${head} { project(fullPath: "${WEB}") { containerRepositories(first: ${repos}) { nodes { tags(first: ${tags}) { nodes { name } } } } } }`;
 
   it('rejects a variable `first` with the same answer as its literal twin, before any upstream call', async () => {
     const t = await gatewayWith({});
     const literal = await send(t, nested('100', '100'));
-    expectRejected(literal, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    expectRejected(literal, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 10000 exceeded/);
     const variable = await send(t, nested('$n', '$n', '($n: Int)'), { n: 100 });
     expect(variable.status).toBe(literal.status);
     expect(variable.body).toEqual(literal.body);
@@ -168,8 +168,8 @@ describe('cost of list sizes given as variables', () => {
     const cheap = await send(t, nested('$repos', '$tags', head), { repos: 50, tags: 2 });
     expect(cheap.status).toBe(200);
     expect(cheap.body).toEqual(literal.body);
-    const over = await send(t, nested('$repos', '$tags', head), { repos: 3, tags: 100 });
-    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    const over = await send(t, nested('$repos', '$tags', head), { repos: 5, tags: 100 });
+    expectRejected(over, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 10000 exceeded/);
     expect(over.calls).toBe(0);
   });
 
@@ -188,7 +188,7 @@ describe('cost of list sizes given as variables', () => {
   it('counts the default of a variable definition when the variable is not sent', async () => {
     const t = await gatewayWith({});
     const res = await send(t, nested('$n', '$n', '($n: Int = 100)'));
-    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 10000 exceeded/);
     expect(res.calls).toBe(0);
   });
 
@@ -201,7 +201,7 @@ describe('cost of list sizes given as variables', () => {
        fragment Tags on ContainerRepository { tags(first: $n) { nodes { name } } }`,
       { n: 100 },
     );
-    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 5000 exceeded/);
+    expectRejected(res, 'GRAPHQL_VALIDATION_FAILED', /^Query Cost limit of 10000 exceeded/);
     expect(res.calls).toBe(0);
   });
 
