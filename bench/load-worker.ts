@@ -25,6 +25,8 @@ export interface LoadJob {
   readonly uniquePrefix: string;
   /** The target gateway's process id, to measure the CPU time it spends per request. */
   readonly pid?: number;
+  /** Where the target serves its total GC time in ms (`variant-server.ts`). */
+  readonly gcUrl?: string;
 }
 
 /** One run's figures. */
@@ -44,6 +46,8 @@ export interface LoadResult {
    * gateway variant costs.
    */
   readonly cpuMsPerRequest?: number;
+  /** Garbage collection time (main-thread pauses) per successful request, ms; part of the CPU. */
+  readonly gcMsPerRequest?: number;
   /** Requests that had to reuse a token of a list of several (more requests than tokens). */
   readonly tokenReuses: number;
 }
@@ -64,10 +68,22 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** The total GC time a variant reports, ms; `undefined` when it does not. */
+async function gcMs(url: string | undefined): Promise<number | undefined> {
+  if (url === undefined) return undefined;
+  try {
+    const n = Number(await (await fetch(url)).text());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs one job. */
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
   let n = 0;
   const unique = job.body.includes('__UNIQUE__');
+  const gcBefore = await gcMs(job.gcUrl);
   const cpuBefore = job.pid === undefined ? undefined : processCpuMs(job.pid);
   const started = performance.now();
   const result = await autocannon({
@@ -100,10 +116,15 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   // autocannon's own `duration` is whole seconds; a short run needs the real elapsed time.
   const seconds = (performance.now() - started) / 1000;
   const cpuAfter = job.pid === undefined ? undefined : processCpuMs(job.pid);
+  const gcAfter = await gcMs(job.gcUrl);
   const requests = result['2xx'] + result.non2xx;
   const cpu =
     cpuBefore !== undefined && cpuAfter !== undefined && result['2xx'] > 0
       ? { cpuMsPerRequest: (cpuAfter - cpuBefore) / result['2xx'] }
+      : {};
+  const gc =
+    gcBefore !== undefined && gcAfter !== undefined && result['2xx'] > 0
+      ? { gcMsPerRequest: (gcAfter - gcBefore) / result['2xx'] }
       : {};
   return {
     requests,
@@ -116,6 +137,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     ...cpu,
+    ...gc,
   };
 }
 

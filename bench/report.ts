@@ -28,18 +28,23 @@ export interface CellSummary {
   readonly failures: number;
   /** Gateway process CPU per request, ms (NaN when not measured). */
   readonly cpuMs: number;
+  /** Of which garbage collection, ms (NaN when not measured). */
+  readonly gcMs: number;
+}
+
+/** The median of the values measured, NaN when none were. */
+function medianOf(values: readonly (number | undefined)[]): number {
+  const sorted = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : (sorted[Math.floor(sorted.length / 2)] ?? NaN);
 }
 
 /** Summarises one cell. */
 export function summarize(samples: readonly LoadResult[]): CellSummary {
-  if (samples.length === 0) return { rps: 0, p99: 0, failures: 0, cpuMs: NaN };
+  if (samples.length === 0) return { rps: 0, p99: 0, failures: 0, cpuMs: NaN, gcMs: NaN };
   const p99s = samples.map((s) => s.p99Ms).sort((a, b) => a - b);
-  const cpus = samples
-    .map((s) => s.cpuMsPerRequest)
-    .filter((c): c is number => c !== undefined)
-    .sort((a, b) => a - b);
   return {
-    cpuMs: cpus.length === 0 ? NaN : (cpus[Math.floor(cpus.length / 2)] ?? NaN),
+    cpuMs: medianOf(samples.map((s) => s.cpuMsPerRequest)),
+    gcMs: medianOf(samples.map((s) => s.gcMsPerRequest)),
     rps: samples.reduce((t, s) => t + s.rps, 0) / samples.length,
     p99: p99s[Math.floor(p99s.length / 2)] ?? 0,
     failures: samples.reduce((t, s) => t + s.non2xx + s.errors, 0),
@@ -125,7 +130,7 @@ export function targetVerdicts(row: Row): string[] {
 /** The table as Markdown (also readable in a terminal). */
 export function formatTable(rows: readonly Row[]): string {
   const head =
-    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | CPU ms/req (sg, A, B) | CPU sg÷A | CPU B÷sg | targets |';
+    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | CPU ms/req (sg, A, B) | CPU sg÷A | CPU B÷sg | GC ms/req (sg, A, B) | targets |';
   const sep = `|${head
     .split('|')
     .slice(1, -1)
@@ -141,6 +146,7 @@ export function formatTable(rows: readonly Row[]): string {
       .join(', ');
     const failures = s.failures + a.failures + b.failures + c.failures;
     const cpu = `${f3(s.cpuMs)}, ${f3(a.cpuMs)}, ${f3(b.cpuMs)}`;
+    const gc = `${f3(s.gcMs)}, ${f3(a.gcMs)}, ${f3(b.gcMs)}`;
     const { scopegate: sg, A, B, C } = row.samples;
     const ratios = [
       fRatio(pairedRatio(sg, A, rpsOf)),
@@ -148,7 +154,7 @@ export function formatTable(rows: readonly Row[]): string {
       f2(pairedRatio(sg, C, rpsOf).median),
       fRatio(pairedRatio(sg, A, p99Of)),
     ].join(' | ');
-    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(pairedRatio(sg, A, cpuOf).median)} | ${f2(pairedRatio(B, sg, cpuOf).median)} | ${targetVerdicts(row).join(', ')} |`;
+    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(pairedRatio(sg, A, cpuOf).median)} | ${f2(pairedRatio(B, sg, cpuOf).median)} | ${gc} | ${targetVerdicts(row).join(', ')} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
@@ -223,7 +229,8 @@ brackets, and the targets are judged on it.
 spent per successful request during the timed runs (median of the rounds): it does not depend
 on how much of a shared machine a process was given, so "CPU sg÷A" (authorization's cost:
 1.00 is free) and "CPU B÷sg" (how much more graphql-shield costs) are the steadier ratios
-when the req/s columns move with the machine's load.
+when the req/s columns move with the machine's load. "GC ms/req" is the part of it the process
+spent in garbage collection pauses (its own \`perf_hooks\` GC entries, median of the rounds).
 
 ${formatTable(r.rows)}
 

@@ -116,6 +116,8 @@ type ProcessName = 'sg' | 'sg-cold' | 'A' | 'A-of-cold' | 'B' | 'B-cold' | 'C';
 /** A started variant process. */
 interface Variant {
   readonly url: string;
+  /** Where it serves its total GC time (gateways only). */
+  readonly gcUrl: string | undefined;
   readonly pid: number | undefined;
   stop(): Promise<void>;
 }
@@ -243,15 +245,21 @@ async function main(): Promise<void> {
     writeFileSync(path, JSON.stringify(config));
     const started = await startNode(
       ['bench/variant-server.ts', path],
-      /listening on (http:\/\/\S+)/,
+      /listening on (http:\/\/\S+)(?: gc (http:\/\/\S+))?/,
       // As `scopegate serve` and the Docker image run (graphql-js's development checks off).
       { nodeArgs, timeoutMs: 60_000, env: { NODE_ENV: 'production' } },
     );
-    return { url: started.match[1] ?? '', pid: started.child.pid, stop: () => started.stop() };
+    return {
+      url: started.match[1] ?? '',
+      gcUrl: started.match[2],
+      pid: started.child.pid,
+      stop: () => started.stop(),
+    };
   };
   log('starting the upstream and the variants');
   const urls = new Map<ProcessName, string>();
   const pids = new Map<ProcessName, number | undefined>();
+  const gcUrls = new Map<ProcessName, string | undefined>();
   const gateways: [ProcessName, VariantConfig][] = [
     ['sg', { ...base, kind: 'scopegate' }],
     ['sg-cold', { ...base, kind: 'scopegate', cache: 'cold' }],
@@ -265,6 +273,7 @@ async function main(): Promise<void> {
       const v = await startVariant(config);
       urls.set(name, v.url);
       pids.set(name, v.pid);
+      gcUrls.set(name, v.gcUrl);
     }),
   );
   // Awaited below; until then a failure must not count as unhandled.
@@ -316,6 +325,7 @@ async function main(): Promise<void> {
     ...(amount !== undefined ? { amount } : {}),
     uniquePrefix: prefix,
     ...(pids.get(name) !== undefined ? { pid: pids.get(name) } : {}),
+    ...(gcUrls.get(name) !== undefined ? { gcUrl: gcUrls.get(name) } : {}),
   });
   const runJobs = async (jobs: LoadJob[], tag: string): Promise<LoadResult[]> => {
     const path = join(work, `jobs-${tag}.json`);
@@ -472,6 +482,7 @@ async function runProfiles(
       ...job('sg', w, `prof-${name}`),
       url: `${variant.url}/graphql`,
       ...(variant.pid !== undefined ? { pid: variant.pid } : {}),
+      gcUrl: variant.gcUrl,
     };
     const [, timed] = await runJobs(
       [

@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createAuthenticator } from '../src/auth/authenticate.js';
 import type { IssuerOptions } from '../src/auth/issuers.js';
@@ -126,11 +127,28 @@ export async function startVariant(
   return { url: g.url, close: async () => (await g.close(), await closeShared()) };
 }
 
+/**
+ * Sums the duration of every garbage collection of this process (pauses of the main thread,
+ * from `perf_hooks`) and serves the total in ms on its own port, so the load generator can
+ * read how much of a variant's time went to GC during a run. Every variant runs it alike.
+ */
+async function startGcCounter(): Promise<string> {
+  let gcMs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  }).observe({ entryTypes: ['gc'] });
+  const server = createServer((_req, res) => res.end(String(gcMs)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 const configPath = process.argv[2];
 if (configPath !== undefined && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as VariantConfig;
+  const gcUrl = await startGcCounter();
   const running = await startVariant(config);
-  process.stdout.write(`variant listening on ${running.url}\n`);
+  process.stdout.write(`variant listening on ${running.url} gc ${gcUrl}\n`);
   const stop = (): void => {
     void running.close().finally(() => process.exit(0));
   };

@@ -37,8 +37,11 @@ describe('bench --smoke', () => {
       for (const row of ['W1 warm', 'W1 cold', 'W2 warm', 'W2 cold', 'W3', 'W4'])
         expect(stdout).toMatch(new RegExp(`^\\| ${row} \\| \\d+ \\|`, 'm'));
       // Every request of every variant was answered with a 2xx.
-      for (const line of stdout.split('\n').filter((l) => /^\| W\d/.test(l)))
+      for (const line of stdout.split('\n').filter((l) => /^\| W\d/.test(l))) {
         expect(line.split('|')[14]?.trim(), line).toBe('0');
+        // Each gateway reported its GC time (a number, zero included) around the runs.
+        expect(line.split('|')[18]?.trim(), line).toMatch(/^\d+\.\d{3}, \d+\.\d{3}, \d+\.\d{3}$/);
+      }
       // W4 sends every gateway tokens it has not seen (its verified-token cache cannot help).
       expect(stdout).not.toContain('tokens reused');
       expect(stdout).toContain('Policy evaluation');
