@@ -48,7 +48,13 @@ interface Settings {
   /** Smoke: a fixed number of requests per cell instead of a duration. */
   readonly amount?: number;
   readonly connections: number;
-  /** Warm-up per cell: a number of requests (smoke) or, when 0, 0.5 s (quick) or 3 s (full). */
+  /**
+   * Warm-up per cell: a number of requests (smoke, full) or, when 0, 0.5 s (quick). Full runs
+   * warm each cell with 3,000 requests: the processes' JIT settles by requests served, not by
+   * seconds, and scopegate, with more code on the path, settles later than A (a W2 probe:
+   * CPU sg÷A 1.07-1.17 over the first 40 s of W2 traffic, about 1.00 after it; see
+   * bench/NOTES.md, round 10). A fixed 3 s gave W2 (about 110 req/s) a tenth of that.
+   */
   readonly warmupAmount: number;
   /**
    * W4's tokens, split into one slice per run of a cell (warm-up, then each round) so that no
@@ -89,7 +95,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     microIterations: 100_000,
     cRounds: 2,
   },
-  // About 19 minutes: eight rounds are four pairs of one order and its reverse (see
+  // About 23 minutes: eight rounds are four pairs of one order and its reverse (see
   // `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the
   // same code range over ±10%, so the more pairs the steadier the median. C runs in the first
   // pair only.
@@ -97,7 +103,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     rounds: 8,
     durationSeconds: 6,
     connections: 10,
-    warmupAmount: 0,
+    warmupAmount: 3_000,
     w4Tokens: 48_000,
     scalePairs: 200_000,
     microIterations: 300_000,
@@ -350,8 +356,8 @@ async function main(): Promise<void> {
   await runJobs(
     cells.map((c, k) => ({
       ...job(c.p, c.row.workload, `warm${k}`, settings.warmupAmount || undefined),
-      // Long enough in full runs that the processes' JIT has settled before round 1.
-      durationSeconds: mode === 'full' ? 3 : 0.5,
+      // Quick runs warm up for 0.5 s; the others by a number of requests (`warmupAmount`).
+      durationSeconds: 0.5,
     })),
     'warmup',
   );
