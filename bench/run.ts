@@ -95,7 +95,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     microIterations: 100_000,
     cRounds: 2,
   },
-  // About 23 minutes: eight rounds are four pairs of one order and its reverse (see
+  // About 22 minutes: eight rounds are four pairs of one order and its reverse (see
   // `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the
   // same code range over ±10%, so the more pairs the steadier the median. C runs in the first
   // pair only.
