@@ -68,6 +68,18 @@ export interface RedisProfileStoreOptions {
   readonly stageTtlSeconds?: number;
 }
 
+/**
+ * Lua that HSETs the field, value pairs of ARGV from `first` on into KEYS[1], 500 pairs per
+ * call: `unpack` of more than about 8 000 values fails (LUAI_MAXCSTACK), and the entry limits
+ * allow 10 000 entries of each kind, 40 000 values. A script that failed there would keep what
+ * it had already done (Redis does not roll a script back), such as the `DEL` of a profile.
+ */
+function hsetFrom(first: number): string {
+  return `for i = ${first}, #ARGV, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end`;
+}
+
 // Shared tail of every write: bump the version and announce it. KEYS[2] = version key,
 // ARGV[1] = channel, ARGV[2] = project id.
 const ANNOUNCE = `
@@ -121,7 +133,7 @@ if adds['e:P:'] > 0 and counts['e:P:'] + adds['e:P:'] > tonumber(ARGV[6]) then r
 if adds['e:G:'] > 0 and counts['e:G:'] + adds['e:G:'] > tonumber(ARGV[7]) then return {-2, 'G'} end
 redis.call('HSETNX', KEYS[1], 'enforcement', ARGV[5])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'enforcement', ARGV[4]) end
-if #ARGV >= 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+${hsetFrom(8)}
 local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. ':' .. v)
 return {v}`;
@@ -139,7 +151,7 @@ ${ANNOUNCE}`;
 // ARGV[3..] = field, value pairs of the whole new profile.
 const PUT_PROFILE = `
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+${hsetFrom(3)}
 ${ANNOUNCE}`;
 
 // KEYS[3] = staged hash (absent: the import has no profile for this project).

@@ -48,6 +48,20 @@ describe('Redis profile store', () => {
     expect(await store.get(1)).toBeUndefined();
   });
 
+  it('writes whole profiles and entry batches past what one Lua unpack takes (8 000 values)', async () => {
+    // SCOPEGATE_MAX_PROJECT_ENTRIES and _GROUP_ENTRIES go up to 10 000 each.
+    const big = createRedisProfileStore({ redis, maxProjectEntries: 10_000 });
+    const many = (from: number, n: number) => Array.from({ length: n }, (_, i) => entry(from + i));
+    const put = await big.put({ projectId: 7, enforcement: 'ENFORCED', entries: many(1, 4_500) });
+    expect(put.entries).toHaveLength(4_500);
+    await big.addEntries(8, many(1, 4_500), { expectedVersion: null, enforcement: 'AUDIT' });
+    expect(await big.get(8)).toMatchObject({ enforcement: 'AUDIT' });
+    expect((await big.get(8))?.entries).toHaveLength(4_500);
+    // Refused at the limit before anything is written: no profile appears.
+    await expect(big.addEntries(9, many(1, 10_001))).rejects.toBeInstanceOf(EntryLimitError);
+    expect(await big.get(9)).toBeUndefined();
+  });
+
   it('keeps every one of 50 concurrent entry additions and gives each write its own version', async () => {
     const wide = createRedisProfileStore({ redis });
     const versions = await Promise.all(
