@@ -229,6 +229,15 @@ async function payload(t: ManagedTarget, entry: AllowlistEntry | undefined) {
 /** Reads and writes of one change before it gives up on a profile that keeps moving. */
 export const UPDATE_ATTEMPTS = 5;
 
+/**
+ * A short, jittered pause before attempt `attempt + 1` of a change another write overtook, so
+ * writers that collided do not collide again at once (about 5-15 ms after the first, growing).
+ */
+export function beforeRetry(attempt: number): Promise<void> {
+  const ms = attempt * (5 + Math.random() * 10);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Resolvers of the management mutations. */
 export const jobTokenScopeMutationResolvers = {
   Mutation: {
@@ -311,7 +320,10 @@ export const jobTokenScopeMutationResolvers = {
         try {
           version = await mutationsOf(t).updateEntry(t.project.id, entry, profile?.version);
         } catch (err) {
-          if (err instanceof EntryConflictError && attempt < UPDATE_ATTEMPTS) continue;
+          if (err instanceof EntryConflictError && attempt < UPDATE_ATTEMPTS) {
+            await beforeRetry(attempt);
+            continue;
+          }
           return translate(err, source, t.project.path_with_namespace);
         }
         await audit(ctx, t, 'ENTRY_UPDATED', version, {

@@ -15,7 +15,7 @@ import {
   EntryExistsError,
   EntryLimitError,
 } from '../src/store/profile-store.js';
-import { audit, mutationsOf, UPDATE_ATTEMPTS } from './job-token-scope-mutations.js';
+import { audit, beforeRetry, mutationsOf, UPDATE_ATTEMPTS } from './job-token-scope-mutations.js';
 import { authorizeManagement, permissionRows, scopeModel, sourceModel } from './job-token-scope.js';
 
 /** `JobTokenScopeAutopopulateInput`. */
@@ -94,7 +94,10 @@ export const jobTokenScopeRolloutResolvers = {
           // Another write came between the read and this one (a conflict, or an entry added
           // for a planned source): plan again on what is there now.
           const moved = err instanceof EntryConflictError || err instanceof EntryExistsError;
-          if (moved && attempt < UPDATE_ATTEMPTS) continue;
+          if (moved && attempt < UPDATE_ATTEMPTS) {
+            await beforeRetry(attempt);
+            continue;
+          }
           if (moved)
             throw policyUnavailableError(
               'the allowlist kept changing while autopopulate wrote it; nothing was changed, try again',
