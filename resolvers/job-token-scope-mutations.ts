@@ -25,6 +25,7 @@ import {
   EntryNotFoundError,
   createMemoryProfileStore,
   hasProfileMutations,
+  profileMoved,
   type ProfileMutations,
 } from '../src/store/profile-store.js';
 import { groupAncestors } from '../src/upstream/loaders.js';
@@ -71,11 +72,8 @@ export function mutationsOf(t: ManagedTarget): ProfileMutations {
     expectedVersion?: number | null,
   ): Promise<number> => {
     const current = await store.get(t.project.id);
-    const moved =
-      expectedVersion === null
-        ? current !== undefined
-        : expectedVersion !== undefined && current?.version !== expectedVersion;
-    if (moved) throw new EntryConflictError('the profile changed since it was read');
+    if (profileMoved(expectedVersion, current))
+      throw new EntryConflictError('the profile changed since it was read');
     const scratch = createMemoryProfileStore(current ? [current] : [], {
       defaultEnforcement: t.services.instance.defaultEnforcement,
     });

@@ -93,6 +93,18 @@ export interface ProfileMutations {
   ): Promise<number>;
 }
 
+/**
+ * Whether a write expecting `expected` (a version, `null` for "no profile", `undefined` for
+ * anything) must be refused because the stored profile is no longer the one the caller read.
+ */
+export function profileMoved(
+  expected: number | null | undefined,
+  stored: Pick<JobTokenProfile, 'version'> | undefined,
+): boolean {
+  if (expected === undefined) return false;
+  return expected === null ? stored !== undefined : stored?.version !== expected;
+}
+
 /** Options of {@link ProfileMutations.addEntries}. */
 export interface AddEntriesOptions {
   /** Also set this mode, in the same write. */
@@ -224,12 +236,8 @@ export function createMemoryProfileStore(
       run(() => write({ ...current(projectId), enforcement: mode }).version),
     addEntries: (projectId, added, opts = {}) =>
       run(() => {
-        const expected = opts.expectedVersion;
-        const moved =
-          expected === null
-            ? profiles.has(projectId)
-            : expected !== undefined && (versions.get(projectId) ?? 0) !== expected;
-        if (moved) throw new EntryConflictError('the profile changed since it was read');
+        if (profileMoved(opts.expectedVersion, profiles.get(projectId)))
+          throw new EntryConflictError('the profile changed since it was read');
         const p = current(projectId);
         const entries = [...p.entries];
         for (const entry of added) {
