@@ -4,11 +4,12 @@
  * job, pipeline and user (person or bot), which resources at which levels, and how many
  * checks were allowed, denied, or allowed only because the target is in AUDIT mode.
  *
- * Recording never slows or fails a request: the directive's hooks push events into a bounded
- * in-memory buffer (a synchronous array push, deduplicated per request); a timer flushes the
- * buffer in batches to a backend (Redis hashes and a bounded stream, or memory for the demo).
- * A full buffer drops the event and counts the drop ({@link AuthLog.stats}); the request is
- * never held up. What a flush could not write (Redis away, one key refused) is kept, bounded,
+ * Recording never slows or fails a request: the directive's hooks fold each check (deduplicated
+ * per request) into an in-memory group of the checks that differ only in time, synchronously;
+ * a timer flushes the groups in batches to a backend (Redis hashes and a bounded stream, or
+ * memory for the demo). What is held between flushes is bounded by distinct groups, not by
+ * traffic: a check that would open a group past the bound is dropped and counted
+ * ({@link AuthLog.stats}); the request is never held up. What a flush could not write (Redis away, one key refused) is kept, bounded,
  * and written by the next flush: usage is recorded at least once, so an entry is never shown
  * unused because Redis blinked. Events carry ids, paths and levels only: never a token or its claims.
  */
@@ -26,7 +27,7 @@ import {
 } from '../policy/types.js';
 import type { CheckedRequirement } from '../server/context.js';
 import type { DecisionHooks } from './decision-log.js';
-import { groupEvents, mergeUsage, usageOf } from './usage.js';
+import { createEventGroups, mergeUsage, sourceKeyOf, usageOf } from './usage.js';
 import { checksOf, createUsageRetry, pairKey, type UnwrittenUsage } from './usage-retry.js';
 
 export type { UnwrittenUsage } from './usage-retry.js';
@@ -109,8 +110,11 @@ export interface AuthLogBackend {
 
 /** Counters for metrics. */
 export interface AuthLogStats {
+  /** Checks recorded since the last flush. */
   readonly buffered: number;
-  /** Checks dropped: the buffer was full, or a failed write's retry store overflowed. */
+  /** The distinct groups (stream entries) they make, which the buffer size bounds. */
+  readonly bufferedGroups: number;
+  /** Checks dropped: a new group past the buffer size, or a failed write's retry store overflowed. */
   readonly dropped: number;
   /** Checks written to the stream. */
   readonly flushed: number;
@@ -130,7 +134,7 @@ export interface UsageHooks {
 export interface AuthLog {
   /** Hooks for a request; `undefined` for principals that are not job tokens. */
   hooks(principal: Principal): UsageHooks | undefined;
-  /** Synchronous, bounded: pushes an event or counts a drop. */
+  /** Synchronous, bounded: folds the check into its group, or counts a drop. */
   record(event: UsageEvent): void;
   /** Writes the buffer now (the timer calls this). */
   flush(): Promise<void>;
@@ -144,7 +148,10 @@ export interface AuthLog {
 /** Options of {@link createAuthLog}. */
 export interface AuthLogOptions {
   readonly backend: AuthLogBackend;
-  /** Most events held between flushes. Default 10 000. */
+  /**
+   * Most distinct groups (checks that differ only in time) held between flushes; a check of a
+   * group already held is always kept. Default 10 000.
+   */
   readonly bufferSize?: number;
   /** Flush period, ms. Default 1000. 0: no timer (call `flush`). */
   readonly flushIntervalMs?: number;
@@ -195,7 +202,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const now = options.now ?? Date.now;
   const userTtlMs = options.userTtlMs ?? 600_000;
   const bots = new Map<number, { bot: boolean | null; until: number }>();
-  let buffer: UsageEvent[] = [];
+  const buffer = createEventGroups();
   let dropped = 0;
   let flushed = 0;
   let flushErrors = 0;
@@ -210,11 +217,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   };
 
   const record = (event: UsageEvent): void => {
-    if (buffer.length >= bufferSize) {
-      drop(1);
-      return;
-    }
-    buffer.push(event);
+    if (!buffer.add(event, bufferSize)) drop(1);
   };
 
   async function botFlag(userId: number): Promise<boolean | null> {
@@ -236,11 +239,9 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
 
   async function flushOnce(): Promise<void> {
     const waiting = retry.waiting();
-    if (buffer.length === 0 && waiting.checks === 0 && waiting.deltas === 0) return;
-    const events = buffer;
-    buffer = [];
-    // A job repeats the same checks on every request: group them first, then merge the groups.
-    const groups = groupEvents(events);
+    if (buffer.size === 0 && waiting.checks === 0 && waiting.deltas === 0) return;
+    // A job repeats the same checks on every request: they were grouped as they came.
+    const groups = buffer.take();
     const flags = new Map<number, boolean | null>();
     for (const id of new Set(groups.map((g) => g.userId))) flags.set(id, await botFlag(id));
     // What an earlier write left goes first: it is older, and a tie on the newest use goes to
@@ -299,6 +300,15 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   return {
     hooks(principal) {
       if (principal.kind !== 'job') return undefined;
+      const sourceKey = sourceKeyOf({
+        sourceProjectId: principal.projectId,
+        jobId: principal.jobId,
+        pipelineId: principal.pipelineId,
+        userId: principal.userId,
+        sourcePath: principal.projectPath,
+        sourceNamespaceId: principal.namespaceId,
+        sourceNamespacePath: principal.namespacePath,
+      });
       // Per target project, the (outcome, resource, level) triples already logged, as bits.
       const seen = new Map<number, number>();
       const emit = (d: TargetDecision, req: CheckedRequirement, denied: boolean): void => {
@@ -312,7 +322,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
         const r = d.set.resources[resource];
         const entry = d.set.matchedEntry;
         // One literal (no spread of a shared base): this runs for every target of every request.
-        record({
+        const event: UsageEvent = {
           targetProjectId: d.project.id,
           targetPath: d.project.path_with_namespace,
           sourceProjectId: principal.projectId,
@@ -328,7 +338,8 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
           outcome: denied ? 'denied' : r.auditWouldDeny ? 'wouldDeny' : 'allowed',
           reason: r.reason,
           matchedEntry: entry ? { kind: entry.sourceKind, id: entry.sourceId } : undefined,
-        });
+        };
+        if (!buffer.add(event, bufferSize, sourceKey)) drop(1);
       };
       // The directive passes the request's one decision per project and one shared array per
       // distinct requirement list (fields with the same requirements share it), and the fields
@@ -353,7 +364,8 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     list: (id) => backend.list(id),
     targets: () => backend.targets(),
     stats: () => ({
-      buffered: buffer.length,
+      buffered: buffer.checks,
+      bufferedGroups: buffer.size,
       dropped,
       flushed,
       flushErrors,

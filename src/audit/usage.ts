@@ -1,10 +1,12 @@
 /**
- * The authorization log's arithmetic at flush time: the delta a check (or a group of equal
- * checks) makes to the usage of a (target, source) pair, how deltas merge, and how a flush's
- * checks that differ only in time are grouped into one stream entry.
+ * The authorization log's arithmetic: the delta a check (or a group of equal checks) makes to
+ * the usage of a (target, source) pair, how deltas merge, and how the checks of one flush period
+ * that differ only in time are grouped, as they are recorded, into one stream entry.
  */
 import {
   LEVEL_RANK,
+  LEVELS,
+  RESOURCES,
   type JobTokenAccessLevel,
   type JobTokenResource,
   type ReasonCode,
@@ -65,40 +67,126 @@ export function usageOf(e: UsageEvent, isBot: boolean | null, count = 1): UsageR
 }
 
 type MutableGroup = { -readonly [K in keyof UsageEventGroup]: UsageEventGroup[K] };
+type Held = { group: MutableGroup; seq: number };
 
-/** Everything of a check but its time, as one string. */
-function groupKey(e: UsageEvent): string {
-  const m = e.matchedEntry;
-  const entry = m ? `${m.kind}:${m.id}` : '';
+/** Who made a check (the source side of its group), as one string. */
+export function sourceKeyOf(
+  e: Pick<
+    UsageEvent,
+    | 'sourceProjectId'
+    | 'jobId'
+    | 'pipelineId'
+    | 'userId'
+    | 'sourcePath'
+    | 'sourceNamespaceId'
+    | 'sourceNamespacePath'
+  >,
+): string {
   return (
-    `${e.targetProjectId}|${e.sourceProjectId}|${e.jobId}|${e.pipelineId}|${e.userId}|` +
-    `${e.resource}|${e.level}|${e.outcome}|${e.reason}|${entry}|${e.targetPath}|` +
-    `${e.sourcePath}|${e.sourceNamespaceId}|${e.sourceNamespacePath}`
+    `${e.sourceProjectId}|${e.jobId}|${e.pipelineId}|${e.userId}|${e.sourceNamespaceId}|` +
+    `${e.sourcePath}|${e.sourceNamespacePath}`
   );
 }
 
+const OUTCOMES = ['allowed', 'denied', 'wouldDeny'] as const;
+
 /**
- * The events of one flush grouped by everything but their time. Groups come in the order of
- * the event that set their `at` (the latest; the later one on a tie), so folding them in order
- * picks the same newest use as folding the events did, and the stream is ordered by `at` as
- * far as the clock was.
+ * The target, resource, level and outcome of a check as one number (no string is built on the
+ * request path): 36 combinations per target, so 64 slots each keep ids far inside 2^53.
  */
-export function groupEvents(events: readonly UsageEvent[]): UsageEventGroup[] {
-  const groups = new Map<string, { group: MutableGroup; atIndex: number }>();
-  events.forEach((e, i) => {
-    const key = groupKey(e);
-    const seen = groups.get(key);
-    if (seen === undefined) {
-      groups.set(key, { group: { ...e, count: 1, firstAt: e.at }, atIndex: i });
-      return;
-    }
-    const g = seen.group;
-    g.count += 1;
-    if (e.at < g.firstAt) g.firstAt = e.at;
-    if (e.at >= g.at) {
-      g.at = e.at;
-      seen.atIndex = i;
-    }
-  });
-  return [...groups.values()].sort((x, y) => x.atIndex - y.atIndex).map((x) => x.group);
+function slotOf(e: UsageEvent): number {
+  const combination =
+    (RESOURCES.indexOf(e.resource) * LEVELS.length + LEVELS.indexOf(e.level)) * OUTCOMES.length +
+    OUTCOMES.indexOf(e.outcome);
+  return e.targetProjectId * 64 + combination;
+}
+
+/** Whether `e` belongs to group `g` of the same source (the slot only narrows the search). */
+function sameCheck(g: UsageEventGroup, e: UsageEvent): boolean {
+  const [a, b] = [g.matchedEntry, e.matchedEntry];
+  return (
+    g.targetProjectId === e.targetProjectId &&
+    g.resource === e.resource &&
+    g.level === e.level &&
+    g.outcome === e.outcome &&
+    g.reason === e.reason &&
+    g.targetPath === e.targetPath &&
+    (a === b || (a !== undefined && b !== undefined && a.kind === b.kind && a.id === b.id))
+  );
+}
+
+/** Checks grouped by everything but their time, as they are recorded (see {@link createEventGroups}). */
+export interface EventGroups {
+  /** Distinct groups held. */
+  readonly size: number;
+  /** Checks the groups stand for. */
+  readonly checks: number;
+  /**
+   * Folds `e` into its group. A check that would open a group past `maxGroups` is not kept:
+   * `false`. A check of a group already held is always kept, so a busy job costs one group.
+   * `sourceKey` is `sourceKeyOf(e)`, which a caller recording many checks of one job passes in.
+   */
+  add(e: UsageEvent, maxGroups: number, sourceKey?: string): boolean;
+  /**
+   * The groups, and forgets them. They come in the order of the check that set their `at` (the
+   * latest; the later one on a tie), so folding them in order picks the same newest use as
+   * folding the checks did, and the stream is ordered by `at` as far as the clock was.
+   */
+  take(): UsageEventGroup[];
+}
+
+/**
+ * An empty set of groups. The authorization log keeps what it records between flushes here, so
+ * what it holds grows with the distinct checks (job, target, resource, level, outcome), not with
+ * traffic: a job that reads twenty projects on every request is twenty groups, however many
+ * requests a flush period sees.
+ */
+export function createEventGroups(): EventGroups {
+  // By source (one string per job and request), then by slot; a slot's few groups (a reason or
+  // matched entry that changed within the period) are told apart by comparing the check.
+  let groups = new Map<string, Map<number, Held[]>>();
+  let size = 0;
+  let checks = 0;
+  let seq = 0;
+  return {
+    get size() {
+      return size;
+    },
+    get checks() {
+      return checks;
+    },
+    add(e, maxGroups, sourceKey = sourceKeyOf(e)) {
+      let bySource = groups.get(sourceKey);
+      const slot = slotOf(e);
+      const inSlot = bySource?.get(slot);
+      const seen = inSlot?.find((h) => sameCheck(h.group, e));
+      if (seen === undefined) {
+        if (size >= maxGroups) return false;
+        const held = { group: { ...e, count: 1, firstAt: e.at }, seq: ++seq };
+        if (inSlot) inSlot.push(held);
+        else {
+          if (!bySource) groups.set(sourceKey, (bySource = new Map()));
+          bySource.set(slot, [held]);
+        }
+        size += 1;
+      } else {
+        const g = seen.group;
+        g.count += 1;
+        if (e.at < g.firstAt) g.firstAt = e.at;
+        if (e.at >= g.at) {
+          g.at = e.at;
+          seen.seq = ++seq;
+        }
+      }
+      checks += 1;
+      return true;
+    },
+    take() {
+      const held = [...groups.values()].flatMap((m) => [...m.values()].flat());
+      groups = new Map();
+      size = 0;
+      checks = 0;
+      return held.sort((x, y) => x.seq - y.seq).map((x) => x.group);
+    },
+  };
 }

@@ -74,7 +74,7 @@ export const DEFAULTS = Object.freeze({
   roleCacheTtlSeconds: 60,
   /** `MAXLEN ~` of the audit streams (profile changes, raw usage events). */
   auditStreamMaxLen: 100_000,
-  /** Usage events buffered between flushes of the authorization log; beyond it they drop. */
+  /** Distinct checks (groups) held between flushes of the authorization log; a new one beyond it drops. */
   authLogBufferSize: 10_000,
   /** Authorization log flush period, ms. */
   authLogFlushMs: 1_000,

@@ -30,7 +30,7 @@ export interface ManagementOptions {
   readonly changeLog?: ChangeLog;
   /** Use this authorization log instead of building one (not closed by the gateway). */
   readonly authLog?: AuthLog;
-  /** Most usage events buffered between flushes. Default 10 000. */
+  /** Most distinct checks (groups) held between flushes of the authorization log. Default 10 000. */
   readonly authLogBufferSize?: number;
   /** Authorization log flush period, ms. Default 1000. */
   readonly authLogFlushIntervalMs?: number;

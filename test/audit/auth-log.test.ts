@@ -7,6 +7,8 @@ import {
   createAuthLog,
   createMemoryAuthLogBackend,
   type AuthLogBackend,
+  type UsageEvent,
+  type UsageEventGroup,
 } from '../../src/audit/auth-log.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { TargetDecision } from '../../src/cache/request-authorizer.js';
@@ -25,6 +27,69 @@ describe('authorization log recorder', () => {
     expect(log.stats()).toMatchObject({ buffered: 3, dropped: 7 });
     await log.flush();
     expect(log.stats()).toMatchObject({ buffered: 0, dropped: 7, flushed: 3 });
+    await log.close();
+  });
+
+  it('holds one group per distinct check, not one event per check: a busy job never fills the buffer', async () => {
+    const written: UsageEventGroup[][] = [];
+    const memory = createMemoryAuthLogBackend();
+    const log = createAuthLog({
+      backend: { ...memory, write: (d, e) => (written.push([...e]), memory.write(d, e)) },
+      bufferSize: 2,
+      flushIntervalMs: 0,
+    });
+    const t0 = 1_700_000_000_000;
+    // 50,000 checks of one job on two targets, as 25,000 requests in a second would make.
+    for (let i = 0; i < 25_000; i++) {
+      log.record(event({ targetProjectId: 101, at: t0 + i }));
+      log.record(event({ targetProjectId: 103, at: t0 + i }));
+    }
+    expect(log.stats()).toMatchObject({ buffered: 50_000, bufferedGroups: 2, dropped: 0 });
+    // A third distinct check would open a third group: it drops, counted.
+    log.record(event({ targetProjectId: 104 }));
+    expect(log.stats()).toMatchObject({ buffered: 50_000, bufferedGroups: 2, dropped: 1 });
+    await log.flush();
+    expect(log.stats()).toMatchObject({ buffered: 0, bufferedGroups: 0, flushed: 50_000 });
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject([
+      { targetProjectId: 101, count: 25_000, firstAt: t0, at: t0 + 24_999 },
+      { targetProjectId: 103, count: 25_000, firstAt: t0, at: t0 + 24_999 },
+    ]);
+    expect(await log.list(101)).toMatchObject([{ allowed: 25_000, lastUsedAt: t0 + 24_999 }]);
+    await log.close();
+  });
+
+  it('keeps checks apart that differ in anything but time, and orders groups by their last check', async () => {
+    const written: UsageEventGroup[] = [];
+    const log = createAuthLog({
+      backend: {
+        ...createMemoryAuthLogBackend(),
+        write: (_d, e) => (written.push(...e), Promise.resolve(undefined)),
+      },
+      flushIntervalMs: 0,
+    });
+    const t0 = 1_700_000_000_000;
+    const variants: Partial<UsageEvent>[] = [
+      {},
+      { resource: 'TAGS' },
+      { level: 'WRITE' },
+      { outcome: 'wouldDeny', reason: 'AUDIT_WOULD_DENY' },
+      { reason: 'ENTRY_LEVEL_TOO_LOW' },
+      { matchedEntry: { kind: 'GROUP', id: 13 } },
+      { matchedEntry: { kind: 'PROJECT', id: 13 } },
+      { matchedEntry: { kind: 'GROUP', id: 14 } },
+      { targetPath: 'acme/platform/registry-renamed' },
+      { jobId: 8 },
+      { sourcePath: 'acme/apps/web-renamed' },
+    ];
+    // Each variant twice, the last round in reverse order: the reversed order is the stream's.
+    variants.forEach((v, i) => log.record(event({ ...v, at: t0 + i })));
+    [...variants].reverse().forEach((v, i) => log.record(event({ ...v, at: t0 + 100 + i })));
+    expect(log.stats()).toMatchObject({ buffered: 22, bufferedGroups: variants.length });
+    await log.flush();
+    expect(written.map((g) => g.count)).toEqual(variants.map(() => 2));
+    expect(written).toMatchObject([...variants].reverse());
+    expect(written.map((g) => g.at)).toEqual(variants.map((_, i) => t0 + 100 + i));
     await log.close();
   });
 
@@ -138,24 +203,26 @@ describe('authorization log recorder', () => {
       flushIntervalMs: 0,
       onDrop: (n) => drops.push(n),
     });
-    // Two distinct checks (two stream entries, two pairs) fail, then two more of new pairs.
+    // Two groups (two stream entries, two pairs; target 2 twice) fit, a third group drops;
+    // the write fails. Then two more checks of new pairs.
     log.record(event({ targetProjectId: 1 }));
     log.record(event({ targetProjectId: 2 }));
     log.record(event({ targetProjectId: 2, at: 1_700_000_000_001 }));
+    log.record(event({ targetProjectId: 5 }));
     await log.flush();
-    expect(log.stats()).toMatchObject({ dropped: 1, retrying: { checks: 2, deltas: 2 } });
+    expect(log.stats()).toMatchObject({ dropped: 1, retrying: { checks: 3, deltas: 2 } });
     log.record(event({ targetProjectId: 3 }));
     log.record(event({ targetProjectId: 4 }));
     await log.flush();
-    // Four entries for two places: the oldest two (targets 1 and 2, 2 checks) drop; of the
+    // Four entries for two places: the oldest two (targets 1 and 2, 3 checks) drop; of the
     // deltas, the pairs already waiting stay and the new pairs (3 and 4, 2 checks) are lost.
-    expect(log.stats()).toMatchObject({ dropped: 5, retrying: { checks: 2, deltas: 2 } });
-    expect(drops).toEqual([1, 4]);
-    // Shutting down with Redis still away: what waits is lost (2 checks in stream entries, 2
+    expect(log.stats()).toMatchObject({ dropped: 6, retrying: { checks: 2, deltas: 2 } });
+    expect(drops).toEqual([1, 5]);
+    // Shutting down with Redis still away: what waits is lost (2 checks in stream entries, 3
     // in counters), and counted.
     await log.close();
-    expect(log.stats()).toMatchObject({ dropped: 9, retrying: { checks: 0, deltas: 0 } });
-    expect(drops).toEqual([1, 4, 4]);
+    expect(log.stats()).toMatchObject({ dropped: 11, retrying: { checks: 0, deltas: 0 } });
+    expect(drops).toEqual([1, 5, 5]);
   });
 });
 
@@ -200,13 +267,23 @@ describe('authorization log hooks (one request)', () => {
     hooks?.onDenied?.(a, { resource: 'TAGS', level: 'READ' });
     hooks?.onUsed(a, [{ resource: 'TAGS', level: 'READ' }]);
     expect(log.stats().buffered).toBe(5);
-    // A new request logs again.
+    // A new request logs again, into the group the first request opened.
     log.hooks(principal)?.onUsed(a, [{ resource: 'RELEASES', level: 'READ' }]);
-    expect(log.stats().buffered).toBe(6);
+    expect(log.stats()).toMatchObject({ buffered: 6, bufferedGroups: 5 });
+    // So does the same check recorded directly (the hooks' grouping is the log's).
+    log.record(
+      event({
+        sourceProjectId: 102,
+        targetPath: 'acme/p101',
+        at: Date.now(),
+        reason: 'ENTRY_GRANTS',
+      }),
+    );
+    expect(log.stats()).toMatchObject({ buffered: 7, bufferedGroups: 5 });
     await log.flush();
     const [usage] = await log.list(101);
     expect(usage).toMatchObject({
-      allowed: 4,
+      allowed: 5,
       denied: 1,
       used: { RELEASES: 'WRITE', TAGS: 'READ' },
     });
