@@ -68,21 +68,32 @@ interface Settings {
    * shown for scale and judged by no target, so its time goes to more rounds of the others.
    */
   readonly cRounds: number;
+  /**
+   * Gateway processes per variant. Each pair of rounds (one order and its reverse) uses one set,
+   * in turn. A process keeps its own cost per request for its whole life: W2 probes of two
+   * fresh sg and A processes each gave CPU sg÷A 0.97 in one pair of processes and 1.07 in the
+   * next, the same code, with 13 of 16 blocks on the same side both times (bench/NOTES.md,
+   * round 11). With one set, every round of a run inherits its processes' draw; with two, the
+   * median of the pairs sees two draws per variant.
+   */
+  readonly processSets: number;
 }
 
 const argv = process.argv.slice(2);
 const mode = argv.includes('--smoke') ? 'smoke' : argv.includes('--quick') ? 'quick' : 'full';
 const SETTINGS: Record<typeof mode, Settings> = {
+  // Two sets of gateways and a third round, so that the second set serves a round too.
   smoke: {
-    rounds: 1,
+    rounds: 3,
     durationSeconds: 1,
     amount: 20,
     connections: 4,
     warmupAmount: 4,
-    w4Tokens: 50,
+    w4Tokens: 100,
     scalePairs: 5_000,
     microIterations: 10_000,
     cRounds: 1,
+    processSets: 2,
   },
   // Under two minutes in all on a 2-CPU machine.
   quick: {
@@ -94,11 +105,12 @@ const SETTINGS: Record<typeof mode, Settings> = {
     scalePairs: 200_000,
     microIterations: 100_000,
     cRounds: 2,
+    processSets: 1,
   },
-  // About 22 minutes: eight rounds are four pairs of one order and its reverse (see
+  // About 27 minutes: eight rounds are four pairs of one order and its reverse (see
   // `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the
   // same code range over ±10%, so the more pairs the steadier the median. C runs in the first
-  // pair only.
+  // pair only. Two sets of gateway processes, each warmed up, serve the pairs in turn.
   full: {
     rounds: 8,
     durationSeconds: 6,
@@ -108,6 +120,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     scalePairs: 200_000,
     microIterations: 300_000,
     cRounds: 2,
+    processSets: 2,
   },
 };
 const settings = SETTINGS[mode];
@@ -262,10 +275,13 @@ async function main(): Promise<void> {
       stop: () => started.stop(),
     };
   };
-  log('starting the upstream and the variants');
-  const urls = new Map<ProcessName, string>();
-  const pids = new Map<ProcessName, number | undefined>();
-  const gcUrls = new Map<ProcessName, string | undefined>();
+  log(`starting the upstream and the variants (${settings.processSets} set(s) of gateways)`);
+  // Keyed by `procKey`: a gateway of each set; C, judged by no target, has one process (set 0).
+  const procKey = (name: ProcessName, set: number): string => `${name}#${name === 'C' ? 0 : set}`;
+  const sets = Array.from({ length: settings.processSets }, (_, i) => i);
+  const urls = new Map<string, string>();
+  const pids = new Map<string, number | undefined>();
+  const gcUrls = new Map<string, string | undefined>();
   const gateways: [ProcessName, VariantConfig][] = [
     ['sg', { ...base, kind: 'scopegate' }],
     ['sg-cold', { ...base, kind: 'scopegate', cache: 'cold' }],
@@ -275,12 +291,14 @@ async function main(): Promise<void> {
     ['B-cold', { ...base, kind: 'shield', cache: 'cold' }],
   ];
   const variantsStarted = Promise.all(
-    gateways.map(async ([name, config]) => {
-      const v = await startVariant(config);
-      urls.set(name, v.url);
-      pids.set(name, v.pid);
-      gcUrls.set(name, v.gcUrl);
-    }),
+    sets.flatMap((set) =>
+      gateways.map(async ([name, config]) => {
+        const v = await startVariant(config);
+        urls.set(procKey(name, set), v.url);
+        pids.set(procKey(name, set), v.pid);
+        gcUrls.set(procKey(name, set), v.gcUrl);
+      }),
+    ),
   );
   // Awaited below; until then a failure must not count as unhandled.
   variantsStarted.catch(() => undefined);
@@ -300,15 +318,19 @@ async function main(): Promise<void> {
   const answers: Record<string, string> = {};
   for (const w of ['W1', 'W2', 'W3'] as const) {
     answers[w] = JSON.stringify(
-      await post(urls.get('sg') ?? '', bodyFor(w, 'answer'), token, false),
+      await post(urls.get(procKey('sg', 0)) ?? '', bodyFor(w, 'answer'), token, false),
     );
-    for (const [name] of gateways)
-      await post(urls.get(name) ?? '', bodyFor(w, `check-${name}`), token, false);
+    for (const set of sets) {
+      for (const [name] of gateways) {
+        const url = urls.get(procKey(name, set)) ?? '';
+        await post(url, bodyFor(w, `check-${name}-${set}`), token, false);
+      }
+    }
   }
   answers['W4'] = answers['W1'] ?? '';
   const bare = await startVariant({ ...base, kind: 'bare-http', answers });
-  urls.set('C', bare.url);
-  pids.set('C', bare.pid);
+  urls.set(procKey('C', 0), bare.url);
+  pids.set(procKey('C', 0), bare.pid);
 
   // Run 0 is the warm-up, run r + 1 the round r; each gets its own slice of W4's tokens.
   const sliceSize = Math.floor(w4Tokens.length / (settings.rounds + 1));
@@ -320,8 +342,9 @@ async function main(): Promise<void> {
     prefix: string,
     amount?: number,
     run = 0,
+    set = 0,
   ): LoadJob => ({
-    url: `${urls.get(name) ?? ''}/graphql`,
+    url: `${urls.get(procKey(name, set)) ?? ''}/graphql`,
     body: workloadBody(w),
     // C answers recorded bytes and verifies nothing: it needs no fresh tokens.
     tokens: name === 'C' ? [token] : tokensFor(w, run),
@@ -330,8 +353,10 @@ async function main(): Promise<void> {
     durationSeconds: settings.durationSeconds,
     ...(amount !== undefined ? { amount } : {}),
     uniquePrefix: prefix,
-    ...(pids.get(name) !== undefined ? { pid: pids.get(name) } : {}),
-    ...(gcUrls.get(name) !== undefined ? { gcUrl: gcUrls.get(name) } : {}),
+    ...(pids.get(procKey(name, set)) !== undefined ? { pid: pids.get(procKey(name, set)) } : {}),
+    ...(gcUrls.get(procKey(name, set)) !== undefined
+      ? { gcUrl: gcUrls.get(procKey(name, set)) }
+      : {}),
   });
   const runJobs = async (jobs: LoadJob[], tag: string): Promise<LoadResult[]> => {
     const path = join(work, `jobs-${tag}.json`);
@@ -354,11 +379,23 @@ async function main(): Promise<void> {
     (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
   );
   await runJobs(
-    cells.map((c, k) => ({
-      ...job(c.p, c.row.workload, `warm${k}`, settings.warmupAmount || undefined),
-      // Quick runs warm up for 0.5 s; the others by a number of requests (`warmupAmount`).
-      durationSeconds: 0.5,
-    })),
+    sets.flatMap((set) =>
+      cells
+        // One C process serves every set.
+        .filter((c) => set === 0 || c.col !== 'C')
+        .map((c, k) => ({
+          ...job(
+            c.p,
+            c.row.workload,
+            `warm${set}-${k}`,
+            settings.warmupAmount || undefined,
+            0,
+            set,
+          ),
+          // Quick runs warm up for 0.5 s; the others by a number of requests (`warmupAmount`).
+          durationSeconds: 0.5,
+        })),
+    ),
     'warmup',
   );
 
@@ -373,9 +410,14 @@ async function main(): Promise<void> {
     // Odd rounds run every row's variants in reverse order: drift hits each side alike.
     const these = round < settings.cRounds ? cells : cells.filter((c) => c.col !== 'C');
     const order = round % 2 === 0 ? these : [...these].reverse();
-    log(`round ${round + 1}/${settings.rounds}: ${order.length} runs`);
+    // A pair of rounds (an order and its reverse) runs on one set of processes; the next pair on
+    // the next set.
+    const set = Math.floor(round / 2) % settings.processSets;
+    log(`round ${round + 1}/${settings.rounds}: ${order.length} runs on process set ${set + 1}`);
     const results = await runJobs(
-      order.map((c, k) => job(c.p, c.row.workload, `r${round}-${k}`, settings.amount, round + 1)),
+      order.map((c, k) =>
+        job(c.p, c.row.workload, `r${round}-${k}`, settings.amount, round + 1, set),
+      ),
       `round${round}`,
     );
     order.forEach((c, k) => {
@@ -387,7 +429,7 @@ async function main(): Promise<void> {
   // Round trips of one request now that everything is warm (cold rows: process cache off).
   for (const [i, plan] of PLAN.entries()) {
     for (const col of ['scopegate', 'A', 'B'] as const) {
-      const url = urls.get(plan.procs[col]) ?? '';
+      const url = urls.get(procKey(plan.procs[col], 0)) ?? '';
       // The first request makes it warm again (the process cache keeps decisions 5 s).
       await post(url, bodyFor(plan.workload, `rt0-${i}-${col}`), token, false);
       const json = await post(url, bodyFor(plan.workload, `rt-${i}-${col}`), token, true);
@@ -408,7 +450,7 @@ async function main(): Promise<void> {
   );
   const scale = JSON.parse(scaleOut.trim()) as ScaleResult;
 
-  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; req/s is the mean of the rounds, p99 their median.`;
+  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; ${settings.processSets} set(s) of gateway processes; req/s is the mean of the rounds, p99 their median.`;
   process.stdout.write(
     `\n${formatTable(rows)}\n\n${formatMicro(micro)}\n\n${formatScale(scale)}\n`,
   );
