@@ -226,8 +226,8 @@ so a process that is still warming up, and pays more the earlier it runs, weighs
 alike; the median of those pair values is shown, with the range of the single rounds in
 brackets, and the targets are judged on it. With more than one set of gateway processes (the
 line above says how many), each pair of rounds runs on one set, in turn: a process keeps its own
-cost per request for its whole life (±5-7% between two fresh processes of the same code), so
-the pairs' median sees a draw of each variant per set instead of one.
+cost per request for its whole life (W2 CPU sg÷A 1.07 and 1.00 for two fresh pairs of processes
+of the same code), so the pairs' median sees a draw of each variant per set instead of one.
 "CPU ms/req" is the CPU time (user + system, from \`/proc/<pid>/stat\`) each gateway process
 spent per successful request during the timed runs (median of the rounds): it does not depend
 on how much of a shared machine a process was given, so "CPU sg÷A" (authorization's cost:

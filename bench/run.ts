@@ -70,11 +70,11 @@ interface Settings {
   readonly cRounds: number;
   /**
    * Gateway processes per variant. Each pair of rounds (one order and its reverse) uses one set,
-   * in turn. A process keeps its own cost per request for its whole life: W2 probes of two
-   * fresh sg and A processes each gave CPU sg÷A 0.97 in one pair of processes and 1.07 in the
-   * next, the same code, with 13 of 16 blocks on the same side both times (bench/NOTES.md,
-   * round 11). With one set, every round of a run inherits its processes' draw; with two, the
-   * median of the pairs sees two draws per variant.
+   * in turn. A process keeps its own cost per request for its whole life: two W2 probes of the
+   * same code, each with a fresh sg and a fresh A process and 16 blocks of sg, A, A, sg, gave
+   * median CPU sg÷A 1.07 (13 of 16 blocks above 1) and 1.00 (bench/NOTES.md, round 11). With
+   * one set, every round of a run inherits its processes' draw; with two, the median of the
+   * pairs sees two draws per variant.
    */
   readonly processSets: number;
 }
