@@ -4,9 +4,9 @@
  * job, pipeline and user (person or bot), which resources at which levels, and how many
  * checks were allowed, denied, or allowed only because the target is in AUDIT mode.
  *
- * Recording never slows or fails a request: the directive's hooks fold each check (deduplicated
- * per request) into an in-memory group of the checks that differ only in time, synchronously;
- * a timer flushes the groups in batches to a backend (Redis hashes and a bounded stream, or
+ * Recording never slows or fails a request: the directive's hooks append each check
+ * (deduplicated per request), and batches of them are folded into in-memory groups of the checks
+ * that differ only in time; a timer flushes the groups to a backend (Redis hashes and a bounded stream, or
  * memory for the demo). What is held between flushes is bounded by distinct groups, not by
  * traffic: a check that would open a group past the bound is dropped and counted
  * ({@link AuthLog.stats}); the request is never held up. What a flush could not write (Redis away, one key refused) is kept, bounded,
@@ -108,6 +108,9 @@ export interface AuthLogBackend {
   targets(): Promise<number[]>;
 }
 
+/** Checks appended before they are folded into their groups in one batch. */
+export const COMPACT_EVERY = 1024;
+
 /** Counters for metrics. */
 export interface AuthLogStats {
   /** Checks recorded since the last flush. */
@@ -134,7 +137,11 @@ export interface UsageHooks {
 export interface AuthLog {
   /** Hooks for a request; `undefined` for principals that are not job tokens. */
   hooks(principal: Principal): UsageHooks | undefined;
-  /** Synchronous, bounded: folds the check into its group, or counts a drop. */
+  /**
+   * Synchronous, bounded: appends the check, which is folded into its group (or dropped and
+   * counted, past the buffer size) within {@link COMPACT_EVERY} checks, or by the next stats
+   * read or flush.
+   */
   record(event: UsageEvent): void;
   /** Writes the buffer now (the timer calls this). */
   flush(): Promise<void>;
@@ -203,6 +210,28 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const userTtlMs = options.userTtlMs ?? 600_000;
   const bots = new Map<number, { bot: boolean | null; until: number }>();
   const buffer = createEventGroups();
+  // Checks not yet folded into `buffer`, with their source keys: a request only appends here
+  // (the cheapest step on its path), and every COMPACT_EVERY checks, a stats read or a flush
+  // folds them in one tight loop. What is held stays bounded by the groups plus this batch.
+  let unfolded: UsageEvent[] = [];
+  let unfoldedSources: string[] = [];
+  const compact = (): void => {
+    if (unfolded.length === 0) return;
+    const [events, sources] = [unfolded, unfoldedSources];
+    unfolded = [];
+    unfoldedSources = [];
+    let refused = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as UsageEvent;
+      if (!buffer.add(e, bufferSize, sources[i])) refused += 1;
+    }
+    drop(refused);
+  };
+  const hold = (event: UsageEvent, sourceKey: string): void => {
+    unfolded.push(event);
+    unfoldedSources.push(sourceKey);
+    if (unfolded.length >= COMPACT_EVERY) compact();
+  };
   let dropped = 0;
   let flushed = 0;
   let flushErrors = 0;
@@ -216,9 +245,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     options.onDrop?.(count);
   };
 
-  const record = (event: UsageEvent): void => {
-    if (!buffer.add(event, bufferSize)) drop(1);
-  };
+  const record = (event: UsageEvent): void => hold(event, sourceKeyOf(event));
 
   async function botFlag(userId: number): Promise<boolean | null> {
     const hit = bots.get(userId);
@@ -239,6 +266,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
 
   async function flushOnce(): Promise<void> {
     const waiting = retry.waiting();
+    compact();
     if (buffer.size === 0 && waiting.checks === 0 && waiting.deltas === 0) return;
     // A job repeats the same checks on every request: they were grouped as they came.
     const groups = buffer.take();
@@ -339,7 +367,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
           reason: r.reason,
           matchedEntry: entry ? { kind: entry.sourceKind, id: entry.sourceId } : undefined,
         };
-        if (!buffer.add(event, bufferSize, sourceKey)) drop(1);
+        hold(event, sourceKey);
       };
       // The directive passes the request's one decision per project and one shared array per
       // distinct requirement list (fields with the same requirements share it), and the fields
@@ -363,14 +391,17 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     flush,
     list: (id) => backend.list(id),
     targets: () => backend.targets(),
-    stats: () => ({
-      buffered: buffer.checks,
-      bufferedGroups: buffer.size,
-      dropped,
-      flushed,
-      flushErrors,
-      retrying: retry.waiting(),
-    }),
+    stats() {
+      compact();
+      return {
+        buffered: buffer.checks,
+        bufferedGroups: buffer.size,
+        dropped,
+        flushed,
+        flushErrors,
+        retrying: retry.waiting(),
+      };
+    },
     async close() {
       if (timer) clearInterval(timer);
       await flush();

@@ -145,6 +145,9 @@ export function createEventGroups(): EventGroups {
   // By source (one string per job and request), then by slot; a slot's few groups (a reason or
   // matched entry that changed within the period) are told apart by comparing the check.
   let groups = new Map<string, Map<number, Held[]>>();
+  // The source seen last: one request's checks come one after the other with the same string.
+  let lastSource: string | undefined;
+  let lastBySource: Map<number, Held[]> | undefined;
   let size = 0;
   let checks = 0;
   let seq = 0;
@@ -156,10 +159,18 @@ export function createEventGroups(): EventGroups {
       return checks;
     },
     add(e, maxGroups, sourceKey = sourceKeyOf(e)) {
-      let bySource = groups.get(sourceKey);
+      let bySource = sourceKey === lastSource ? lastBySource : groups.get(sourceKey);
       const slot = slotOf(e);
       const inSlot = bySource?.get(slot);
-      const seen = inSlot?.find((h) => sameCheck(h.group, e));
+      let seen: Held | undefined;
+      if (inSlot) {
+        for (const h of inSlot) {
+          if (sameCheck(h.group, e)) {
+            seen = h;
+            break;
+          }
+        }
+      }
       if (seen === undefined) {
         if (size >= maxGroups) return false;
         const held = { group: { ...e, count: 1, firstAt: e.at }, seq: ++seq };
@@ -178,12 +189,16 @@ export function createEventGroups(): EventGroups {
           seen.seq = ++seq;
         }
       }
+      lastSource = sourceKey;
+      lastBySource = bySource;
       checks += 1;
       return true;
     },
     take() {
       const held = [...groups.values()].flatMap((m) => [...m.values()].flat());
       groups = new Map();
+      lastSource = undefined;
+      lastBySource = undefined;
       size = 0;
       checks = 0;
       return held.sort((x, y) => x.seq - y.seq).map((x) => x.group);

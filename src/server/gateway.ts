@@ -240,8 +240,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
         return await graphql(req, res, requestId);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-      if (path === '/metrics' && req.method === 'GET')
+      if (path === '/metrics' && req.method === 'GET') {
+        // Folds the usage checks appended since the last batch, so the drop counter is current.
+        management.services.authLog.stats();
         return await serveMetrics(req, res, metrics, options.metricsToken);
+      }
       if (path === '/readyz' && req.method === 'GET') {
         const ready = options.readiness ? await options.readiness() : true;
         if (ready && upstreamCircuit === 'open')

@@ -13,7 +13,8 @@ describe('audit drops in the metrics', () => {
   let t: TestGateway;
   beforeAll(async () => {
     t = await createTestGateway({
-      // Room for one group of checks and no flush: every check that would open another drops.
+      // Room for one group of checks and no flush: every check that would open another drops
+      // (counted when it is folded in: by a batch, a flush, or a /metrics scrape).
       gateway: { management: { authLogBufferSize: 1, authLogFlushIntervalMs: 3_600_000 } },
       policy: {
         version: 1,
@@ -43,8 +44,8 @@ describe('audit drops in the metrics', () => {
       expect(res.body.errors).toBeUndefined();
     }
     const after = counter(await (await fetch(`${t.gateway.url}/metrics`)).text(), metric);
-    // Each request's releases check joins the one group held; its tags check would open a
-    // second group, and drops: one per request.
+    // The first check folded in opens the one group; every check of the other resource would
+    // open a second, and drops: one per request.
     expect(after).toBe(5);
   });
 });
