@@ -108,9 +108,6 @@ export interface AuthLogBackend {
   targets(): Promise<number[]>;
 }
 
-/** Checks appended before they are folded into their groups in one batch. */
-export const COMPACT_EVERY = 1024;
-
 /** Counters for metrics. */
 export interface AuthLogStats {
   /** Checks recorded since the last flush. */
@@ -139,7 +136,7 @@ export interface AuthLog {
   hooks(principal: Principal): UsageHooks | undefined;
   /**
    * Synchronous, bounded: appends the check, which is folded into its group (or dropped and
-   * counted, past the buffer size) within {@link COMPACT_EVERY} checks, or by the next stats
+   * counted, past the buffer size) within 1,024 checks, or by the next stats
    * read or flush.
    */
   record(event: UsageEvent): void;
@@ -209,29 +206,8 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const now = options.now ?? Date.now;
   const userTtlMs = options.userTtlMs ?? 600_000;
   const bots = new Map<number, { bot: boolean | null; until: number }>();
-  const buffer = createEventGroups();
-  // Checks not yet folded into `buffer`, with their source keys: a request only appends here
-  // (the cheapest step on its path), and every COMPACT_EVERY checks, a stats read or a flush
-  // folds them in one tight loop. What is held stays bounded by the groups plus this batch.
-  let unfolded: UsageEvent[] = [];
-  let unfoldedSources: string[] = [];
-  const compact = (): void => {
-    if (unfolded.length === 0) return;
-    const [events, sources] = [unfolded, unfoldedSources];
-    unfolded = [];
-    unfoldedSources = [];
-    let refused = 0;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as UsageEvent;
-      if (!buffer.add(e, bufferSize, sources[i])) refused += 1;
-    }
-    drop(refused);
-  };
-  const hold = (event: UsageEvent, sourceKey: string): void => {
-    unfolded.push(event);
-    unfoldedSources.push(sourceKey);
-    if (unfolded.length >= COMPACT_EVERY) compact();
-  };
+  // A request only appends its checks; batches, stats reads and flushes fold them (usage.ts).
+  const buffer = createEventGroups({ maxGroups: bufferSize, onRefused: (n) => drop(n) });
   let dropped = 0;
   let flushed = 0;
   let flushErrors = 0;
@@ -245,7 +221,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     options.onDrop?.(count);
   };
 
-  const record = (event: UsageEvent): void => hold(event, sourceKeyOf(event));
+  const record = (event: UsageEvent): void => buffer.append(event);
 
   async function botFlag(userId: number): Promise<boolean | null> {
     const hit = bots.get(userId);
@@ -266,7 +242,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
 
   async function flushOnce(): Promise<void> {
     const waiting = retry.waiting();
-    compact();
+    buffer.fold();
     if (buffer.size === 0 && waiting.checks === 0 && waiting.deltas === 0) return;
     // A job repeats the same checks on every request: they were grouped as they came.
     const groups = buffer.take();
@@ -367,7 +343,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
           reason: r.reason,
           matchedEntry: entry ? { kind: entry.sourceKind, id: entry.sourceId } : undefined,
         };
-        hold(event, sourceKey);
+        buffer.append(event, sourceKey);
       };
       // The directive passes the request's one decision per project and one shared array per
       // distinct requirement list (fields with the same requirements share it), and the fields
@@ -392,7 +368,7 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
     list: (id) => backend.list(id),
     targets: () => backend.targets(),
     stats() {
-      compact();
+      buffer.fold();
       return {
         buffered: buffer.checks,
         bufferedGroups: buffer.size,

@@ -90,6 +90,9 @@ export function sourceKeyOf(
 
 const OUTCOMES = ['allowed', 'denied', 'wouldDeny'] as const;
 
+/** Checks appended before they are folded into their groups in one batch. */
+export const FOLD_EVERY = 1024;
+
 /**
  * The target, resource, level and outcome of a check as one number (no string is built on the
  * request path): 36 combinations per target, so 64 slots each keep ids far inside 2^53.
@@ -122,13 +125,19 @@ export interface EventGroups {
   /** Checks the groups stand for. */
   readonly checks: number;
   /**
-   * Folds `e` into its group. A check that would open a group past `maxGroups` is not kept:
-   * `false`. A check of a group already held is always kept, so a busy job costs one group.
-   * `sourceKey` is `sourceKeyOf(e)`, which a caller recording many checks of one job passes in.
+   * Appends `e` (the only step a request pays); it is folded into its group with the next batch
+   * of {@link FOLD_EVERY} checks or the next {@link EventGroups.fold}. `sourceKey` is
+   * `sourceKeyOf(e)`, which a caller recording many checks of one job passes in.
    */
-  add(e: UsageEvent, maxGroups: number, sourceKey?: string): boolean;
+  append(e: UsageEvent, sourceKey?: string): void;
   /**
-   * The groups, and forgets them. They come in the order of the check that set their `at` (the
+   * Folds the appended checks into their groups. A check that would open a group past
+   * `maxGroups` is not kept, and counted to `onRefused`; a check of a group already held is
+   * always kept, so a busy job costs one group.
+   */
+  fold(): void;
+  /**
+   * The groups (call {@link EventGroups.fold} first), and forgets them. They come in the order of the check that set their `at` (the
    * latest; the later one on a tie), so folding them in order picks the same newest use as
    * folding the checks did, and the stream is ordered by `at` as far as the clock was.
    */
@@ -141,7 +150,14 @@ export interface EventGroups {
  * traffic: a job that reads twenty projects on every request is twenty groups, however many
  * requests a flush period sees.
  */
-export function createEventGroups(): EventGroups {
+export function createEventGroups(options: {
+  readonly maxGroups: number;
+  readonly onRefused: (count: number) => void;
+}): EventGroups {
+  const { maxGroups } = options;
+  // Appended checks not yet folded, with their source keys.
+  let appended: UsageEvent[] = [];
+  let appendedSources: string[] = [];
   // By source (one string per job and request), then by slot; a slot's few groups (a reason or
   // matched entry that changed within the period) are told apart by comparing the check.
   let groups = new Map<string, Map<number, Held[]>>();
@@ -151,6 +167,53 @@ export function createEventGroups(): EventGroups {
   let size = 0;
   let checks = 0;
   let seq = 0;
+  const add = (e: UsageEvent, sourceKey: string): boolean => {
+    let bySource = sourceKey === lastSource ? lastBySource : groups.get(sourceKey);
+    const slot = slotOf(e);
+    const inSlot = bySource?.get(slot);
+    let seen: Held | undefined;
+    if (inSlot) {
+      for (const h of inSlot) {
+        if (sameCheck(h.group, e)) {
+          seen = h;
+          break;
+        }
+      }
+    }
+    if (seen === undefined) {
+      if (size >= maxGroups) return false;
+      const held = { group: { ...e, count: 1, firstAt: e.at }, seq: ++seq };
+      if (inSlot) inSlot.push(held);
+      else {
+        if (!bySource) groups.set(sourceKey, (bySource = new Map()));
+        bySource.set(slot, [held]);
+      }
+      size += 1;
+    } else {
+      const g = seen.group;
+      g.count += 1;
+      if (e.at < g.firstAt) g.firstAt = e.at;
+      if (e.at >= g.at) {
+        g.at = e.at;
+        seen.seq = ++seq;
+      }
+    }
+    lastSource = sourceKey;
+    lastBySource = bySource;
+    checks += 1;
+    return true;
+  };
+  const fold = (): void => {
+    if (appended.length === 0) return;
+    const [events, sources] = [appended, appendedSources];
+    appended = [];
+    appendedSources = [];
+    let refused = 0;
+    for (let i = 0; i < events.length; i++) {
+      if (!add(events[i] as UsageEvent, sources[i] as string)) refused += 1;
+    }
+    if (refused > 0) options.onRefused(refused);
+  };
   return {
     get size() {
       return size;
@@ -158,42 +221,12 @@ export function createEventGroups(): EventGroups {
     get checks() {
       return checks;
     },
-    add(e, maxGroups, sourceKey = sourceKeyOf(e)) {
-      let bySource = sourceKey === lastSource ? lastBySource : groups.get(sourceKey);
-      const slot = slotOf(e);
-      const inSlot = bySource?.get(slot);
-      let seen: Held | undefined;
-      if (inSlot) {
-        for (const h of inSlot) {
-          if (sameCheck(h.group, e)) {
-            seen = h;
-            break;
-          }
-        }
-      }
-      if (seen === undefined) {
-        if (size >= maxGroups) return false;
-        const held = { group: { ...e, count: 1, firstAt: e.at }, seq: ++seq };
-        if (inSlot) inSlot.push(held);
-        else {
-          if (!bySource) groups.set(sourceKey, (bySource = new Map()));
-          bySource.set(slot, [held]);
-        }
-        size += 1;
-      } else {
-        const g = seen.group;
-        g.count += 1;
-        if (e.at < g.firstAt) g.firstAt = e.at;
-        if (e.at >= g.at) {
-          g.at = e.at;
-          seen.seq = ++seq;
-        }
-      }
-      lastSource = sourceKey;
-      lastBySource = bySource;
-      checks += 1;
-      return true;
+    append(e, sourceKey = sourceKeyOf(e)) {
+      appended.push(e);
+      appendedSources.push(sourceKey);
+      if (appended.length >= FOLD_EVERY) fold();
     },
+    fold,
     take() {
       const held = [...groups.values()].flatMap((m) => [...m.values()].flat());
       groups = new Map();
