@@ -53,12 +53,14 @@ let requests = 0;
 let reported = 0;
 /** A request's context: what the resolvers and the directive read, a new request id each. */
 function context(): unknown {
+  // As the authorizer does: each request holds a decision object of its own.
+  const held = { ...decision, checked: 0 };
   return {
     requestId: `r${requests++}`,
     principal: { kind: 'job' },
     authz: {
-      peek: (id: number) => (id === project.id ? decision : undefined),
-      forProjectRef: () => Promise.resolve(decision),
+      peek: (id: number) => (id === project.id ? held : undefined),
+      forProjectRef: () => Promise.resolve(held),
       explainContext: () => ({ targetPath: project.path_with_namespace, roleAccessLevel: 30 }),
     },
     upstream: { list: () => Promise.resolve({ items: page, nextPage: undefined }) },

@@ -154,6 +154,7 @@ function guard(
   resolve: GraphQLFieldResolver<unknown, GatewayContext>,
   reqs: readonly PermissionRequirement[],
   target: TargetFrom,
+  bit: number,
 ): GraphQLFieldResolver<unknown, GatewayContext> {
   if (target.kind === 'arg') {
     return async (source, args, ctx, info) => {
@@ -164,25 +165,23 @@ function guard(
       return resolve(source, args, ctx, info);
     };
   }
-  // The last decision found to meet `reqs`, and the id of the request it was reported in (an id,
-  // not the context, which would keep a finished request's data alive). A decision never
-  // changes once made (a policy change makes new ones), so the same object meets them again;
-  // and in the same request its use is already reported. The fields of one object list then
-  // skip the comparisons and the report after the first.
-  let met: TargetDecision | undefined;
-  let metIn: string | undefined;
+  // `bit` stands for `reqs` (every field with the same requirements shares it): once a request's
+  // decision on a project has met them and their use is reported, its `checked` holds the bit
+  // and every later field of that project with the same requirements (the rest of an object
+  // list, and the lists' own fields) skips the comparison and the report. A decision belongs to
+  // one request, so the next request checks and reports again. `bit` 0 (past 31 distinct lists)
+  // checks every time.
   return (source, args, ctx, info) => {
     const owner = (source as Partial<Owned> | null)?.ownerProjectId;
     // Fail closed: an object that does not say which project owns it is never shown.
     if (typeof owner !== 'number') throw internalError();
     const held = ctx.authz.peek(owner);
     if (held) {
-      if (held !== met || ctx.requestId !== metIn) {
+      if ((held.checked & bit) === 0) {
         const missing = unmet(held, reqs);
         if (missing) throw deny(ctx, held, missing);
         ctx.onUsed?.(held, reqs);
-        met = held;
-        metIn = ctx.requestId;
+        held.checked |= bit;
       }
       if (held.set.auditWouldDeny) ctx.onAuditWouldDeny?.(held, reqs);
       return resolve(source, args, ctx, info);
@@ -192,6 +191,7 @@ function guard(
       const missing = unmet(decision, reqs);
       if (missing) throw deny(ctx, decision, missing);
       ctx.onUsed?.(decision, reqs);
+      decision.checked |= bit;
       if (decision.set.auditWouldDeny) ctx.onAuditWouldDeny?.(decision, reqs);
       return resolve(source, args, ctx, info);
     });
@@ -221,11 +221,17 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
   // Fields with the same requirements share one frozen array: the usage log tells "already
   // logged" by the array's identity (see `auth-log.ts`), so every field of `Release` and
   // `Project.releases` count as one.
-  const shared = new Map<string, readonly PermissionRequirement[]>();
-  const intern = (list: PermissionRequirement[]): readonly PermissionRequirement[] => {
+  // Each distinct list also gets a bit of its own, for the per-request memo in `guard`.
+  const shared = new Map<string, { reqs: readonly PermissionRequirement[]; bit: number }>();
+  const intern = (
+    list: PermissionRequirement[],
+  ): { reqs: readonly PermissionRequirement[]; bit: number } => {
     const key = list.map((r) => `${r.resource}:${r.level}`).join(',');
     let found = shared.get(key);
-    if (!found) shared.set(key, (found = Object.freeze(list)));
+    if (!found) {
+      const bit = shared.size < 31 ? 1 << shared.size : 0;
+      shared.set(key, (found = { reqs: Object.freeze(list), bit }));
+    }
     return found;
   };
   return mapSchema(schema, {
@@ -234,7 +240,7 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
       const own = usesOn(schema, field, where).map((a) => parseRequirement(a, where));
       // A type's entry is never empty (set only when the directive is found on it).
       if (own.length === 0 && !typeReqs.has(typeName)) return field;
-      const reqs = intern([...(typeReqs.get(typeName) ?? []), ...own]);
+      const { reqs, bit } = intern([...(typeReqs.get(typeName) ?? []), ...own]);
       const target: TargetFrom = rootTypes.has(typeName)
         ? rootTarget(field, where)
         : { kind: 'parent' };
@@ -242,7 +248,7 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
         unknown,
         GatewayContext
       >;
-      return { ...field, resolve: guard(resolve, reqs, target) };
+      return { ...field, resolve: guard(resolve, reqs, target, bit) };
     },
   });
 }

@@ -38,6 +38,12 @@ export interface TargetDecision {
   readonly roleAccessLevel: number;
   /** Whether `project(fullPath)` may show the project to this principal at all. */
   readonly visible: boolean;
+  /**
+   * The requirement lists (one bit each, given by the directive) already met and reported on
+   * this project in this request. A decision object belongs to one request: the authorizer makes
+   * a new one for every request that sees the project, so the memo never crosses requests.
+   */
+  checked: number;
 }
 
 /** Shared, long-lived dependencies of every request's authorizer. */
@@ -138,7 +144,7 @@ export function createRequestAuthorizer(
       (project.visibility === 'internal' && principal.kind !== 'anonymous') ||
       (principal.kind === 'job' && principal.projectId === project.id) ||
       RESOURCES.some((r) => LEVEL_RANK[set.resources[r].level] > 0);
-    const decision: TargetDecision = { project, set, roleAccessLevel, visible };
+    const decision: TargetDecision = { project, set, roleAccessLevel, visible, checked: 0 };
     held.set(project.id, decision);
     return decision;
   }

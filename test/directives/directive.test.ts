@@ -15,7 +15,7 @@ import {
   type GraphQLResolveInfo,
   type GraphQLSchema,
 } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   DIRECTIVE_NAME,
   transformer,
@@ -242,6 +242,7 @@ function decisionFor(
     set: { targetProjectId: PROJECT_ID, resources, auditWouldDeny: false, principalKind: 'job' },
     roleAccessLevel: 30,
     visible,
+    checked: 0,
   };
 }
 
@@ -372,21 +373,43 @@ describe('the field check at request time', () => {
   });
 
   it('reports a use once per request and decision, and again in the next request', () => {
-    const resolve = resolverOf(thingSchemaWithResolver, 'Thing', 'name');
-    const decision = decisionFor({ RELEASES: 'READ' });
+    const TAG_NAME = { ...INFO, fieldName: 'tagName' };
+    const schema = buildGatewaySchema();
     const used: string[] = [];
+    // As the authorizer does: every request holds a decision object of its own.
     const request = (requestId: string) => ({
-      ...fakeContext(decision),
+      ...fakeContext(decisionFor({ RELEASES: 'READ' })),
       requestId,
       onUsed: () => void used.push(requestId),
     });
-    const source = { ownerProjectId: PROJECT_ID, name: 'v1.0.0' };
+    const release = { ownerProjectId: PROJECT_ID, tagName: 'v1', name: 'v1.0.0' };
     for (const id of ['r1', 'r2', 'r2b']) {
       const ctx = request(id);
-      for (let i = 0; i < 5; i++) expect(resolve(source, {}, ctx, INFO)).toBe('v1.0.0');
+      // Two fields with the same requirements, each several times: one report per request.
+      for (let i = 0; i < 5; i++) {
+        expect(resolverOf(schema, 'Release', 'tagName')(release, {}, ctx, TAG_NAME)).toBe('v1');
+        expect(resolverOf(schema, 'Release', 'name')(release, {}, ctx, INFO)).toBe('v1.0.0');
+      }
     }
-    // The same decision object in three requests: each request reports it once.
     expect(used).toEqual(['r1', 'r2', 'r2b']);
+  });
+
+  it('keeps the memo per requirement list: a decision that met RELEASES READ is still checked, and refused, for TAGS', () => {
+    const TAG_NAME = { ...INFO, fieldName: 'tagName' };
+    const schema = buildGatewaySchema();
+    const ctx = { ...fakeContext(decisionFor({ RELEASES: 'READ' })), onUsed: vi.fn() };
+    const release = { ownerProjectId: PROJECT_ID, tagName: 'v1', name: 'v1.0.0' };
+    expect(resolverOf(schema, 'Release', 'tagName')(release, {}, ctx, TAG_NAME)).toBe('v1');
+    expect(ctx.onUsed).toHaveBeenCalledTimes(1);
+    // Tags need TAGS READ, which this decision does not give: the RELEASES memo does not cover it.
+    const tag = { ownerProjectId: PROJECT_ID, name: 'v1' };
+    expect(thrownBy(() => resolverOf(schema, 'Tag', 'name')(tag, {}, ctx, INFO))).toMatchObject({
+      extensions: { code: 'FORBIDDEN', resource: 'TAGS' },
+    });
+    expect(thrownBy(() => resolverOf(schema, 'Tag', 'name')(tag, {}, ctx, INFO))).toMatchObject({
+      extensions: { code: 'FORBIDDEN', resource: 'TAGS' },
+    });
+    expect(ctx.onUsed).toHaveBeenCalledTimes(1);
   });
 
   it('loads the decision of a project seen for the first time, then checks it', async () => {
