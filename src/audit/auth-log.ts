@@ -13,6 +13,7 @@
  * and written by the next flush: usage is recorded at least once, so an entry is never shown
  * unused because Redis blinked. Events carry ids, paths and levels only: never a token or its claims.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 import type { TargetDecision } from '../cache/request-authorizer.js';
@@ -163,6 +164,8 @@ export interface AuthLogOptions {
   readonly lookupUser?: (userId: number) => Promise<{ readonly bot?: boolean | undefined } | null>;
   /** How long a bot flag is cached, ms. Default 10 minutes. */
   readonly userTtlMs?: number;
+  /** Most bot flags cached (the least recently used go first). Default 10 000. */
+  readonly userCacheSize?: number;
   readonly logger?: Logger | undefined;
   /** Clock, ms. Default `Date.now`. */
   readonly now?: () => number;
@@ -205,7 +208,10 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const bufferSize = options.bufferSize ?? 10_000;
   const now = options.now ?? Date.now;
   const userTtlMs = options.userTtlMs ?? 600_000;
-  const bots = new Map<number, { bot: boolean | null; until: number }>();
+  // Bounded: a large installation sees many distinct users over a gateway's life.
+  const bots = new LRUCache<number, { bot: boolean | null; until: number }>({
+    max: options.userCacheSize ?? 10_000,
+  });
   // A request only appends its checks; batches, stats reads and flushes fold them (usage.ts).
   const buffer = createEventGroups({ maxGroups: bufferSize, onRefused: (n) => drop(n) });
   let dropped = 0;

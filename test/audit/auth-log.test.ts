@@ -93,6 +93,30 @@ describe('authorization log recorder', () => {
     await log.close();
   });
 
+  it('keeps at most userCacheSize bot flags, dropping the least recently used', async () => {
+    const asked: number[] = [];
+    const log = createAuthLog({
+      backend: createMemoryAuthLogBackend(),
+      flushIntervalMs: 0,
+      userCacheSize: 2,
+      lookupUser: (id) => {
+        asked.push(id);
+        return Promise.resolve({ bot: id === 3 });
+      },
+    });
+    const flushUsers = async (...ids: number[]): Promise<void> => {
+      for (const userId of ids) log.record(event({ userId, jobId: userId }));
+      await log.flush();
+    };
+    await flushUsers(1, 2);
+    await flushUsers(2, 3); // 3 pushes out 1, the least recently used
+    await flushUsers(3, 2);
+    expect(asked).toEqual([1, 2, 3]);
+    await flushUsers(1); // asked again: its flag was dropped
+    expect(asked).toEqual([1, 2, 3, 1]);
+    await log.close();
+  });
+
   it('merges a batch per target and source: counts, highest levels, the newest use', async () => {
     const users = new Map([
       [1, { bot: false }],
