@@ -241,9 +241,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return await graphql(req, res, requestId);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
       if (path === '/metrics' && req.method === 'GET') {
-        // Folds the usage checks appended since the last batch, so the drop counter is current.
-        management.services.authLog.stats();
-        return await serveMetrics(req, res, metrics, options.metricsToken);
+        // Folds the usage checks appended since the last batch, so the drop counter is current
+        // (only for a scraper that holds the metrics token, when one is set).
+        return await serveMetrics(req, res, metrics, options.metricsToken, () =>
+          management.services.authLog.stats(),
+        );
       }
       if (path === '/readyz' && req.method === 'GET') {
         const ready = options.readiness ? await options.readiness() : true;

@@ -19,12 +19,16 @@ function bearerMatches(req: IncomingMessage, expected: string): boolean {
   return m?.[1] !== undefined && secretMatches(m[1], expected);
 }
 
-/** `GET /metrics`: 401 without the metrics token when one is configured. */
+/**
+ * `GET /metrics`: 401 without the metrics token when one is configured. `beforeServe` runs only
+ * for a scraper that may read them (the gateway brings its counters up to date there).
+ */
 export async function serveMetrics(
   req: IncomingMessage,
   res: ServerResponse,
   metrics: GatewayMetrics,
   token: string | undefined,
+  beforeServe?: () => void,
 ): Promise<void> {
   if (token !== undefined && !bearerMatches(req, token)) {
     return sendJson(
@@ -34,6 +38,7 @@ export async function serveMetrics(
       { 'www-authenticate': 'Bearer realm="metrics"' },
     );
   }
+  beforeServe?.();
   await metrics.serve(res);
 }
 

@@ -5,9 +5,13 @@
  * unless an operator turns it on, and then it is the operator's oracle, not a caller's. Metrics
  * count upstream calls, which differ the same way: a metrics token keeps them for the scraper.
  */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayOptionsFromConfig } from '../../src/cli/gateway-options.js';
 import { loadConfig } from '../../src/config/config.js';
+import type { GatewayMetrics } from '../../src/server/metrics.js';
+import { serveMetrics } from '../../src/server/ops-routes.js';
 import { createTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { createFleetGateway, type FleetGateway } from '../helpers/redis-fleet.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -100,6 +104,32 @@ describe('a metrics token', () => {
       expect((await fetch(`${open.gateway.url}/metrics`)).status).toBe(200);
     } finally {
       await open.close();
+    }
+  });
+
+  it('does the scrape-time work (folding usage checks) only for the scraper with the token', async () => {
+    let folds = 0;
+    const metrics = {
+      serve: (res: ServerResponse) => void res.end('ok'),
+    } as unknown as GatewayMetrics;
+    const server = createServer((req, res) => {
+      void serveMetrics(req, res, metrics, TOKEN, () => void (folds += 1));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const get = (authorization?: string) =>
+        fetch(
+          `http://127.0.0.1:${port}/metrics`,
+          authorization ? { headers: { authorization } } : {},
+        );
+      expect((await get()).status).toBe(401);
+      expect((await get('Bearer wrong-token-0123456789')).status).toBe(401);
+      expect(folds).toBe(0);
+      expect((await get(`Bearer ${TOKEN}`)).status).toBe(200);
+      expect(folds).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
