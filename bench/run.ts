@@ -74,7 +74,9 @@ interface Settings {
    * same code, each with a fresh sg and a fresh A process and 16 blocks of sg, A, A, sg, gave
    * median CPU sg÷A 1.07 (13 of 16 blocks above 1) and 1.00 (bench/NOTES.md, round 11). With
    * one set, every round of a run inherits its processes' draw; with two, the median of the
-   * pairs sees two draws per variant.
+   * pairs sees two draws per variant. Full runs give each pair its own set (four): in a probe
+   * (round 12) Node's own `process.nextTick` cost 9-12 times as much in one gateway process as
+   * in the other, in W1 and W2 alike, under the same traffic; that alone was 2% of a W2 request.
    */
   readonly processSets: number;
 }
@@ -110,7 +112,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
   // About 27 minutes: eight rounds are four pairs of one order and its reverse (see
   // `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the
   // same code range over ±10%, so the more pairs the steadier the median. C runs in the first
-  // pair only. Two sets of gateway processes, each warmed up, serve the pairs in turn.
+  // pair only. Four sets of gateway processes, each warmed up, serve one pair each.
   full: {
     rounds: 8,
     durationSeconds: 6,
@@ -120,7 +122,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     scalePairs: 200_000,
     microIterations: 300_000,
     cRounds: 2,
-    processSets: 2,
+    processSets: 4,
   },
 };
 const settings = SETTINGS[mode];
