@@ -109,7 +109,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     cRounds: 2,
     processSets: 1,
   },
-  // About 27 minutes: eight rounds are four pairs of one order and its reverse (see
+  // About 37 minutes: eight rounds are four pairs of one order and its reverse (see
   // `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the
   // same code range over ±10%, so the more pairs the steadier the median. C runs in the first
   // pair only. Four sets of gateway processes, each warmed up, serve one pair each.
