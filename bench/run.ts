@@ -380,8 +380,10 @@ async function main(): Promise<void> {
   const cells = PLAN.flatMap((row) =>
     (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
   );
-  await runJobs(
-    sets.flatMap((set) =>
+  // One load worker per set: a full run's set takes about 4.5 minutes to warm up, and a worker
+  // is stopped after 10.
+  for (const set of sets) {
+    await runJobs(
       cells
         // One C process serves every set.
         .filter((c) => set === 0 || c.col !== 'C')
@@ -397,9 +399,9 @@ async function main(): Promise<void> {
           // Quick runs warm up for 0.5 s; the others by a number of requests (`warmupAmount`).
           durationSeconds: 0.5,
         })),
-    ),
-    'warmup',
-  );
+      `warmup${set}`,
+    );
+  }
 
   const rows: Row[] = PLAN.map((p) => ({
     id: p.id,
