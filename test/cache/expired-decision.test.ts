@@ -129,6 +129,29 @@ describe('a stored decision that can no longer be used', () => {
     defaultEnforcement: 'DISABLED',
   };
 
+  it('is held by each request in an object of its own, even from the process cache (the field memo lives on it)', async () => {
+    const cache = await instanceCache();
+    const principal = job(Math.floor(clock / 1000) + 3_600, 'a');
+    const request = () =>
+      createRequestAuthorizer(principal, createUpstreamLoaders(client), {
+        store,
+        instance: lenient,
+        decisions: cache,
+        now: () => clock,
+      });
+    const first = request();
+    const a = await first.forProjectRef(TARGET);
+    expect(a).toMatchObject({ checked: 0 });
+    if (a) a.checked |= 1;
+    expect(await first.forProjectRef(TARGET)).toBe(a);
+    expect(first.peek(TARGET_ID)).toBe(a);
+    // The next request finds the decision in the process cache, and holds a new object.
+    const b = await request().forProjectRef(TARGET);
+    expect(b).not.toBe(a);
+    expect(b).toMatchObject({ checked: 0 });
+    expect(b?.set).toBe(a?.set);
+  });
+
   it("is decided again from the profile once the earlier token's exp has passed", async () => {
     const first = await instanceCache();
     const nowS = Math.floor(clock / 1000);
