@@ -109,7 +109,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     cRounds: 2,
     processSets: 1,
   },
-  // About 37 minutes: eight rounds are four pairs of one order and its reverse (see
+  // About 42 minutes (23 of them warming up four sets): eight rounds are four pairs of one order and its reverse (see
   // `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the
   // same code range over ±10%, so the more pairs the steadier the median. C runs in the first
   // pair only. Four sets of gateway processes, each warmed up, serve one pair each.
@@ -380,7 +380,7 @@ async function main(): Promise<void> {
   const cells = PLAN.flatMap((row) =>
     (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
   );
-  // One load worker per set: a full run's set takes about 4.5 minutes to warm up, and a worker
+  // One load worker per set: a full run's set takes 4.5-6 minutes to warm up, and a worker
   // is stopped after 10.
   for (const set of sets) {
     await runJobs(
