@@ -218,10 +218,8 @@ export function transformer(schema: GraphQLSchema): GraphQLSchema {
       );
     }
   }
-  // Fields with the same requirements share one frozen array: the usage log tells "already
-  // logged" by the array's identity (see `auth-log.ts`), so every field of `Release` and
-  // `Project.releases` count as one.
-  // Each distinct list also gets a bit of its own, for the per-request memo in `guard`.
+  // Fields with the same requirements share one frozen array and one bit (the per-request memo
+  // in `guard`), so every field of `Release` and `Project.releases` count as one.
   const shared = new Map<string, { reqs: readonly PermissionRequirement[]; bit: number }>();
   const intern = (
     list: PermissionRequirement[],

@@ -5,15 +5,15 @@
  * checks were allowed, denied, or allowed only because the target is in AUDIT mode.
  *
  * Recording never slows or fails a request: the directive's hooks append each check
- * (deduplicated per request), and batches of them are folded into in-memory groups of the checks
- * that differ only in time; a timer flushes the groups to a backend (Redis hashes and a bounded stream, or
- * memory for the demo). What is held between flushes is bounded by distinct groups, not by
- * traffic: a check that would open a group past the bound is dropped and counted
- * ({@link AuthLog.stats}); the request is never held up. What a flush could not write (Redis away, one key refused) is kept, bounded,
- * and written by the next flush: usage is recorded at least once, so an entry is never shown
- * unused because Redis blinked. Events carry ids, paths and levels only: never a token or its claims.
+ * (deduplicated per request), and batches of them are folded into in-memory groups of the
+ * checks that differ only in time; a timer flushes the groups to a backend (Redis hashes and a
+ * bounded stream, or memory for the demo). What is held between flushes is bounded by distinct
+ * groups, not by traffic: a check that would open a group past the bound is dropped and counted
+ * ({@link AuthLog.stats}); the request is never held up. What a flush could not write (Redis
+ * away, one key refused) is kept, bounded, and written by the next flush: usage is recorded at
+ * least once, so an entry is never shown unused because Redis blinked. Events carry ids, paths
+ * and levels only: never a token or its claims.
  */
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 import type { TargetDecision } from '../cache/request-authorizer.js';
@@ -28,6 +28,7 @@ import {
 } from '../policy/types.js';
 import type { CheckedRequirement } from '../server/context.js';
 import type { DecisionHooks } from './decision-log.js';
+import { createBotFlags } from './bot-flags.js';
 import { createEventGroups, mergeUsage, sourceKeyOf, usageOf } from './usage.js';
 import { checksOf, createUsageRetry, pairKey, type UnwrittenUsage } from './usage-retry.js';
 
@@ -207,10 +208,11 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   const { backend, logger } = options;
   const bufferSize = options.bufferSize ?? 10_000;
   const now = options.now ?? Date.now;
-  const userTtlMs = options.userTtlMs ?? 600_000;
-  // Bounded: a large installation sees many distinct users over a gateway's life.
-  const bots = new LRUCache<number, { bot: boolean | null; until: number }>({
+  const botFlag = createBotFlags({
+    lookupUser: options.lookupUser,
+    ttlMs: options.userTtlMs ?? 600_000,
     max: options.userCacheSize ?? 10_000,
+    now,
   });
   // A request only appends its checks; batches, stats reads and flushes fold them (usage.ts).
   const buffer = createEventGroups({ maxGroups: bufferSize, onRefused: (n) => drop(n) });
@@ -228,23 +230,6 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
   };
 
   const record = (event: UsageEvent): void => buffer.append(event);
-
-  async function botFlag(userId: number): Promise<boolean | null> {
-    const hit = bots.get(userId);
-    if (hit && hit.until > now()) return hit.bot;
-    let bot: boolean | null = null;
-    if (options.lookupUser) {
-      try {
-        const u = await options.lookupUser(userId);
-        bot = u ? u.bot === true : null;
-      } catch {
-        bot = null; // unknown this time; asked again on the next flush
-        return bot;
-      }
-    }
-    bots.set(userId, { bot, until: now() + userTtlMs });
-    return bot;
-  }
 
   async function flushOnce(): Promise<void> {
     const waiting = retry.waiting();
@@ -351,17 +336,10 @@ export function createAuthLog(options: AuthLogOptions): AuthLog {
         };
         buffer.append(event, sourceKey);
       };
-      // The directive passes the request's one decision per project and one shared array per
-      // distinct requirement list (fields with the same requirements share it), and the fields
-      // of one object list are checked one after the other: the pair seen last answers nearly
-      // every call with two comparisons, and `emit`'s bits answer the rest without allocating.
-      let lastDecision: TargetDecision | undefined;
-      let lastReqs: readonly CheckedRequirement[] | undefined;
+      // The directive reports a requirement list once per request and project (the decision's
+      // `checked` bits); `emit`'s bits answer any repeat without allocating.
       return {
         onUsed(d, reqs) {
-          if (d === lastDecision && reqs === lastReqs) return;
-          lastDecision = d;
-          lastReqs = reqs;
           for (const req of reqs) emit(d, req, false);
         },
         onDenied(d, req) {

@@ -137,9 +137,10 @@ export interface EventGroups {
    */
   fold(): void;
   /**
-   * The groups (call {@link EventGroups.fold} first), and forgets them. They come in the order of the check that set their `at` (the
-   * latest; the later one on a tie), so folding them in order picks the same newest use as
-   * folding the checks did, and the stream is ordered by `at` as far as the clock was.
+   * The groups (call {@link EventGroups.fold} first), and forgets them. They come in the order
+   * of the check that set their `at` (the latest; the later one on a tie), so folding them in
+   * order picks the same newest use as folding the checks did, and the stream is ordered by
+   * `at` as far as the clock was.
    */
   take(): UsageEventGroup[];
 }
