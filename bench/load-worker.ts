@@ -8,7 +8,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import autocannon from 'autocannon';
+import { pathToFileURL } from 'node:url';
+import autocannon, { type AutocannonResult } from 'autocannon';
 
 /** What the orchestrator asks of one load run. */
 export interface LoadJob {
@@ -27,6 +28,14 @@ export interface LoadJob {
   readonly pid?: number;
   /** Where the target serves its total GC time in ms (`variant-server.ts`). */
   readonly gcUrl?: string;
+  /**
+   * An untimed run of the same requests just before the timed one, so that the timed one
+   * measures the process under load and not its return from idleness: a gateway process that
+   * sat idle for 30 s while the others ran answers its first W2 requests 2-4 times slower for
+   * 1-3 s (bench/NOTES.md, round 13). Its own tokens, so that W4's timed run still sees none
+   * twice; nothing of it is counted.
+   */
+  readonly preroll?: { readonly seconds: number; readonly tokens: readonly string[] };
 }
 
 /** One run's figures. */
@@ -79,40 +88,18 @@ async function gcMs(url: string | undefined): Promise<number | undefined> {
   }
 }
 
-/** Runs one job. */
+/** Runs one job: its pre-roll, if any, then the timed run. */
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
-  let n = 0;
-  const unique = job.body.includes('__UNIQUE__');
+  if (job.preroll && job.preroll.seconds > 0)
+    await drive(
+      { ...job, durationSeconds: job.preroll.seconds, tokens: job.preroll.tokens },
+      `${job.uniquePrefix}-pre`,
+      undefined,
+    );
   const gcBefore = await gcMs(job.gcUrl);
   const cpuBefore = job.pid === undefined ? undefined : processCpuMs(job.pid);
   const started = performance.now();
-  const result = await autocannon({
-    url: job.url,
-    connections: job.connections,
-    duration: job.durationSeconds,
-    ...(job.amount !== undefined ? { amount: job.amount } : {}),
-    method: 'POST',
-    timeout: 30,
-    sampleInt: 50,
-    requests: [
-      {
-        setupRequest: (req) => {
-          const k = n++;
-          const token = job.tokens[k % job.tokens.length];
-          return {
-            ...req,
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              ...job.headers,
-              ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
-            },
-            body: unique ? job.body.replace('__UNIQUE__', `${job.uniquePrefix}-${k}`) : job.body,
-          };
-        },
-      },
-    ],
-  });
+  const { result, sent } = await drive(job, job.uniquePrefix, job.amount);
   // autocannon's own `duration` is whole seconds; a short run needs the real elapsed time.
   const seconds = (performance.now() - started) / 1000;
   const cpuAfter = job.pid === undefined ? undefined : processCpuMs(job.pid);
@@ -133,7 +120,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     errors: result.errors,
     seconds,
     rps: result['2xx'] / seconds,
-    tokenReuses: job.tokens.length > 1 ? Math.max(0, n - job.tokens.length) : 0,
+    tokenReuses: job.tokens.length > 1 ? Math.max(0, sent - job.tokens.length) : 0,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     ...cpu,
@@ -141,10 +128,51 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   };
 }
 
+/**
+ * Drives `job.url` with autocannon for `job.durationSeconds` (or `amount` requests), each
+ * request with the next of `job.tokens` and `__UNIQUE__` replaced by `<prefix>-<n>`.
+ */
+async function drive(
+  job: LoadJob,
+  prefix: string,
+  amount: number | undefined,
+): Promise<{ result: AutocannonResult; sent: number }> {
+  let n = 0;
+  const unique = job.body.includes('__UNIQUE__');
+  const result = await autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.durationSeconds,
+    ...(amount !== undefined ? { amount } : {}),
+    method: 'POST',
+    timeout: 30,
+    sampleInt: 50,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const k = n++;
+          const token = job.tokens[k % job.tokens.length];
+          return {
+            ...req,
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...job.headers,
+              ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+            },
+            body: unique ? job.body.replace('__UNIQUE__', `${prefix}-${k}`) : job.body,
+          };
+        },
+      },
+    ],
+  });
+  return { result, sent: n };
+}
+
 // A file holds the jobs of one round, run one after another in the order given (the
 // orchestrator alternates variants between rounds); one JSON line per job.
 const jobsPath = process.argv[2];
-if (jobsPath !== undefined) {
+if (jobsPath !== undefined && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const jobs = JSON.parse(readFileSync(jobsPath, 'utf8')) as LoadJob[];
   for (const job of jobs) process.stdout.write(`${JSON.stringify(await runLoad(job))}\n`);
 }

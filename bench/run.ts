@@ -79,6 +79,11 @@ interface Settings {
    * in the other, in W1 and W2 alike, under the same traffic; that alone was 2% of a W2 request.
    */
   readonly processSets: number;
+  /**
+   * Seconds of untimed load each timed run starts with (`LoadJob.preroll`): every gateway process
+   * idles while the other cells of a round run, and comes back from it slowly.
+   */
+  readonly prerollSeconds: number;
 }
 
 const argv = process.argv.slice(2);
@@ -91,16 +96,18 @@ const SETTINGS: Record<typeof mode, Settings> = {
     amount: 20,
     connections: 4,
     warmupAmount: 4,
-    w4Tokens: 100,
+    w4Tokens: 160,
     scalePairs: 5_000,
     microIterations: 10_000,
     cRounds: 1,
     processSets: 2,
+    prerollSeconds: 0.2,
   },
   // Under two minutes in all on a 2-CPU machine.
   quick: {
     rounds: 2,
-    durationSeconds: 1.25,
+    // 1 s timed after a 0.25 s pre-roll: the 1.25 s a cell took before there was one.
+    durationSeconds: 1,
     connections: 10,
     warmupAmount: 0,
     w4Tokens: 3_000,
@@ -108,8 +115,9 @@ const SETTINGS: Record<typeof mode, Settings> = {
     microIterations: 100_000,
     cRounds: 2,
     processSets: 1,
+    prerollSeconds: 0.25,
   },
-  // About 42 minutes, 23 of them warming up four sets: eight rounds are four pairs of one order
+  // About 48 minutes, 23 of them warming up four sets (each just before its pair of rounds): eight rounds are four pairs of one order
   // and its reverse (see `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and
   // single pairs of the same code range over ±10%, so the more pairs the steadier the median. C
   // runs in the first pair only. Four sets of gateway processes, each warmed up, serve one pair
@@ -124,6 +132,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     microIterations: 300_000,
     cRounds: 2,
     processSets: 4,
+    prerollSeconds: 2,
   },
 };
 const settings = SETTINGS[mode];
@@ -335,10 +344,23 @@ async function main(): Promise<void> {
   urls.set(procKey('C', 0), bare.url);
   pids.set(procKey('C', 0), bare.pid);
 
-  // Run 0 is the warm-up, run r + 1 the round r; each gets its own slice of W4's tokens.
+  // Run 0 is the warm-up, run r + 1 the round r; each gets its own slice of W4's tokens, and a
+  // round's slice gives its last quarter to the pre-roll.
   const sliceSize = Math.floor(w4Tokens.length / (settings.rounds + 1));
   const tokensFor = (w: WorkloadId, run: number): string[] =>
     w === 'W4' ? w4Tokens.slice(run * sliceSize, (run + 1) * sliceSize) : [token];
+  const prerollOf = (
+    tokens: string[],
+  ): { timed: string[]; preroll?: { seconds: number; tokens: string[] } } => {
+    if (settings.prerollSeconds <= 0) return { timed: tokens };
+    if (tokens.length === 1)
+      return { timed: tokens, preroll: { seconds: settings.prerollSeconds, tokens } };
+    const cut = tokens.length - Math.ceil(tokens.length / 4);
+    return {
+      timed: tokens.slice(0, cut),
+      preroll: { seconds: settings.prerollSeconds, tokens: tokens.slice(cut) },
+    };
+  };
   const job = (
     name: ProcessName,
     w: WorkloadId,
@@ -346,21 +368,25 @@ async function main(): Promise<void> {
     amount?: number,
     run = 0,
     set = 0,
-  ): LoadJob => ({
-    url: `${urls.get(procKey(name, set)) ?? ''}/graphql`,
-    body: workloadBody(w),
+  ): LoadJob => {
     // C answers recorded bytes and verifies nothing: it needs no fresh tokens.
-    tokens: name === 'C' ? [token] : tokensFor(w, run),
-    headers: { [WORKLOAD_HEADER]: w },
-    connections: settings.connections,
-    durationSeconds: settings.durationSeconds,
-    ...(amount !== undefined ? { amount } : {}),
-    uniquePrefix: prefix,
-    ...(pids.get(procKey(name, set)) !== undefined ? { pid: pids.get(procKey(name, set)) } : {}),
-    ...(gcUrls.get(procKey(name, set)) !== undefined
-      ? { gcUrl: gcUrls.get(procKey(name, set)) }
-      : {}),
-  });
+    const { timed, preroll } = prerollOf(name === 'C' ? [token] : tokensFor(w, run));
+    return {
+      url: `${urls.get(procKey(name, set)) ?? ''}/graphql`,
+      body: workloadBody(w),
+      tokens: timed,
+      ...(preroll ? { preroll } : {}),
+      headers: { [WORKLOAD_HEADER]: w },
+      connections: settings.connections,
+      durationSeconds: settings.durationSeconds,
+      ...(amount !== undefined ? { amount } : {}),
+      uniquePrefix: prefix,
+      ...(pids.get(procKey(name, set)) !== undefined ? { pid: pids.get(procKey(name, set)) } : {}),
+      ...(gcUrls.get(procKey(name, set)) !== undefined
+        ? { gcUrl: gcUrls.get(procKey(name, set)) }
+        : {}),
+    };
+  };
   const runJobs = async (jobs: LoadJob[], tag: string): Promise<LoadResult[]> => {
     const path = join(work, `jobs-${tag}.json`);
     writeFileSync(path, JSON.stringify(jobs));
@@ -377,32 +403,37 @@ async function main(): Promise<void> {
     return;
   }
 
-  log('warming up');
   const cells = PLAN.flatMap((row) =>
     (Object.entries(row.procs) as [Column, ProcessName][]).map(([col, p]) => ({ row, col, p })),
   );
-  // One load worker per set: a full run's set takes 4.5-6 minutes to warm up, and a worker
-  // is stopped after 10.
-  for (const set of sets) {
+  // Each set is warmed up just before its first round, not all at the start: a full run's set
+  // takes 4.5-6 minutes to warm up, and a set that then idled through the others' warm-ups came
+  // back from minutes of idleness in its first round. One load worker per set: a worker is
+  // stopped after 10 minutes.
+  const warmedUp = new Set<number>();
+  const warmUp = async (set: number): Promise<void> => {
+    log(`warming up process set ${set + 1}`);
     await runJobs(
       cells
         // One C process serves every set.
         .filter((c) => set === 0 || c.col !== 'C')
-        .map((c, k) => ({
-          ...job(
+        .map((c, k) => {
+          const warm = job(
             c.p,
             c.row.workload,
             `warm${set}-${k}`,
             settings.warmupAmount || undefined,
             0,
             set,
-          ),
+          );
           // Quick runs warm up for 0.5 s; the others by a number of requests (`warmupAmount`).
-          durationSeconds: 0.5,
-        })),
+          // A warm-up needs no pre-roll of its own.
+          return { ...warm, durationSeconds: 0.5, preroll: { seconds: 0, tokens: [] } };
+        }),
       `warmup${set}`,
     );
-  }
+    warmedUp.add(set);
+  };
 
   const rows: Row[] = PLAN.map((p) => ({
     id: p.id,
@@ -418,6 +449,7 @@ async function main(): Promise<void> {
     // A pair of rounds (an order and its reverse) runs on one set of processes; the next pair on
     // the next set.
     const set = Math.floor(round / 2) % settings.processSets;
+    if (!warmedUp.has(set)) await warmUp(set);
     log(`round ${round + 1}/${settings.rounds}: ${order.length} runs on process set ${set + 1}`);
     const results = await runJobs(
       order.map((c, k) =>
@@ -455,7 +487,7 @@ async function main(): Promise<void> {
   );
   const scale = JSON.parse(scaleOut.trim()) as ScaleResult;
 
-  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; ${settings.processSets} set(s) of gateway processes; req/s is the mean of the rounds, p99 their median.`;
+  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each${settings.prerollSeconds > 0 ? ` after ${settings.prerollSeconds} s of untimed load (a pre-roll: each process idles while the others run)` : ''}, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; ${settings.processSets} set(s) of gateway processes; req/s is the mean of the rounds, p99 their median.`;
   process.stdout.write(
     `\n${formatTable(rows)}\n\n${formatMicro(micro)}\n\n${formatScale(scale)}\n`,
   );
