@@ -117,11 +117,11 @@ const SETTINGS: Record<typeof mode, Settings> = {
     processSets: 1,
     prerollSeconds: 0.25,
   },
-  // About 48 minutes, 23 of them warming up four sets (each just before its pair of rounds): eight rounds are four pairs of one order
-  // and its reverse (see `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and
-  // single pairs of the same code range over ±10%, so the more pairs the steadier the median. C
-  // runs in the first pair only. Four sets of gateway processes, each warmed up, serve one pair
-  // each.
+  // About 48 minutes, 23 of them warming up four sets (each just before its pair of rounds):
+  // eight rounds are four pairs of one order and its reverse (see `pairedRatio`); a shared 2-CPU
+  // machine has a bad pair in most runs, and single pairs of the same code range over ±10%, so
+  // the more pairs the steadier the median. C runs in the first pair only. Four sets of gateway
+  // processes, each warmed up, serve one pair each.
   full: {
     rounds: 8,
     durationSeconds: 6,
