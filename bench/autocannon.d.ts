@@ -59,6 +59,19 @@ declare module 'autocannon' {
     '2xx': number;
   }
 
-  function autocannon(opts: AutocannonOptions): Promise<AutocannonResult>;
+  /** A running load: resolves to its result, and emits `response` for every answer. */
+  export interface AutocannonRun extends Promise<AutocannonResult> {
+    on(
+      event: 'response',
+      listener: (
+        client: unknown,
+        statusCode: number,
+        resBytes: number,
+        responseTimeMs: number,
+      ) => void,
+    ): void;
+  }
+
+  function autocannon(opts: AutocannonOptions): AutocannonRun;
   export default autocannon;
 }

@@ -49,6 +49,12 @@ export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   /**
+   * Every timed request's latency, ms (0.01 ms steps), in the order answered: the report takes
+   * the p99 of all of a cell's rounds together, because one 6 s round of W2 has about 600
+   * requests and its own p99 is decided by its worst few (bench/NOTES.md, round 13).
+   */
+  readonly latenciesMs?: readonly number[];
+  /**
    * CPU time (user + system) the target process spent per successful request during the run,
    * in ms; absent when its `/proc/<pid>/stat` cannot be read. Unlike req/s it does not depend
    * on how much of a shared CPU the process was given, so it is the steadier measure of what a
@@ -99,7 +105,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const gcBefore = await gcMs(job.gcUrl);
   const cpuBefore = job.pid === undefined ? undefined : processCpuMs(job.pid);
   const started = performance.now();
-  const { result, sent } = await drive(job, job.uniquePrefix, job.amount);
+  const { result, sent, latencies } = await drive(job, job.uniquePrefix, job.amount);
   // autocannon's own `duration` is whole seconds; a short run needs the real elapsed time.
   const seconds = (performance.now() - started) / 1000;
   const cpuAfter = job.pid === undefined ? undefined : processCpuMs(job.pid);
@@ -123,6 +129,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     tokenReuses: job.tokens.length > 1 ? Math.max(0, sent - job.tokens.length) : 0,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    latenciesMs: latencies,
     ...cpu,
     ...gc,
   };
@@ -136,10 +143,11 @@ async function drive(
   job: LoadJob,
   prefix: string,
   amount: number | undefined,
-): Promise<{ result: AutocannonResult; sent: number }> {
+): Promise<{ result: AutocannonResult; sent: number; latencies: number[] }> {
   let n = 0;
   const unique = job.body.includes('__UNIQUE__');
-  const result = await autocannon({
+  const latencies: number[] = [];
+  const run = autocannon({
     url: job.url,
     connections: job.connections,
     duration: job.durationSeconds,
@@ -166,7 +174,9 @@ async function drive(
       },
     ],
   });
-  return { result, sent: n };
+  run.on('response', (_client, _status, _bytes, ms) => latencies.push(Math.round(ms * 100) / 100));
+  const result = await run;
+  return { result, sent: n, latencies };
 }
 
 // A file holds the jobs of one round, run one after another in the order given (the

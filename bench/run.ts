@@ -487,7 +487,7 @@ async function main(): Promise<void> {
   );
   const scale = JSON.parse(scaleOut.trim()) as ScaleResult;
 
-  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each${settings.prerollSeconds > 0 ? ` after ${settings.prerollSeconds} s of untimed load (a pre-roll: each process idles while the others run)` : ''}, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; ${settings.processSets} set(s) of gateway processes; req/s is the mean of the rounds, p99 their median.`;
+  const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each${settings.prerollSeconds > 0 ? ` after ${settings.prerollSeconds} s of untimed load (a pre-roll: each process idles while the others run)` : ''}, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; ${settings.processSets} set(s) of gateway processes; req/s is the mean of the rounds, p99 that of all their requests together.`;
   process.stdout.write(
     `\n${formatTable(rows)}\n\n${formatMicro(micro)}\n\n${formatScale(scale)}\n`,
   );

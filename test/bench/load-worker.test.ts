@@ -48,6 +48,9 @@ describe('runLoad', () => {
     const r = await runLoad(job({ preroll: { seconds: 0.3, tokens: ['pre-1'] } }));
     expect(r.ok).toBe(10);
     expect(r.requests).toBe(10);
+    // Every timed request's latency, and none of the pre-roll's.
+    expect(r.latenciesMs).toHaveLength(10);
+    expect(r.latenciesMs?.every((ms) => ms > 0 && ms < 30_000)).toBe(true);
     const pre = seen.filter((s) => s.token === 'Bearer pre-1');
     const timed = seen.filter((s) => s.token.startsWith('Bearer timed-'));
     expect(pre.length).toBeGreaterThan(0);

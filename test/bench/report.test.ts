@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LoadResult } from '../../bench/load-worker.js';
-import { formatTable, pairedRatio, targetVerdicts, type Row } from '../../bench/report.js';
+import {
+  formatTable,
+  pairedRatio,
+  pooledP99,
+  targetVerdicts,
+  type Row,
+} from '../../bench/report.js';
 
 const run = (rps: number, p99Ms = 10): LoadResult => ({
   requests: rps,
@@ -66,12 +72,48 @@ describe('targetVerdicts', () => {
     );
     expect(targetVerdicts(r)).toEqual(['ok ≥0.95×A', 'ok ≥2×B', 'ok p99≤1.1×A', 'ok RT=0']);
     expect(formatTable([r])).toContain(
-      '| 0.99 (0.67–1.00) | 2.35 (2.18–2.67) | 0.01 | 1.05 (1.00–3.00) |',
+      // No latencies recorded: p99 is the median of the rounds' own (11 against 10).
+      '| 0.99 (0.67–1.00) | 2.35 (2.18–2.67) | 0.01 | 1.10 (1.00–3.00) |',
     );
   });
 
   it('says MISS when the median round misses', () => {
     const r = row([run(90), run(90)], [run(100), run(100)], [run(80), run(80)]);
     expect(targetVerdicts(r).slice(0, 2)).toEqual(['MISS ≥0.95×A', 'MISS ≥2×B']);
+  });
+
+  it('judges p99 on the requests of all rounds together, not on single rounds', () => {
+    // 100 requests a round at 10 ms; `slow` of them at 200 ms. A round's own p99 (the 99th of
+    // 100) is 200 ms as soon as it has two slow requests.
+    const timed = (slow: number): LoadResult => ({
+      ...run(100),
+      latenciesMs: [...Array<number>(100 - slow).fill(10), ...Array<number>(slow).fill(200)],
+      p99Ms: slow >= 2 ? 200 : 10,
+    });
+    // One stall of two requests in two of four rounds each, on each side, in other rounds.
+    const level = row(
+      [timed(2), timed(0), timed(2), timed(0)],
+      [timed(0), timed(2), timed(0), timed(2)],
+      [run(10), run(10), run(10), run(10)],
+    );
+    expect(pooledP99(level.samples.scopegate)).toBe(10);
+    expect(targetVerdicts(level)).toContain('ok p99≤1.1×A');
+    expect(formatTable([level])).toContain('| 1.00 (0.05–20.00) |');
+    // scopegate stalls twice as often: 8 of its 400 requests are slow, its p99 is 200 ms.
+    const worse = row(
+      [timed(2), timed(2), timed(2), timed(2)],
+      [timed(0), timed(2), timed(0), timed(2)],
+      [run(10), run(10), run(10), run(10)],
+    );
+    expect(pooledP99(worse.samples.scopegate)).toBe(200);
+    expect(targetVerdicts(worse)).toContain('MISS p99≤1.1×A');
+  });
+
+  it('takes the nearest rank of the pooled latencies', () => {
+    const r = (ms: number[]): LoadResult => ({ ...run(ms.length), latenciesMs: ms });
+    // 200 requests: the 198th smallest.
+    const ms = Array.from({ length: 200 }, (_, i) => i + 1);
+    expect(pooledP99([r(ms.slice(0, 120)), r(ms.slice(120))])).toBe(198);
+    expect(pooledP99([])).toBeNaN();
   });
 });
