@@ -345,14 +345,16 @@ async function main(): Promise<void> {
   pids.set(procKey('C', 0), bare.pid);
 
   // Run 0 is the warm-up, run r + 1 the round r; each gets its own slice of W4's tokens, and a
-  // round's slice gives its last quarter to the pre-roll.
+  // round's slice gives its last quarter to the pre-roll. The warm-up (and a profile, which
+  // starts with an untimed run of its own) has no pre-roll.
   const sliceSize = Math.floor(w4Tokens.length / (settings.rounds + 1));
   const tokensFor = (w: WorkloadId, run: number): string[] =>
     w === 'W4' ? w4Tokens.slice(run * sliceSize, (run + 1) * sliceSize) : [token];
   const prerollOf = (
     tokens: string[],
+    run: number,
   ): { timed: string[]; preroll?: { seconds: number; tokens: string[] } } => {
-    if (settings.prerollSeconds <= 0) return { timed: tokens };
+    if (settings.prerollSeconds <= 0 || run === 0) return { timed: tokens };
     if (tokens.length === 1)
       return { timed: tokens, preroll: { seconds: settings.prerollSeconds, tokens } };
     const cut = tokens.length - Math.ceil(tokens.length / 4);
@@ -370,7 +372,7 @@ async function main(): Promise<void> {
     set = 0,
   ): LoadJob => {
     // C answers recorded bytes and verifies nothing: it needs no fresh tokens.
-    const { timed, preroll } = prerollOf(name === 'C' ? [token] : tokensFor(w, run));
+    const { timed, preroll } = prerollOf(name === 'C' ? [token] : tokensFor(w, run), run);
     return {
       url: `${urls.get(procKey(name, set)) ?? ''}/graphql`,
       body: workloadBody(w),
@@ -417,19 +419,18 @@ async function main(): Promise<void> {
       cells
         // One C process serves every set.
         .filter((c) => set === 0 || c.col !== 'C')
-        .map((c, k) => {
-          const warm = job(
+        .map((c, k) => ({
+          ...job(
             c.p,
             c.row.workload,
             `warm${set}-${k}`,
             settings.warmupAmount || undefined,
             0,
             set,
-          );
+          ),
           // Quick runs warm up for 0.5 s; the others by a number of requests (`warmupAmount`).
-          // A warm-up needs no pre-roll of its own.
-          return { ...warm, durationSeconds: 0.5, preroll: { seconds: 0, tokens: [] } };
-        }),
+          durationSeconds: 0.5,
+        })),
       `warmup${set}`,
     );
     warmedUp.add(set);
