@@ -7,8 +7,11 @@ import type { LoadResult } from './load-worker.js';
 import type { PolicyMicroResult } from './micro.js';
 import type { ScaleResult } from './scale.js';
 
-/** Columns of the table: scopegate and the three baselines. */
-export type Column = 'scopegate' | 'A' | 'B' | 'C';
+/**
+ * Columns of the table: scopegate, the three baselines, and A2, the control: a second A process
+ * with scopegate's history, which warm rows measure against A like scopegate.
+ */
+export type Column = 'scopegate' | 'A' | 'B' | 'C' | 'A2';
 
 /** The measurements of one table row (a workload, warm or cold). */
 export interface Row {
@@ -114,11 +117,10 @@ const cpuOf = (r: LoadResult): number | undefined => r.cpuMsPerRequest;
 const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toString() : '-');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
 const f3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '-');
-/** `0.96 (0.91–1.02)`: the median per-round ratio and, with several rounds, their range. */
-const fRatio = (r: PairedRatio): string =>
-  Number.isFinite(r.median) && r.max > r.min
-    ? `${f2(r.median)} (${f2(r.min)}–${f2(r.max)})`
-    : f2(r.median);
+/** `0.96 (0.91–1.02)`: a ratio and, with several rounds, the range of the single rounds'. */
+const fRange = (value: number, min: number, max: number): string =>
+  Number.isFinite(value) && max > min ? `${f2(value)} (${f2(min)}–${f2(max)})` : f2(value);
+const fRatio = (r: PairedRatio): string => fRange(r.median, r.min, r.max);
 
 /**
  * scopegate's p99 against a baseline's: the pooled p99s of their rounds (the same rounds, in
@@ -132,6 +134,32 @@ export function p99Ratio(
   return { value: pooledP99(sg) / pooledP99(base), min: rounds.min, max: rounds.max };
 }
 
+/**
+ * The control of a row (undefined when A2 did not run in it): A2 against A by the estimators
+ * that judge scopegate against A. A2 and A are the same code, so every distance from 1.00 is the
+ * run's own error: a target whose bound that distance reaches is one this run cannot resolve.
+ */
+export interface Control {
+  readonly rps: PairedRatio;
+  readonly p99: { value: number; min: number; max: number };
+}
+
+export function controlOf(row: Row): Control | undefined {
+  const { A2, A } = row.samples;
+  if (A2.length === 0 || A.length === 0) return undefined;
+  return { rps: pairedRatio(A2, A, rpsOf), p99: p99Ratio(A2, A) };
+}
+
+/**
+ * Whether a control value, truly 1.00, stays inside the band a target's bound leaves either side
+ * of 1.00 (`≥ 0.95`: 0.95 to 1/0.95; `≤ 1.1`: 1/1.1 to 1.1). Outside it, an estimate as far off
+ * in scopegate's column could turn a met target into a miss, or a miss into a met one.
+ */
+export function resolves(control: number, bound: number): boolean {
+  const low = Math.min(bound, 1 / bound);
+  return Number.isFinite(control) && control >= low && control <= 1 / low;
+}
+
 /** Targets checked for a row; empty when none apply. */
 export function targetVerdicts(row: Row): string[] {
   const reused = Object.values(row.samples)
@@ -141,10 +169,16 @@ export function targetVerdicts(row: Row): string[] {
   if (row.targets === 'none') return reused ? ['tokens reused (add w4Tokens)'] : [];
   const { scopegate: sg, A, B } = row.samples;
   const need = row.targets === 'warm' ? 0.95 : 0.85;
+  const control = controlOf(row);
+  // With a control, a verdict its bound cannot resolve says so (the verdict itself is unchanged).
+  const check = (value: number | undefined, bound: number): string =>
+    control && value !== undefined && !resolves(value, bound)
+      ? ` (A2÷A ${f2(value)}: unresolved)`
+      : '';
   const out = [
-    `${pairedRatio(sg, A, rpsOf).median >= need ? 'ok' : 'MISS'} ≥${need}×A`,
+    `${pairedRatio(sg, A, rpsOf).median >= need ? 'ok' : 'MISS'} ≥${need}×A${check(control?.rps.median, need)}`,
     `${pairedRatio(sg, B, rpsOf).median >= 2 ? 'ok' : 'MISS'} ≥2×B`,
-    `${p99Ratio(sg, A).value <= 1.1 ? 'ok' : 'MISS'} p99≤1.1×A`,
+    `${p99Ratio(sg, A).value <= 1.1 ? 'ok' : 'MISS'} p99≤1.1×A${check(control?.p99.value, 1.1)}`,
   ];
   if (row.targets === 'warm') out.push(`${row.roundTrips.scopegate === 0 ? 'ok' : 'MISS'} RT=0`);
   return out;
@@ -153,7 +187,7 @@ export function targetVerdicts(row: Row): string[] {
 /** The table as Markdown (also readable in a terminal). */
 export function formatTable(rows: readonly Row[]): string {
   const head =
-    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | CPU ms/req (sg, A, B) | CPU sg÷A | CPU B÷sg | GC ms/req (sg, A, B) | targets |';
+    '| workload | scopegate req/s | p99 ms | A req/s | p99 ms | B req/s | p99 ms | C req/s | ×A | ×B | ×C | p99 ×A | Redis RT/req (sg, A, B) | failures | CPU ms/req (sg, A, B) | CPU sg÷A | CPU B÷sg | GC ms/req (sg, A, B) | control A2: ×A; p99 ×A | targets |';
   const sep = `|${head
     .split('|')
     .slice(1, -1)
@@ -172,13 +206,17 @@ export function formatTable(rows: readonly Row[]): string {
     const gc = `${f3(s.gcMs)}, ${f3(a.gcMs)}, ${f3(b.gcMs)}`;
     const { scopegate: sg, A, B, C } = row.samples;
     const p99 = p99Ratio(sg, A);
+    const control = controlOf(row);
+    const controlCell = control
+      ? `${fRatio(control.rps)}; ${fRange(control.p99.value, control.p99.min, control.p99.max)}`
+      : '-';
     const ratios = [
       fRatio(pairedRatio(sg, A, rpsOf)),
       fRatio(pairedRatio(sg, B, rpsOf)),
       f2(pairedRatio(sg, C, rpsOf).median),
-      fRatio({ median: p99.value, min: p99.min, max: p99.max }),
+      fRange(p99.value, p99.min, p99.max),
     ].join(' | ');
-    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(pairedRatio(sg, A, cpuOf).median)} | ${f2(pairedRatio(B, sg, cpuOf).median)} | ${gc} | ${targetVerdicts(row).join(', ')} |`;
+    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(pairedRatio(sg, A, cpuOf).median)} | ${f2(pairedRatio(B, sg, cpuOf).median)} | ${gc} | ${controlCell} | ${targetVerdicts(row).join(', ')} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
@@ -242,7 +280,12 @@ LRU off so every target's decision is read from Redis); **A** the same gateway w
 \`authorization: false\` (its LRU on; the cold rows use a second A process that serves only
 them, so it has been idle between rounds as long as the cold variants); **B** the same rules
 as graphql-shield rules on the same schema, calling the same authorizer and cache (cold rows:
-its LRU off too); **C** a bare \`node:http\` server answering the same bytes. Every round runs
+its LRU off too); **C** a bare \`node:http\` server answering the same bytes; **A2**, the
+control, a second A process that serves every cell scopegate's warm process serves, so it has
+the same history: "control A2" gives A2 against A by the estimators that judge scopegate
+against A. The two are the same code, so any distance from 1.00 there is this run's own error,
+and a target whose bound that distance reaches (A2÷A outside 0.95–1.05 for ≥ 0.95×, outside
+0.91–1.10 for p99 ≤ 1.1×) is marked "unresolved" beside its verdict. Every round runs
 each cell once, each round in the reverse order of the one before. ×A, ×B, ×C and the
 CPU ratios are paired: scopegate's req/s (CPU) in round r divided by the baseline's in the
 same round; rounds 2k and 2k+1 (one order and its reverse) are then combined (geometric mean),

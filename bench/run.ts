@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick | --smoke] [-- --profile | --profile-only] [--profile-case sg:W1:cold]
- *  [--profile-dir DIR]`: starts a private Redis, the embedded
+ *  [--profile-dir DIR] [--raw FILE]`: starts a private Redis, the embedded
  * upstream and every variant in their own processes, drives them with autocannon from yet
  * another process (alternating the variants' order between rounds to cancel drift), and prints
  * one table; also the policy micro-benchmark and the decision cache scale check. Writes
@@ -59,6 +59,9 @@ interface Settings {
   /**
    * W4's tokens, split into one slice per run of a cell (warm-up, then each round) so that no
    * token is seen twice by a gateway process and every request pays a full verification.
+   * A round's slice must outlast its fastest process: W4 reached 900 req/s on a quiet machine
+   * (quick: 1,000 tokens a run were too few), so a slice's timed part (three quarters of it) is
+   * sized for 1,500 req/s. Minting is cheap (20,000 ES256 tokens in about 1 s).
    */
   readonly w4Tokens: number;
   readonly scalePairs: number;
@@ -110,7 +113,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     durationSeconds: 1,
     connections: 10,
     warmupAmount: 0,
-    w4Tokens: 3_000,
+    w4Tokens: 9_000,
     scalePairs: 200_000,
     microIterations: 100_000,
     cRounds: 2,
@@ -127,7 +130,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     durationSeconds: 6,
     connections: 10,
     warmupAmount: 3_000,
-    w4Tokens: 48_000,
+    w4Tokens: 108_000,
     scalePairs: 200_000,
     microIterations: 300_000,
     cRounds: 2,
@@ -141,8 +144,11 @@ const profileOnly = argv.includes('--profile-only');
 const profiling = profileOnly || argv.includes('--profile') || argv.includes('--profile-case');
 const resultsPath = mode === 'smoke' ? undefined : join(ROOT, 'bench', 'RESULTS.md');
 
-/** Gateway processes: scopegate, A and B, warm and cold; C (bare HTTP) is started later. */
-type ProcessName = 'sg' | 'sg-cold' | 'A' | 'A-of-cold' | 'B' | 'B-cold' | 'C';
+/**
+ * Gateway processes: scopegate, A and B, warm and cold, and A2 (the control, a second A); C
+ * (bare HTTP) is started later.
+ */
+type ProcessName = 'sg' | 'sg-cold' | 'A' | 'A-of-cold' | 'A2' | 'B' | 'B-cold' | 'C';
 
 /** A started variant process. */
 interface Variant {
@@ -158,10 +164,15 @@ interface RowPlan {
   readonly description: string;
   readonly workload: WorkloadId;
   readonly targets: Row['targets'];
-  readonly procs: Record<Column, ProcessName>;
+  readonly procs: Partial<Record<Column, ProcessName>>;
 }
 
-const warm = { scopegate: 'sg', A: 'A', B: 'B', C: 'C' } as const;
+// A2, the control, is a second A process, identical to A, that serves every cell scopegate's
+// warm process does, in the same rounds, so it has the same history (load, idleness) as the
+// process it stands in for. A2 against A is a comparison in which nothing differs: its ratios
+// show how far this run's estimators stray from 1.00 on their own, and so which targets the run
+// can resolve at all.
+const warm = { scopegate: 'sg', A: 'A', B: 'B', A2: 'A2', C: 'C' } as const;
 // The cold rows' A is a second, identical A process: it serves only the rows sg-cold and
 // B-cold serve, so it sits idle between rounds exactly as long as they do. A process that idled
 // for two minutes spends far more CPU per request for a while afterwards (W1: 2.2 ms before a
@@ -299,6 +310,7 @@ async function main(): Promise<void> {
     ['sg-cold', { ...base, kind: 'scopegate', cache: 'cold' }],
     ['A', { ...base, kind: 'baseline-a' }],
     ['A-of-cold', { ...base, kind: 'baseline-a' }],
+    ['A2', { ...base, kind: 'baseline-a' }],
     ['B', { ...base, kind: 'shield' }],
     ['B-cold', { ...base, kind: 'shield', cache: 'cold' }],
   ];
@@ -440,7 +452,7 @@ async function main(): Promise<void> {
     id: p.id,
     description: p.description,
     targets: p.targets,
-    samples: { scopegate: [], A: [], B: [], C: [] },
+    samples: { scopegate: [], A: [], B: [], C: [], A2: [] },
     roundTrips: {},
   }));
   for (let round = 0; round < settings.rounds; round++) {
@@ -467,7 +479,9 @@ async function main(): Promise<void> {
   // Round trips of one request now that everything is warm (cold rows: process cache off).
   for (const [i, plan] of PLAN.entries()) {
     for (const col of ['scopegate', 'A', 'B'] as const) {
-      const url = urls.get(procKey(plan.procs[col], 0)) ?? '';
+      const name = plan.procs[col];
+      if (name === undefined) continue;
+      const url = urls.get(procKey(name, 0)) ?? '';
       // The first request makes it warm again (the process cache keeps decisions 5 s).
       await post(url, bodyFor(plan.workload, `rt0-${i}-${col}`), token, false);
       const json = await post(url, bodyFor(plan.workload, `rt-${i}-${col}`), token, true);
@@ -493,6 +507,12 @@ async function main(): Promise<void> {
     `\n${formatTable(rows)}\n\n${formatMicro(micro)}\n\n${formatScale(scale)}\n`,
   );
   if (profile) process.stdout.write(`\n${profile}\n`);
+  // `--raw FILE`: every run's result, latencies included, for analysis after the run.
+  const [rawPath] = optionValues('--raw');
+  if (rawPath) {
+    writeFileSync(rawPath, JSON.stringify({ mode, settings: settingsLine, rows }));
+    log(`wrote ${rawPath}`);
+  }
   if (resultsPath) {
     const notesPath = join(ROOT, 'bench', 'NOTES.md');
     const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;

@@ -1,6 +1,6 @@
 /**
  * Keeps the benchmark harness working: `bench/run.ts --smoke` starts Redis, the upstream and
- * two sets of every variant in their own processes, sends a few requests to each (the third
+ * two sets of every variant (the control A2 included) in their own processes, sends a few requests to each (the third
  * round runs on the second set), and prints the table.
  * Benchmarks are not tests, so no figure is asserted; only that the table is printed, every
  * response succeeded, and nothing the harness started is still running afterwards.
@@ -35,7 +35,8 @@ describe('bench --smoke', () => {
     async () => {
       const { code, stdout, stderr } = await runSmoke();
       expect(code, stderr).toBe(0);
-      expect(stderr).toContain('round 3/3: 18 runs on process set 2');
+      // Six rows of scopegate, A and B, and the four rows A2 (the control) serves.
+      expect(stderr).toContain('round 3/3: 22 runs on process set 2');
       expect(stdout).toContain('| workload | scopegate req/s |');
       for (const row of ['W1 warm', 'W1 cold', 'W2 warm', 'W2 cold', 'W3', 'W4'])
         expect(stdout).toMatch(new RegExp(`^\\| ${row} \\| \\d+ \\|`, 'm'));
@@ -44,6 +45,10 @@ describe('bench --smoke', () => {
         expect(line.split('|')[14]?.trim(), line).toBe('0');
         // Each gateway reported its GC time (a number, zero included) around the runs.
         expect(line.split('|')[18]?.trim(), line).toMatch(/^\d+\.\d{3}, \d+\.\d{3}, \d+\.\d{3}$/);
+        // The control ran in the rows scopegate's warm process serves, and only in those.
+        expect(line.split('|')[19]?.trim(), line).toMatch(
+          line.includes(' cold |') ? /^-$/ : /^\d+\.\d\d.*; \d+\.\d\d/,
+        );
       }
       // W4 sends every gateway tokens it has not seen (its verified-token cache cannot help).
       expect(stdout).not.toContain('tokens reused');

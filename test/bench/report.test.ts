@@ -5,9 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import type { LoadResult } from '../../bench/load-worker.js';
 import {
+  controlOf,
   formatTable,
   pairedRatio,
   pooledP99,
+  resolves,
   targetVerdicts,
   type Row,
 } from '../../bench/report.js';
@@ -59,7 +61,7 @@ describe('targetVerdicts', () => {
     id: 'W1 warm',
     description: '',
     targets: 'warm',
-    samples: { scopegate: sg, A: a, B: b, C: [run(10_000)] },
+    samples: { scopegate: sg, A: a, B: b, C: [run(10_000)], A2: [] },
     roundTrips: { scopegate: 0 },
   });
 
@@ -115,5 +117,62 @@ describe('targetVerdicts', () => {
     const ms = Array.from({ length: 200 }, (_, i) => i + 1);
     expect(pooledP99([r(ms.slice(0, 120)), r(ms.slice(120))])).toBe(198);
     expect(pooledP99([])).toBeNaN();
+  });
+
+  describe('the control (A2, a second A process)', () => {
+    const timed = (rps: number, slow: number): LoadResult => ({
+      ...run(rps),
+      latenciesMs: [...Array<number>(100 - slow).fill(10), ...Array<number>(slow).fill(200)],
+      p99Ms: slow >= 2 ? 200 : 10,
+    });
+    const withControl = (a2: LoadResult[]): Row => ({
+      ...row([], [], []),
+      samples: {
+        scopegate: [timed(99, 0), timed(98, 0)],
+        A: [timed(100, 0), timed(100, 0)],
+        B: [run(60), run(60)],
+        C: [],
+        A2: a2,
+      },
+    });
+
+    it('is A2 against A by the same estimators, and leaves verdicts alone when it is level', () => {
+      const r = withControl([timed(100, 0), timed(100, 0)]);
+      expect(controlOf(r)?.rps.median).toBe(1);
+      expect(controlOf(r)?.p99.value).toBe(1);
+      expect(targetVerdicts(r)).toEqual(['ok ≥0.95×A', 'MISS ≥2×B', 'ok p99≤1.1×A', 'ok RT=0']);
+      expect(formatTable([r])).toContain('| 1.00; 1.00 | ok ≥0.95×A,');
+    });
+
+    it('marks a verdict unresolved when the same code is already that far from 1.00', () => {
+      // A2 stalls in a way A does not: its pooled p99 is 20× A's, its req/s 0.9×.
+      const r = withControl([timed(90, 2), timed(90, 2)]);
+      expect(targetVerdicts(r)).toEqual([
+        'ok ≥0.95×A (A2÷A 0.90: unresolved)',
+        'MISS ≥2×B',
+        'ok p99≤1.1×A (A2÷A 20.00: unresolved)',
+        'ok RT=0',
+      ]);
+      expect(formatTable([r])).toContain('| 0.90; 20.00 |');
+    });
+
+    it('is absent from rows A2 does not serve', () => {
+      const r = row([run(100)], [run(100)], [run(40)]);
+      expect(controlOf(r)).toBeUndefined();
+      expect(targetVerdicts(r)).toEqual(['ok ≥0.95×A', 'ok ≥2×B', 'ok p99≤1.1×A', 'ok RT=0']);
+      expect(formatTable([r])).toContain('| - | ok ≥0.95×A,');
+    });
+
+    it('resolves a bound when the control stays within it on both sides of 1.00', () => {
+      expect(resolves(1.05, 0.95)).toBe(true);
+      expect(resolves(0.95, 0.95)).toBe(true);
+      expect(resolves(1.06, 0.95)).toBe(false);
+      expect(resolves(0.94, 0.95)).toBe(false);
+      expect(resolves(1.1, 1.1)).toBe(true);
+      expect(resolves(0.91, 1.1)).toBe(true);
+      expect(resolves(0.9, 1.1)).toBe(false);
+      expect(resolves(1.11, 1.1)).toBe(false);
+      expect(resolves(NaN, 1.1)).toBe(false);
+    });
   });
 });
