@@ -122,14 +122,18 @@ const fRange = (value: number, min: number, max: number): string =>
   Number.isFinite(value) && max > min ? `${f2(value)} (${f2(min)}–${f2(max)})` : f2(value);
 const fRatio = (r: PairedRatio): string => fRange(r.median, r.min, r.max);
 
+/** A pooled p99 ratio, with the range of the single rounds' ratios. */
+export interface P99Ratio {
+  readonly value: number;
+  readonly min: number;
+  readonly max: number;
+}
+
 /**
  * scopegate's p99 against a baseline's: the pooled p99s of their rounds (the same rounds, in
  * the same alternating order), with the range of the single rounds' ratios.
  */
-export function p99Ratio(
-  sg: readonly LoadResult[],
-  base: readonly LoadResult[],
-): { value: number; min: number; max: number } {
+export function p99Ratio(sg: readonly LoadResult[], base: readonly LoadResult[]): P99Ratio {
   const rounds = pairedRatio(sg, base, p99Of);
   return { value: pooledP99(sg) / pooledP99(base), min: rounds.min, max: rounds.max };
 }
@@ -141,7 +145,7 @@ export function p99Ratio(
  */
 export interface Control {
   readonly rps: PairedRatio;
-  readonly p99: { value: number; min: number; max: number };
+  readonly p99: P99Ratio;
 }
 
 export function controlOf(row: Row): Control | undefined {

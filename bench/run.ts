@@ -121,8 +121,8 @@ const SETTINGS: Record<typeof mode, Settings> = {
     prerollSeconds: 0.25,
   },
   // 45-55 minutes (2766 s on a quiet day, with the control A2), a fifth to a half of it warming
-  // up four sets (each just before its pair of rounds, 3-7 minutes each): eight rounds are four pairs of one order and its reverse (see `pairedRatio`); a shared 2-CPU
-  // machine has a bad pair in most runs, and single pairs of the same code range over ±10%, so
+  // up four sets (each just before its pair of rounds, 3-7 minutes each): eight rounds are four
+  // pairs of one order and its reverse (see `pairedRatio`); a shared 2-CPU machine has a bad pair in most runs, and single pairs of the same code range over ±10%, so
   // the more pairs the steadier the median. C runs in the first pair only. Four sets of gateway
   // processes, each warmed up, serve one pair each.
   full: {
