@@ -97,6 +97,15 @@ export interface LocalDecision {
   readonly roleAccessLevel: number;
 }
 
+/**
+ * A decision one request of this process worked out, handed to the requests that missed the
+ * same target while it did (see {@link DecisionCache.lead}).
+ */
+export interface SharedDecision extends LocalDecision {
+  /** How long it may be held, from when it was decided (as given to `rememberLocal`). */
+  readonly ttlMs: number;
+}
+
 /** One target of {@link DecisionCache.readMany}. */
 export interface ReadRequest {
   readonly projectId: number;
@@ -118,8 +127,10 @@ export interface WriteBack {
    * which a relative TTL computed a little before the write would overshoot by that little.
    */
   readonly notAfterMs?: number | undefined;
-  /** A role fetched from the upstream, to cache for `roleTtlMs`. */
-  readonly role?: { readonly userId: number; readonly level: number } | undefined;
+  /** A role fetched from the upstream, to cache for its `ttlMs` (default `roleTtlMs`). */
+  readonly role?:
+    | { readonly userId: number; readonly level: number; readonly ttlMs?: number }
+    | undefined;
 }
 
 /** The process and Redis layers, shared by every request of one gateway. */
@@ -139,6 +150,28 @@ export interface DecisionCache {
   ): void;
   /** Invalidation generation of a project (take it before reading Redis). */
   generation(projectId: number): number;
+  /**
+   * The decision another request of this process is reading or computing for this target (and
+   * generation) right now, if any. Under steady traffic a target's decision and role expire
+   * together for every request in flight, and each used to read Redis, ask the forge for the
+   * role and decide on its own; a request that finds one here waits for that one instead.
+   * Resolves `undefined` when that request failed: the caller then decides on its own.
+   */
+  joinInFlight(
+    projectId: number,
+    principalKey: string,
+    generation: number,
+  ): Promise<SharedDecision | undefined> | undefined;
+  /**
+   * Registers this request as the one deciding a target, for {@link joinInFlight}. Call the
+   * returned function exactly when done: with the decision, or `undefined` on failure (later
+   * calls are ignored). Until then, requests that join wait.
+   */
+  lead(
+    projectId: number,
+    principalKey: string,
+    generation: number,
+  ): (decided: SharedDecision | undefined) => void;
   /** Reads many targets in one round trip. Rejects when Redis fails. */
   readMany(reqs: readonly ReadRequest[], counter: RoundTripCounter): Promise<ReadResult[]>;
   /** Stores decisions and roles in one pipeline without waiting (failures go to `onError`). */
@@ -188,6 +221,11 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     epoch += 1;
     local.clear();
   };
+  // Decisions being read or computed by a request of this process, by target and generation;
+  // an entry lives only until its leader settles it.
+  const inFlight = new Map<string, Promise<SharedDecision | undefined>>();
+  const flightKey = (projectId: number, principalKey: string, gen: number): string =>
+    `${projectId}|${gen}|${principalKey}`;
   let subscriber: RedisConnection | undefined;
   let stopLocal: (() => void) | undefined;
 
@@ -289,6 +327,22 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       );
     },
     generation,
+    joinInFlight(projectId, principalKey, gen) {
+      return inFlight.get(flightKey(projectId, principalKey, gen));
+    },
+    lead(projectId, principalKey, gen) {
+      const key = flightKey(projectId, principalKey, gen);
+      let settle!: (decided: SharedDecision | undefined) => void;
+      const decided = new Promise<SharedDecision | undefined>((resolve) => (settle = resolve));
+      inFlight.set(key, decided);
+      let done = false;
+      return (d) => {
+        if (done) return;
+        done = true;
+        if (inFlight.get(key) === decided) inFlight.delete(key);
+        settle(d);
+      };
+    },
     readMany(reqs, counter) {
       if (reqs.length === 0) return Promise.resolve([]);
       counter.roundTrips += 1;
@@ -320,7 +374,12 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
             hashes.add(hash);
           }
           if (w.role)
-            pipe.set(`${keys.rolePrefix}${w.role.userId}`, String(w.role.level), 'PX', roleTtlMs);
+            pipe.set(
+              `${keys.rolePrefix}${w.role.userId}`,
+              String(w.role.level),
+              'PX',
+              Math.max(1, Math.min(w.role.ttlMs ?? roleTtlMs, roleTtlMs)),
+            );
         }
         for (const hash of hashes) pipe.pexpire(hash, hashTtl);
         pipe.exec().catch(onError);

@@ -28,7 +28,12 @@ import type { ProfileStore } from '../store/profile-store.js';
 import { groupAncestors, type UpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject } from '../upstream/types.js';
 import { principalCacheKey } from './decision-key.js';
-import { type DecisionCache, type RoundTripCounter, type WriteBack } from './decision-cache.js';
+import {
+  type DecisionCache,
+  type RoundTripCounter,
+  type SharedDecision,
+  type WriteBack,
+} from './decision-cache.js';
 
 /** What the authorizer knows about one target project after its first sight. */
 export interface TargetDecision {
@@ -56,9 +61,28 @@ export interface AuthorizerDeps {
   readonly now?: () => number;
   /** Told why a check failed closed (the client only sees `POLICY_UNAVAILABLE`). */
   readonly onPolicyError?: (err: unknown) => void;
+  /**
+   * Uniform in [0, 1), for the spread of cache lifetimes (see `spread`). Default `Math.random`.
+   */
+  readonly random?: () => number;
   /** Told of each decision cache look-up in fleet mode (metrics); must not throw. */
   readonly onCacheLookup?: (layer: DecisionCacheLayer, hit: boolean) => void;
 }
+
+/** One target of a batch of first sights. */
+interface BatchItem {
+  readonly project: RestProject;
+  readonly target: TargetProject;
+  readonly key: string;
+  readonly gen: number;
+}
+
+/**
+ * How much of a cache lifetime is cut off at random, at most: decisions and roles made together
+ * (the targets of one request, the first requests after a deploy) would otherwise expire
+ * together, and every request in flight then waits for all of them to be made again at once.
+ */
+export const LIFETIME_SPREAD = 0.1;
 
 /** A layer of the decision cache: the process LRU, or Redis. */
 export type DecisionCacheLayer = 'process' | 'redis';
@@ -103,6 +127,9 @@ export function createRequestAuthorizer(
   const counter: RoundTripCounter = { roundTrips: 0, writes: 0 };
   const now = deps.now ?? Date.now;
   const onPolicyError = deps.onPolicyError ?? (() => undefined);
+  const random = deps.random ?? Math.random;
+  /** A lifetime shortened by up to {@link LIFETIME_SPREAD}, never lengthened. */
+  const spread = (ms: number): number => ms - Math.floor(random() * LIFETIME_SPREAD * ms);
 
   /** The role when it needs no look-up; `undefined` when the upstream must be asked. */
   const fixedRole = (): number | undefined =>
@@ -172,19 +199,30 @@ export function createRequestAuthorizer(
   const tokenTtlMs = (): number =>
     principal.kind === 'anonymous' ? Infinity : principal.expiresAt * 1000 - now();
 
-  async function batch(
+  /**
+   * Decides targets no other request of this process is deciding: one Redis read for all of
+   * them, then the forge and the engine for those Redis had no usable answer for. `settles[k]`
+   * (when given) hands target k's answer to the requests that joined it, or `undefined` when it
+   * failed; every one is called by the time this resolves.
+   */
+  async function decideOwn(
     cache: DecisionCache,
-    projects: readonly RestProject[],
+    items: readonly BatchItem[],
+    settles: readonly ((d: SharedDecision | undefined) => void)[],
   ): Promise<(TargetDecision | Error)[]> {
-    const items = projects.map((project) => {
-      const target = toTargetProject(project);
-      return {
-        project,
-        target,
-        key: principalCacheKey(principal, target, deps.instance),
-        gen: cache.generation(project.id),
-      };
-    });
+    try {
+      return await readAndDecide(cache, items, settles);
+    } finally {
+      for (const settle of settles) settle(undefined); // no-op for those already settled
+    }
+  }
+
+  async function readAndDecide(
+    cache: DecisionCache,
+    items: readonly BatchItem[],
+    settles: readonly ((d: SharedDecision | undefined) => void)[],
+  ): Promise<(TargetDecision | Error)[]> {
+    if (items.length === 0) return [];
     const fixed = fixedRole();
     const roleUserId =
       fixed === undefined && principal.kind !== 'anonymous' ? principal.userId : undefined;
@@ -212,7 +250,7 @@ export function createRequestAuthorizer(
           if (set === undefined || role === undefined) {
             if (role === undefined) {
               role = await upstreamRole(it.project.id);
-              roleTtl = cache.roleTtlMs;
+              roleTtl = spread(cache.roleTtlMs);
               fetched = true;
             }
             // A stored decision Redis could not rule out (malformed, another project's) left
@@ -220,7 +258,7 @@ export function createRequestAuthorizer(
             const profile = r.profileRead ? r.profile : await readProfile(it.project.id);
             set = await computeSet(it.target, profile, role);
           }
-          const ttlMs = Math.min(cache.decisionTtlMs, roleTtl, tokenTtlMs());
+          const ttlMs = Math.min(spread(cache.decisionTtlMs), roleTtl, tokenTtlMs());
           if (set !== r.set || fetched) {
             writes.push({
               projectId: it.project.id,
@@ -231,13 +269,15 @@ export function createRequestAuthorizer(
               notAfterMs: principal.kind === 'anonymous' ? undefined : principal.expiresAt * 1000,
               role:
                 fetched && roleUserId !== undefined
-                  ? { userId: roleUserId, level: role }
+                  ? { userId: roleUserId, level: role, ttlMs: roleTtl }
                   : undefined,
             });
           }
           cache.rememberLocal(it.project.id, it.key, { set, roleAccessLevel: role }, it.gen, ttlMs);
+          settles[k]?.({ set, roleAccessLevel: role, ttlMs });
           return hold(it.project, set, role);
         } catch (err) {
+          settles[k]?.(undefined);
           if (err instanceof Error && 'extensions' in err) return err; // upstream errors keep their code
           onPolicyError(err);
           return policyUnavailableError();
@@ -246,6 +286,44 @@ export function createRequestAuthorizer(
     );
     cache.writeBack(writes, counter);
     return out;
+  }
+
+  async function batch(
+    cache: DecisionCache,
+    projects: readonly RestProject[],
+  ): Promise<(TargetDecision | Error)[]> {
+    const items: BatchItem[] = projects.map((project) => {
+      const target = toTargetProject(project);
+      return {
+        project,
+        target,
+        key: principalCacheKey(principal, target, deps.instance),
+        gen: cache.generation(project.id),
+      };
+    });
+    // A target another request of this process is deciding right now is waited for, not read
+    // and decided once more: when a decision and its role expire, every request in flight
+    // misses it at once (and asked the forge for the same role, each on its own).
+    const joined = items.map((it) => cache.joinInFlight(it.project.id, it.key, it.gen));
+    const mine = items.filter((_, k) => joined[k] === undefined);
+    const own = decideOwn(
+      cache,
+      mine,
+      mine.map((it) => cache.lead(it.project.id, it.key, it.gen)),
+    );
+    if (mine.length === items.length) return own;
+    let next = 0;
+    const at = joined.map((j) => (j === undefined ? next++ : -1));
+    return Promise.all(
+      items.map(async (it, k): Promise<TargetDecision | Error> => {
+        const waiting = joined[k];
+        if (waiting === undefined) return (await own)[at[k] ?? -1] ?? policyUnavailableError();
+        const d = await waiting;
+        // The request it waited for failed: decide on its own, as if it had not waited.
+        if (d === undefined) return (await decideOwn(cache, [it], []))[0] ?? policyUnavailableError();
+        return hold(it.project, d.set, d.roleAccessLevel);
+      }),
+    );
   }
 
   const cached = deps.decisions;
