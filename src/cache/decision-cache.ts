@@ -129,8 +129,7 @@ export interface WriteBack {
   readonly notAfterMs?: number | undefined;
   /** A role fetched from the upstream, to cache for its `ttlMs` (default `roleTtlMs`). */
   readonly role?:
-    | { readonly userId: number; readonly level: number; readonly ttlMs?: number }
-    | undefined;
+    { readonly userId: number; readonly level: number; readonly ttlMs?: number } | undefined;
 }
 
 /** The process and Redis layers, shared by every request of one gateway. */

@@ -320,7 +320,8 @@ export function createRequestAuthorizer(
         if (waiting === undefined) return (await own)[at[k] ?? -1] ?? policyUnavailableError();
         const d = await waiting;
         // The request it waited for failed: decide on its own, as if it had not waited.
-        if (d === undefined) return (await decideOwn(cache, [it], []))[0] ?? policyUnavailableError();
+        if (d === undefined)
+          return (await decideOwn(cache, [it], []))[0] ?? policyUnavailableError();
         return hold(it.project, d.set, d.roleAccessLevel);
       }),
     );
