@@ -97,15 +97,6 @@ export interface LocalDecision {
   readonly roleAccessLevel: number;
 }
 
-/**
- * A decision one request of this process worked out, handed to the requests that missed the
- * same target while it did (see {@link DecisionCache.lead}).
- */
-export interface SharedDecision extends LocalDecision {
-  /** How long it may be held, from when it was decided (as given to `rememberLocal`). */
-  readonly ttlMs: number;
-}
-
 /** One target of {@link DecisionCache.readMany}. */
 export interface ReadRequest {
   readonly projectId: number;
@@ -160,7 +151,7 @@ export interface DecisionCache {
     projectId: number,
     principalKey: string,
     generation: number,
-  ): Promise<SharedDecision | undefined> | undefined;
+  ): Promise<LocalDecision | undefined> | undefined;
   /**
    * Registers this request as the one deciding a target, for {@link joinInFlight}. Call the
    * returned function exactly when done: with the decision, or `undefined` on failure (later
@@ -170,7 +161,7 @@ export interface DecisionCache {
     projectId: number,
     principalKey: string,
     generation: number,
-  ): (decided: SharedDecision | undefined) => void;
+  ): (decided: LocalDecision | undefined) => void;
   /** Reads many targets in one round trip. Rejects when Redis fails. */
   readMany(reqs: readonly ReadRequest[], counter: RoundTripCounter): Promise<ReadResult[]>;
   /** Stores decisions and roles in one pipeline without waiting (failures go to `onError`). */
@@ -222,7 +213,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   };
   // Decisions being read or computed by a request of this process, by target and generation;
   // an entry lives only until its leader settles it.
-  const inFlight = new Map<string, Promise<SharedDecision | undefined>>();
+  const inFlight = new Map<string, Promise<LocalDecision | undefined>>();
   const flightKey = (projectId: number, principalKey: string, gen: number): string =>
     `${projectId}|${gen}|${principalKey}`;
   let subscriber: RedisConnection | undefined;
@@ -331,8 +322,8 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     },
     lead(projectId, principalKey, gen) {
       const key = flightKey(projectId, principalKey, gen);
-      let settle!: (decided: SharedDecision | undefined) => void;
-      const decided = new Promise<SharedDecision | undefined>((resolve) => (settle = resolve));
+      let settle!: (decided: LocalDecision | undefined) => void;
+      const decided = new Promise<LocalDecision | undefined>((resolve) => (settle = resolve));
       inFlight.set(key, decided);
       let done = false;
       return (d) => {

@@ -31,7 +31,7 @@ import { principalCacheKey } from './decision-key.js';
 import {
   type DecisionCache,
   type RoundTripCounter,
-  type SharedDecision,
+  type LocalDecision,
   type WriteBack,
 } from './decision-cache.js';
 
@@ -208,7 +208,7 @@ export function createRequestAuthorizer(
   async function decideOwn(
     cache: DecisionCache,
     items: readonly BatchItem[],
-    settles: readonly ((d: SharedDecision | undefined) => void)[],
+    settles: readonly ((d: LocalDecision | undefined) => void)[],
   ): Promise<(TargetDecision | Error)[]> {
     try {
       return await readAndDecide(cache, items, settles);
@@ -220,7 +220,7 @@ export function createRequestAuthorizer(
   async function readAndDecide(
     cache: DecisionCache,
     items: readonly BatchItem[],
-    settles: readonly ((d: SharedDecision | undefined) => void)[],
+    settles: readonly ((d: LocalDecision | undefined) => void)[],
   ): Promise<(TargetDecision | Error)[]> {
     if (items.length === 0) return [];
     const fixed = fixedRole();
@@ -274,7 +274,7 @@ export function createRequestAuthorizer(
             });
           }
           cache.rememberLocal(it.project.id, it.key, { set, roleAccessLevel: role }, it.gen, ttlMs);
-          settles[k]?.({ set, roleAccessLevel: role, ttlMs });
+          settles[k]?.({ set, roleAccessLevel: role });
           return hold(it.project, set, role);
         } catch (err) {
           settles[k]?.(undefined);
