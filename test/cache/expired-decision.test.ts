@@ -11,51 +11,29 @@ import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 import { createDecisionCache, type DecisionCache } from '../../src/cache/decision-cache.js';
 import { createRequestAuthorizer } from '../../src/cache/request-authorizer.js';
 import { bucketOf } from '../../src/cache/redis-decisions.js';
-import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
-import { loadSeedFile } from '../../src/demo/seed.js';
 import { encodePermissionSet } from '../../src/policy/codec.js';
 import type { InstanceSettings } from '../../src/policy/types.js';
-import {
-  createRedisConnection,
-  waitUntilReady,
-  type RedisConnection,
-} from '../../src/store/redis-client.js';
+import { createRedisConnection, type RedisConnection } from '../../src/store/redis-client.js';
 import { projectKeys } from '../../src/store/redis-keys.js';
-import {
-  createRedisProfileStore,
-  type RedisProfileStore,
-} from '../../src/store/redis-profile-store.js';
-import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/client.js';
+import type { RedisProfileStore } from '../../src/store/redis-profile-store.js';
+import type { UpstreamClient } from '../../src/upstream/client.js';
 import { createUpstreamLoaders } from '../../src/upstream/loaders.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { SCENARIOS_PATH } from '../helpers/scenarios.js';
+import {
+  bobsJob,
+  startAuthorizerWorld,
+  type AuthorizerWorld,
+} from '../helpers/authorizer-world.js';
+import type { TestRedis } from '../helpers/redis.js';
 
 const TARGET = 'acme/apps/web'; // id 102
 const TARGET_ID = 102;
-// Source: acme/platform/registry (101), a job of bob (a member of the target).
-const job = (expiresAt: number, jti: string): JobTokenPrincipal => ({
-  kind: 'job',
-  issuer: 'https://forge.test',
-  jti,
-  expiresAt,
-  projectId: 101,
-  projectPath: 'acme/platform/registry',
-  namespaceId: 11,
-  namespacePath: 'acme/platform',
-  userId: 2,
-  userLogin: 'bob',
-  jobId: 1,
-  pipelineId: 1,
-  ref: 'main',
-  refType: 'branch',
-  refProtected: true,
-});
+const job = bobsJob;
 
 describe('a stored decision that can no longer be used', () => {
+  let world: AuthorizerWorld;
   let server: TestRedis;
   let redis: RedisConnection;
   let store: RedisProfileStore;
-  let upstream: DemoUpstream;
   let client: UpstreamClient;
   const open: DecisionCache[] = [];
   let clock = 0;
@@ -89,19 +67,12 @@ describe('a stored decision that can no longer be used', () => {
   };
 
   beforeAll(async () => {
-    server = await startRedis();
-    redis = createRedisConnection({ url: server.url, maxReconnectDelayMs: 100 });
-    await waitUntilReady(redis);
-    store = createRedisProfileStore({ redis });
-    upstream = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
-    client = createUpstreamClient({ baseUrl: upstream.url, token: upstream.token });
+    world = await startAuthorizerWorld();
+    ({ server, redis, store, client } = world);
   });
   afterAll(async () => {
     for (const c of open) await c.close();
-    redis.disconnect();
-    await client.close();
-    await upstream.close();
-    await server.stop();
+    await world.close();
   });
   beforeEach(async () => {
     await redis.flushall();

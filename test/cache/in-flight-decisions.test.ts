@@ -17,50 +17,30 @@ import {
   type TargetDecision,
 } from '../../src/cache/request-authorizer.js';
 import { storedDecisionExpiry } from '../../src/cache/redis-decisions.js';
-import { startDemoUpstream, type DemoUpstream } from '../../src/demo/http-server.js';
-import { loadSeedFile } from '../../src/demo/seed.js';
+import type { DemoUpstream } from '../../src/demo/http-server.js';
 import type { InstanceSettings } from '../../src/policy/types.js';
-import {
-  createRedisConnection,
-  waitUntilReady,
-  type RedisConnection,
-} from '../../src/store/redis-client.js';
-import {
-  createRedisProfileStore,
-  type RedisProfileStore,
-} from '../../src/store/redis-profile-store.js';
-import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/client.js';
+import { createRedisConnection, type RedisConnection } from '../../src/store/redis-client.js';
+import type { RedisProfileStore } from '../../src/store/redis-profile-store.js';
+import type { UpstreamClient } from '../../src/upstream/client.js';
 import { createUpstreamLoaders } from '../../src/upstream/loaders.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { SCENARIOS_PATH } from '../helpers/scenarios.js';
+import {
+  bobsJob,
+  startAuthorizerWorld,
+  type AuthorizerWorld,
+} from '../helpers/authorizer-world.js';
+import type { TestRedis } from '../helpers/redis.js';
 
 const TARGET = 'acme/apps/web'; // id 102
 const TARGET_ID = 102;
 const BOB = 2; // a member of the target
-// A job of bob's in acme/platform/registry (101).
-const job = (expiresAt: number): JobTokenPrincipal => ({
-  kind: 'job',
-  issuer: 'https://forge.test',
-  jti: 'in-flight',
-  expiresAt,
-  projectId: 101,
-  projectPath: 'acme/platform/registry',
-  namespaceId: 11,
-  namespacePath: 'acme/platform',
-  userId: BOB,
-  userLogin: 'bob',
-  jobId: 1,
-  pipelineId: 1,
-  ref: 'main',
-  refType: 'branch',
-  refProtected: true,
-});
+const job = (expiresAt: number): JobTokenPrincipal => bobsJob(expiresAt, 'in-flight');
 const instance: InstanceSettings = {
   enforceAllowlistEverywhere: false,
   defaultEnforcement: 'DISABLED',
 };
 
 describe('decisions in flight in one process', () => {
+  let world: AuthorizerWorld;
   let server: TestRedis;
   let redis: RedisConnection;
   let store: RedisProfileStore;
@@ -106,19 +86,12 @@ describe('decisions in flight in one process', () => {
   };
 
   beforeAll(async () => {
-    server = await startRedis();
-    redis = createRedisConnection({ url: server.url, maxReconnectDelayMs: 100 });
-    await waitUntilReady(redis);
-    store = createRedisProfileStore({ redis });
-    upstream = await startDemoUpstream({ seed: loadSeedFile(SCENARIOS_PATH) });
-    client = createUpstreamClient({ baseUrl: upstream.url, token: upstream.token });
+    world = await startAuthorizerWorld();
+    ({ server, redis, store, upstream, client } = world);
   });
   afterAll(async () => {
     for (const c of open) await c.close();
-    redis.disconnect();
-    await client.close();
-    await upstream.close();
-    await server.stop();
+    await world.close();
   });
   beforeEach(async () => {
     await redis.flushall();
