@@ -45,6 +45,7 @@ import {
   type ReadReply,
   type ReadResult,
 } from './redis-decisions.js';
+import { createDecisionFlights, type DecisionFlights } from './in-flight.js';
 
 export type { ReadResult } from './redis-decisions.js';
 
@@ -140,28 +141,8 @@ export interface DecisionCache {
   ): void;
   /** Invalidation generation of a project (take it before reading Redis). */
   generation(projectId: number): number;
-  /**
-   * The decision another request of this process is reading or computing for this target (and
-   * generation) right now, if any. Under steady traffic a target's decision and role expire
-   * together for every request in flight, and each used to read Redis, ask the forge for the
-   * role and decide on its own; a request that finds one here waits for that one instead.
-   * Resolves `undefined` when that request failed: the caller then decides on its own.
-   */
-  joinInFlight(
-    projectId: number,
-    principalKey: string,
-    generation: number,
-  ): Promise<LocalDecision | undefined> | undefined;
-  /**
-   * Registers this request as the one deciding a target, for {@link joinInFlight}. Call the
-   * returned function exactly when done: with the decision, or `undefined` on failure (later
-   * calls are ignored). Until then, requests that join wait.
-   */
-  lead(
-    projectId: number,
-    principalKey: string,
-    generation: number,
-  ): (decided: LocalDecision | undefined) => void;
+  /** Requests of this process deciding a target right now (see `in-flight.ts`). */
+  readonly inFlight: DecisionFlights;
   /** Reads many targets in one round trip. Rejects when Redis fails. */
   readMany(reqs: readonly ReadRequest[], counter: RoundTripCounter): Promise<ReadResult[]>;
   /** Stores decisions and roles in one pipeline without waiting (failures go to `onError`). */
@@ -211,11 +192,6 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     epoch += 1;
     local.clear();
   };
-  // Decisions being read or computed by a request of this process, by target and generation;
-  // an entry lives only until its leader settles it.
-  const inFlight = new Map<string, Promise<LocalDecision | undefined>>();
-  const flightKey = (projectId: number, principalKey: string, gen: number): string =>
-    `${projectId}|${gen}|${principalKey}`;
   let subscriber: RedisConnection | undefined;
   let stopLocal: (() => void) | undefined;
 
@@ -317,22 +293,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
       );
     },
     generation,
-    joinInFlight(projectId, principalKey, gen) {
-      return inFlight.get(flightKey(projectId, principalKey, gen));
-    },
-    lead(projectId, principalKey, gen) {
-      const key = flightKey(projectId, principalKey, gen);
-      let settle!: (decided: LocalDecision | undefined) => void;
-      const decided = new Promise<LocalDecision | undefined>((resolve) => (settle = resolve));
-      inFlight.set(key, decided);
-      let done = false;
-      return (d) => {
-        if (done) return;
-        done = true;
-        if (inFlight.get(key) === decided) inFlight.delete(key);
-        settle(d);
-      };
-    },
+    inFlight: createDecisionFlights(),
     readMany(reqs, counter) {
       if (reqs.length === 0) return Promise.resolve([]);
       counter.roundTrips += 1;

@@ -304,20 +304,18 @@ export function createRequestAuthorizer(
     // A target another request of this process is deciding right now is waited for, not read
     // and decided once more: when a decision and its role expire, every request in flight
     // misses it at once (and asked the forge for the same role, each on its own).
-    const joined = items.map((it) => cache.joinInFlight(it.project.id, it.key, it.gen));
+    const joined = items.map((it) => cache.inFlight.join(it.project.id, it.key, it.gen));
     const mine = items.filter((_, k) => joined[k] === undefined);
     const own = decideOwn(
       cache,
       mine,
-      mine.map((it) => cache.lead(it.project.id, it.key, it.gen)),
+      mine.map((it) => cache.inFlight.lead(it.project.id, it.key, it.gen)),
     );
     if (mine.length === items.length) return own;
-    let next = 0;
-    const at = joined.map((j) => (j === undefined ? next++ : -1));
-    return Promise.all(
-      items.map(async (it, k): Promise<TargetDecision | Error> => {
+    const waited = await Promise.all(
+      items.map(async (it, k): Promise<TargetDecision | Error | undefined> => {
         const waiting = joined[k];
-        if (waiting === undefined) return (await own)[at[k] ?? -1] ?? policyUnavailableError();
+        if (waiting === undefined) return undefined; // one of `mine`
         const d = await waiting;
         // The request it waited for failed: decide on its own, as if it had not waited.
         if (d === undefined)
@@ -325,6 +323,8 @@ export function createRequestAuthorizer(
         return hold(it.project, d.set, d.roleAccessLevel);
       }),
     );
+    const decided = (await own).values();
+    return waited.map((w) => w ?? decided.next().value ?? policyUnavailableError());
   }
 
   const cached = deps.decisions;

@@ -159,13 +159,13 @@ describe('decisions in flight in one process', () => {
 
   it('does not hand a decision made before an invalidation to a request that came after it', async () => {
     const cache = await instanceCache();
-    const settle = cache.lead(TARGET_ID, 'k', cache.generation(TARGET_ID));
-    expect(cache.joinInFlight(TARGET_ID, 'k', cache.generation(TARGET_ID))).toBeDefined();
+    const settle = cache.inFlight.lead(TARGET_ID, 'k', cache.generation(TARGET_ID));
+    expect(cache.inFlight.join(TARGET_ID, 'k', cache.generation(TARGET_ID))).toBeDefined();
     cache.invalidate(TARGET_ID);
-    expect(cache.joinInFlight(TARGET_ID, 'k', cache.generation(TARGET_ID))).toBeUndefined();
+    expect(cache.inFlight.join(TARGET_ID, 'k', cache.generation(TARGET_ID))).toBeUndefined();
     settle(undefined);
     // Settled: nothing is left behind for later requests to wait for.
-    expect(cache.joinInFlight(TARGET_ID, 'k', cache.generation(TARGET_ID) - 1)).toBeUndefined();
+    expect(cache.inFlight.join(TARGET_ID, 'k', cache.generation(TARGET_ID) - 1)).toBeUndefined();
     settle(undefined); // a second call is ignored
   });
 
