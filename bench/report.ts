@@ -230,13 +230,47 @@ export function formatMicro(m: PolicyMicroResult): string {
   return `Policy evaluation (\`decide\`, best of rounds, ${m.iterations} calls each): 10 entries ${f0(m.smallNs)} ns, 400 entries with the match 6 group levels up ${f0(m.largeNs)} ns → ratio ${f2(m.ratio)} (target ≤ 1.5: ${m.ratio <= 1.5 ? 'ok' : 'MISS'})`;
 }
 
-/** The scale check's lines. */
-export function formatScale(s: ScaleResult): string {
-  return [
+/**
+ * Whether the heap stayed level once the LRU was full: from half of the pairs to all of them it
+ * may grow by at most 1 MiB or 5% of its level at half, whichever is more (a full GC precedes
+ * each reading; the LRU fills within the first quarter).
+ */
+export function heapBounded(s: ScaleResult): { readonly growthMiB: number; readonly ok: boolean } {
+  const half = s.quarters[1];
+  const last = s.quarters[s.quarters.length - 1];
+  if (!half || !last) return { growthMiB: 0, ok: false };
+  const growthMiB = Math.round((last.heapMiB - half.heapMiB) * 10) / 10;
+  return { growthMiB, ok: growthMiB <= Math.max(1, 0.05 * half.heapMiB) };
+}
+
+/** Heap bytes per decision the process LRU holds, from two runs with different LRU sizes. */
+export function heapBytesPerHeldDecision(small: ScaleResult, large: ScaleResult): number {
+  const heap = (s: ScaleResult) => s.quarters[s.quarters.length - 1]?.heapMiB ?? s.heapAfterMiB;
+  const held = (s: ScaleResult) => Math.min(s.lruMax, s.pairs);
+  return Math.round(((heap(large) - heap(small)) * 1024 * 1024) / (held(large) - held(small)));
+}
+
+/** The scale check's lines: the first run with the configured LRU size, then a larger LRU. */
+export function formatScale(runs: readonly ScaleResult[]): string {
+  const [s, larger] = runs;
+  if (!s) return 'Decision cache scale: not run';
+  const bounded = heapBounded(s);
+  const quarters = (r: ScaleResult) => r.quarters.map((q) => q.heapMiB).join(', ');
+  const lines = [
     `Decision cache scale (${s.pairs} distinct (token, target) pairs in ${s.seconds} s, process LRU max ${s.lruMax} entries):`,
     `- RSS ${s.rssBeforeMiB} MiB → ${s.rssAfterMiB} MiB; V8 heap ${s.heapBeforeMiB} MiB → ${s.heapAfterMiB} MiB (the LRU holds at most ${s.lruMax} decisions)`,
+    `- V8 heap after each quarter of the pairs: ${quarters(s)} MiB (RSS ${s.quarters.map((q) => q.rssMiB).join(', ')} MiB); from half of the pairs to all of them ${bounded.growthMiB >= 0 ? '+' : ''}${bounded.growthMiB} MiB (bounded by the LRU, ≤ 1 MiB or 5%: ${bounded.ok ? 'ok' : 'MISS'})`,
+  ];
+  if (larger) {
+    const b = heapBounded(larger);
+    lines.push(
+      `- The same pairs with LRU max ${larger.lruMax}: V8 heap ${larger.heapBeforeMiB} MiB → ${quarters(larger)} MiB by quarter (${b.ok ? 'level' : 'NOT level'} from half on, ${b.growthMiB >= 0 ? '+' : ''}${b.growthMiB} MiB), RSS ${larger.rssAfterMiB} MiB at the end: ${heapBytesPerHeldDecision(s, larger)} bytes of heap per decision the process holds (what \`SCOPEGATE_DECISION_CACHE_SIZE\` costs)`,
+    );
+  }
+  lines.push(
     `- Redis: ${s.redisKeys} decisions (fields of per-project hashes), ${s.redisBytesPerDecision} bytes per decision (used_memory delta / decisions), MEMORY USAGE of the hashes ${s.memoryUsageSample} bytes per decision (target < 200: ${s.redisBytesPerDecision < 200 ? 'ok' : 'MISS'}); e.g. \`${s.sampleKey}\``,
-  ].join('\n');
+  );
+  return lines.join('\n');
 }
 
 /** The machine the run measured on. */
@@ -258,7 +292,8 @@ export interface Results {
   readonly settings: string;
   readonly rows: readonly Row[];
   readonly micro: PolicyMicroResult;
-  readonly scale: ScaleResult;
+  /** The scale check with the configured LRU size, then with a larger one. */
+  readonly scale: readonly ScaleResult[];
   readonly profile?: string | undefined;
   /** Hand-written notes kept across runs (`bench/NOTES.md`). */
   readonly notes?: string | undefined;

@@ -65,6 +65,11 @@ interface Settings {
    */
   readonly w4Tokens: number;
   readonly scalePairs: number;
+  /**
+   * The process LRU sizes of the scale check: the default, then four times as many, so that the
+   * heap a held decision costs is the difference of the two levels.
+   */
+  readonly scaleLruSizes: readonly [number, number];
   readonly microIterations: number;
   /**
    * Rounds in which C (bare HTTP) runs, from the first: it is the ceiling of the HTTP layer,
@@ -101,6 +106,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     warmupAmount: 4,
     w4Tokens: 160,
     scalePairs: 5_000,
+    scaleLruSizes: [500, 2_000],
     microIterations: 10_000,
     cRounds: 1,
     processSets: 2,
@@ -115,6 +121,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     warmupAmount: 0,
     w4Tokens: 9_000,
     scalePairs: 200_000,
+    scaleLruSizes: [10_000, 40_000],
     microIterations: 100_000,
     cRounds: 2,
     processSets: 1,
@@ -132,6 +139,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     warmupAmount: 3_000,
     w4Tokens: 108_000,
     scalePairs: 200_000,
+    scaleLruSizes: [10_000, 40_000],
     microIterations: 300_000,
     cRounds: 2,
     processSets: 4,
@@ -499,12 +507,14 @@ async function main(): Promise<void> {
   let profile: string | undefined;
   if (profiling) profile = await runProfiles(base, job, runJobs, startVariant, work);
 
-  log(`scale check: ${settings.scalePairs} pairs`);
-  const scaleOut = await runNode(
-    ['bench/scale.ts', redis.url, String(settings.scalePairs), '10000'],
-    { nodeArgs: ['--expose-gc'] },
-  );
-  const scale = JSON.parse(scaleOut.trim()) as ScaleResult;
+  const scale: ScaleResult[] = [];
+  for (const [k, lru] of settings.scaleLruSizes.entries()) {
+    log(`scale check: ${settings.scalePairs} pairs, process LRU max ${lru}`);
+    // Each run its own job projects (`offset`), so the second writes its decisions too.
+    const args = [redis.url, String(settings.scalePairs), String(lru), String(k * 1_000_000)];
+    const out = await runNode(['bench/scale.ts', ...args], { nodeArgs: ['--expose-gc'] });
+    scale.push(JSON.parse(out.trim()) as ScaleResult);
+  }
 
   const settingsLine = `${settings.rounds} round(s) per cell, ${settings.amount !== undefined ? `${settings.amount} requests` : `${settings.durationSeconds} s`} each${settings.prerollSeconds > 0 ? ` after ${settings.prerollSeconds} s of untimed load (a pre-roll: each process idles while the others run)` : ''}, ${settings.connections} connections (autocannon in its own process), C in the first ${Math.min(settings.cRounds, settings.rounds)} only; ${settings.processSets} set(s) of gateway processes; req/s is the mean of the rounds, p99 that of all their requests together.`;
   process.stdout.write(

@@ -1,6 +1,6 @@
 /**
  * Scale check of the decision cache, in its own process:
- * `node --expose-gc --import tsx bench/scale.ts <redisUrl> <pairs> <lruMax>`.
+ * `node --expose-gc --import tsx bench/scale.ts <redisUrl> <pairs> <lruMax> [<offset>]`.
  *
  * Drives `pairs` distinct (token, target) pairs through the cache exactly as a request's
  * first sight does on a miss (batched `readMany`, `decide`, `writeBack`, `rememberLocal`),
@@ -15,7 +15,11 @@ import {
 } from '../src/cache/decision-cache.js';
 import { decide, DEFAULT_INSTANCE_SETTINGS } from '../src/policy/engine.js';
 import type { JobTokenProfile, TargetProject } from '../src/policy/types.js';
-import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
+import {
+  createRedisConnection,
+  waitUntilReady,
+  type RedisConnection,
+} from '../src/store/redis-client.js';
 
 /** What the scale check prints. */
 export interface ScaleResult {
@@ -25,11 +29,21 @@ export interface ScaleResult {
   readonly rssAfterMiB: number;
   readonly heapBeforeMiB: number;
   readonly heapAfterMiB: number;
-  /** Decisions held in Redis (fields of the decision hashes). */
+  /**
+   * Heap and RSS after each quarter of the pairs (after a full GC). The LRU is full long before
+   * the first quarter ends (10,000 of 200,000 pairs), so a bounded cache holds the heap level
+   * from there on.
+   */
+  readonly quarters: readonly {
+    readonly pairs: number;
+    readonly heapMiB: number;
+    readonly rssMiB: number;
+  }[];
+  /** Decisions this run added to Redis (fields of the decision hashes). */
   readonly redisKeys: number;
   /** `INFO memory` used_memory delta divided by the decisions written. */
   readonly redisBytesPerDecision: number;
-  /** `MEMORY USAGE` of every decision hash, divided by the decisions they hold. */
+  /** `MEMORY USAGE` of every decision hash, divided by all the decisions they hold. */
   readonly memoryUsageSample: number;
   /** One decision hash and one of its fields. */
   readonly sampleKey: string;
@@ -53,13 +67,14 @@ function target(k: number): TargetProject {
   };
 }
 
-function job(t: number): JobTokenPrincipal {
+/** Job `t`'s principal; `offset` moves its project ids, so a second run meets no decision of the first. */
+function job(t: number, offset: number): JobTokenPrincipal {
   return {
     kind: 'job',
     issuer: 'https://issuer.bench',
     jti: `scale-${t}`,
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    projectId: 60_000 + t,
+    projectId: 60_000 + offset + t,
     projectPath: `scale/src${t}`,
     namespaceId: 700,
     namespacePath: 'scale',
@@ -78,6 +93,26 @@ async function usedMemory(info: () => Promise<string>): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
+/** Every decision hash in Redis: the decisions they hold, their `MEMORY USAGE`, and a sample. */
+async function decisionHashes(
+  redis: RedisConnection,
+): Promise<{ fields: number; usage: number; sample: string }> {
+  let fields = 0;
+  let usage = 0;
+  let sample = '';
+  let cursor = '0';
+  do {
+    const [next, hashes] = await redis.scan(cursor, 'MATCH', 'sg:{p:*}:d:*', 'COUNT', 1000);
+    cursor = next;
+    for (const hash of hashes) {
+      fields += await redis.hlen(hash);
+      usage += ((await redis.call('MEMORY', 'USAGE', hash, 'SAMPLES', '0')) as number | null) ?? 0;
+      if (sample === '') sample = `${hash} ${(await redis.hkeys(hash))[0] ?? ''}`;
+    }
+  } while (cursor !== '0');
+  return { fields, usage, sample };
+}
+
 const mib = (n: number): number => Math.round((n / 1024 / 1024) * 10) / 10;
 
 function gc(): void {
@@ -89,6 +124,7 @@ export async function runScale(
   redisUrl: string,
   pairs: number,
   lruMax: number,
+  offset = 0,
 ): Promise<ScaleResult> {
   const started = performance.now();
   const redis = createRedisConnection({ url: redisUrl, commandTimeoutMs: 30_000 });
@@ -113,11 +149,15 @@ export async function runScale(
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
   const redisBefore = await usedMemory(() => redis.info('memory'));
+  // Decisions already held (the bench's own, an earlier scale run's): not this run's to count.
+  const before = await decisionHashes(redis);
 
+  const quarters: { pairs: number; heapMiB: number; rssMiB: number }[] = [];
+  let nextQuarter = 1;
   for (let start = 0; start < pairs; start += BATCH) {
     const items = [];
     for (let i = start; i < Math.min(start + BATCH, pairs); i++) {
-      const principal = job(Math.floor(i / TARGETS));
+      const principal = job(Math.floor(i / TARGETS), offset);
       const t = target(i % TARGETS);
       items.push({ principal, t, key: principalCacheKey(principal, t, instance) });
     }
@@ -147,25 +187,21 @@ export async function runScale(
       };
     });
     cache.writeBack(writes, counter);
+    const done = Math.min(start + BATCH, pairs);
+    if (done >= (pairs * nextQuarter) / 4) {
+      await redis.ping(); // the write-backs so far have been answered
+      gc();
+      const m = process.memoryUsage();
+      quarters.push({ pairs: done, heapMiB: mib(m.heapUsed), rssMiB: mib(m.rss) });
+      nextQuarter++;
+    }
   }
   await redis.ping(); // every write-back pipeline before it has been answered
   gc();
   const rssAfter = process.memoryUsage().rss;
   const heapAfter = process.memoryUsage().heapUsed;
   const redisAfter = await usedMemory(() => redis.info('memory'));
-  let redisKeys = 0;
-  let usage = 0;
-  let sampleKey = '';
-  let cursor = '0';
-  do {
-    const [next, hashes] = await redis.scan(cursor, 'MATCH', 'sg:{p:*}:d:*', 'COUNT', 1000);
-    cursor = next;
-    for (const hash of hashes) {
-      redisKeys += await redis.hlen(hash);
-      usage += ((await redis.call('MEMORY', 'USAGE', hash, 'SAMPLES', '0')) as number | null) ?? 0;
-      if (sampleKey === '') sampleKey = `${hash} ${(await redis.hkeys(hash))[0] ?? ''}`;
-    }
-  } while (cursor !== '0');
+  const after = await decisionHashes(redis);
   await cache.close();
   redis.disconnect();
   return {
@@ -175,17 +211,25 @@ export async function runScale(
     rssAfterMiB: mib(rssAfter),
     heapBeforeMiB: mib(heapBefore),
     heapAfterMiB: mib(heapAfter),
-    redisKeys,
-    redisBytesPerDecision: Math.round((redisAfter - redisBefore) / Math.max(1, redisKeys)),
-    memoryUsageSample: Math.round(usage / Math.max(1, redisKeys)),
-    sampleKey,
+    quarters,
+    redisKeys: after.fields - before.fields,
+    redisBytesPerDecision: Math.round(
+      (redisAfter - redisBefore) / Math.max(1, after.fields - before.fields),
+    ),
+    memoryUsageSample: Math.round(after.usage / Math.max(1, after.fields)),
+    sampleKey: after.sample,
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
 }
 
-const [url, pairs, lruMax] = process.argv.slice(2);
+const [url, pairs, lruMax, offset] = process.argv.slice(2);
 if (url !== undefined) {
-  const result = await runScale(url, Number(pairs ?? 200_000), Number(lruMax ?? 10_000));
+  const result = await runScale(
+    url,
+    Number(pairs ?? 200_000),
+    Number(lruMax ?? 10_000),
+    Number(offset ?? 0),
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }

@@ -54,6 +54,14 @@ describe('bench --smoke', () => {
       expect(stdout).not.toContain('tokens reused');
       expect(stdout).toContain('Policy evaluation');
       expect(stdout).toContain('Decision cache scale');
+      // Both scale runs reported four quarters and wrote decisions of their own to Redis.
+      expect(stdout).toMatch(
+        /V8 heap after each quarter of the pairs: (\d+(\.\d+)?, ){3}\d+(\.\d+)? MiB/,
+      );
+      expect(stdout).toMatch(
+        /with LRU max 2000: .* -?\d+ bytes of heap per decision the process holds/,
+      );
+      expect(stdout).toMatch(/Redis: 5000 decisions/);
 
       const m = /work dir (\S+); redis port (\d+)/.exec(stderr);
       expect(m, stderr).not.toBeNull();

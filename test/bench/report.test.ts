@@ -6,13 +6,17 @@ import { describe, expect, it } from 'vitest';
 import type { LoadResult } from '../../bench/load-worker.js';
 import {
   controlOf,
+  formatScale,
   formatTable,
+  heapBounded,
+  heapBytesPerHeldDecision,
   pairedRatio,
   pooledP99,
   resolves,
   targetVerdicts,
   type Row,
 } from '../../bench/report.js';
+import type { ScaleResult } from '../../bench/scale.js';
 
 const run = (rps: number, p99Ms = 10): LoadResult => ({
   requests: rps,
@@ -174,5 +178,46 @@ describe('targetVerdicts', () => {
       expect(resolves(1.11, 1.1)).toBe(false);
       expect(resolves(NaN, 1.1)).toBe(false);
     });
+  });
+});
+
+describe('the scale check', () => {
+  const scale = (lruMax: number, heaps: number[]): ScaleResult => ({
+    pairs: 200_000,
+    lruMax,
+    rssBeforeMiB: 100,
+    rssAfterMiB: 180,
+    heapBeforeMiB: 12,
+    heapAfterMiB: heaps[3] ?? 0,
+    quarters: heaps.map((heapMiB, k) => ({ pairs: (k + 1) * 50_000, heapMiB, rssMiB: 180 })),
+    redisKeys: 200_000,
+    redisBytesPerDecision: 120,
+    memoryUsageSample: 112,
+    sampleKey: 'sg:{p:1}:d:0:1 j:1',
+    seconds: 4.5,
+  });
+
+  it('calls the heap bounded when it stays level from half of the pairs on', () => {
+    expect(heapBounded(scale(10_000, [20.5, 20.4, 20.3, 20.3]))).toEqual({
+      growthMiB: -0.1,
+      ok: true,
+    });
+    // A heap that keeps growing with the pairs is what an unbounded cache looks like.
+    expect(heapBounded(scale(10_000, [20, 30, 40, 50]))).toEqual({ growthMiB: 20, ok: false });
+    // Without its quarters nothing can be judged, which is not a pass.
+    expect(heapBounded({ ...scale(10_000, []), quarters: [] }).ok).toBe(false);
+  });
+
+  it('prices a held decision by the heap two LRU sizes take, and prints both runs', () => {
+    const small = scale(10_000, [20.5, 20.4, 20.3, 20.3]);
+    const large = scale(40_000, [41.5, 43.1, 42.9, 42.9]);
+    // (42.9 - 20.3) MiB over 30,000 more decisions held.
+    expect(heapBytesPerHeldDecision(small, large)).toBe(790);
+    const text = formatScale([small, large]);
+    expect(text).toContain('V8 heap after each quarter of the pairs: 20.5, 20.4, 20.3, 20.3 MiB');
+    expect(text).toContain('-0.1 MiB (bounded by the LRU, ≤ 1 MiB or 5%: ok)');
+    expect(text).toContain('with LRU max 40000');
+    expect(text).toContain('790 bytes of heap per decision the process holds');
+    expect(text).toContain('120 bytes per decision');
   });
 });
