@@ -206,8 +206,10 @@ function translate(err: unknown, source: ResolvedSource, target: string): never 
     throw badUserInputError(`${err.message}; remove unused entries first`);
   if (err instanceof GatewayError) throw err;
   // Anything else is the store failing (Redis away, timed out): the documented answer is
-  // POLICY_UNAVAILABLE, not a masked INTERNAL_SERVER_ERROR. The write did not happen (each
-  // store write is one script), so the caller may simply retry.
+  // POLICY_UNAVAILABLE, not a masked INTERNAL_SERVER_ERROR. The write did not happen: each
+  // store write is one script, and one whose answer was lost is settled by its receipt (a
+  // write that was made answers as made; one that cannot be settled is a GatewayError above
+  // saying it may have been made), so the caller may simply retry.
   throw policyUnavailableError('the permission store is unavailable; nothing was changed');
 }
 

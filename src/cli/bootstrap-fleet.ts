@@ -70,7 +70,16 @@ export async function bootstrapFleet(
     const newSubscriber = () =>
       createRedisConnection({ ...connection, subscriber: true }, onRedisError);
 
-    const store = createRedisProfileStore({ redis, ...profileStoreOptionsFromConfig(config) });
+    const store = createRedisProfileStore({
+      redis,
+      ...profileStoreOptionsFromConfig(config),
+      // Neither the write nor its settling was answered: the audit trail may miss a change.
+      onUncertainWrite: ({ projectId, writeId }) =>
+        logger.error(
+          { event: 'policy.writeUncertain', projectId, writeId },
+          'a profile write was not answered and could not be settled: it may have been made without an audit event; its receipt key (…:{p:<projectId>}:w:<writeId>) holds the version it made, if any, for 10 minutes',
+        ),
+    });
     const decisions = createDecisionCache({
       redis,
       createSubscriber: newSubscriber,

@@ -21,6 +21,8 @@ export interface ProjectKeys {
   readonly rolePrefix: string;
   /** Prefix of staged profiles of a policy import: `<stagePrefix><importId>`. */
   readonly stagePrefix: string;
+  /** Prefix of write receipts: `<receiptPrefix><write id>` → the version the write made, or `void`. */
+  readonly receiptPrefix: string;
 }
 
 /** Keys of target project `projectId`. */
@@ -32,6 +34,7 @@ export function projectKeys(projectId: number, prefix = DEFAULT_KEY_PREFIX): Pro
     decisionPrefix: `${base}d:`,
     rolePrefix: `${base}role:`,
     stagePrefix: `${base}stage:`,
+    receiptPrefix: `${base}w:`,
   };
 }
 

@@ -8,7 +8,10 @@
  * it returns. Local listeners (`onChange`) hear a write of this process at once, before
  * the promise resolves, so the writing instance never serves a stale decision.
  */
+import { randomBytes } from 'node:crypto';
+import { ReplyError } from 'ioredis';
 import { z } from 'zod';
+import { policyUnavailableError } from '../errors/codes.js';
 import { ENFORCEMENT_MODES, LEVELS, RESOURCES } from '../policy/types.js';
 import type {
   AllowlistEntry,
@@ -33,6 +36,7 @@ import {
   PUT_PROFILE,
   REMOVE_ENTRY,
   SET_ENFORCEMENT,
+  SETTLE_WRITE,
   SWAP_STAGED,
   UPSERT_ENTRY,
 } from './redis-profile-scripts.js';
@@ -74,7 +78,28 @@ export interface RedisProfileStoreOptions {
   readonly defaultEnforcement?: JobTokenEnforcement;
   /** Lifetime of a staged import that was never swapped in, seconds. Default 3600. */
   readonly stageTtlSeconds?: number;
+  /**
+   * How long to keep trying to learn whether a write whose answer never came was made, ms.
+   * Default 3000 (see {@link settleWrite}).
+   */
+  readonly settleWithinMs?: number;
+  /**
+   * Told of a write whose outcome stayed unknown (Redis did not answer it, nor the settling
+   * after it): its receipt `sg:{p:<projectId>}:w:<writeId>` holds the version it made, if any,
+   * for 10 minutes. The caller got POLICY_UNAVAILABLE saying the change may have been made.
+   */
+  readonly onUncertainWrite?: (write: {
+    readonly projectId: number;
+    readonly writeId: string;
+  }) => void;
 }
+
+/** The answer to a write that may have been made: the caller is told not to assume either way. */
+export const UNCERTAIN_WRITE_MESSAGE =
+  'the permission store stopped answering while the change was being written, so it may have been made: read the allowlist before trying again';
+
+/** A write script's answer for a write settled as not made (its receipt is `void`). */
+const VOIDED = -5;
 
 const entrySchema = z.object({
   sourceId: z.number().int(),
@@ -147,23 +172,78 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
   };
 
   /**
-   * Runs a write script on a project's keys and returns its raw reply; the index is updated
-   * first (it may over-list).
+   * Learns whether the write of `receipt` was made, once its own answer failed to come: the
+   * version it made, `'void'` when it was not made (and now never will be), or `undefined` when
+   * Redis did not answer within `settleWithinMs` either. Commands of one connection run in the
+   * order they were sent, so a script that reached Redis has run before this reads its receipt.
    */
-  async function runScript(projectId: number, script: string, args: readonly string[]) {
+  async function settleWrite(receipt: string): Promise<string | undefined> {
+    const deadline = Date.now() + (opts.settleWithinMs ?? 3000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return String(await evalScript(redis, SETTLE_WRITE, [receipt], []));
+      } catch {
+        const pause = Math.min(50 * 2 ** attempt, 400);
+        if (Date.now() + pause >= deadline) return undefined;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  /**
+   * Runs a write script on a project's keys and returns its raw reply (`table`: the script
+   * answers `{version, ...}` rather than a number); the project index is added to just before
+   * (it may over-list). A script whose answer did not come (a timeout, a cut connection) may
+   * have run: the write is settled by its receipt, so the caller learns the truth or that it is
+   * unknown, never "nothing was changed" about a change that was made.
+   */
+  async function runScript(
+    projectId: number,
+    script: string,
+    args: readonly string[],
+    table = false,
+  ): Promise<unknown> {
     const keys = projectKeys(projectId, prefix);
-    await redis.sadd(indexKey, String(projectId));
-    return evalScript(
-      redis,
-      script,
-      [keys.profile, keys.version],
-      [channel, String(projectId), ...args],
+    // Sent ahead of the script on the same connection, so Redis runs it first; not awaited
+    // first, so that a slow answer to it does not leave the script unsent and unsettled.
+    const indexed = redis.sadd(indexKey, String(projectId)).then(
+      () => true,
+      () => false,
     );
+    const writeId = randomBytes(12).toString('base64url');
+    const receipt = `${keys.receiptPrefix}${writeId}`;
+    let reply: unknown;
+    try {
+      reply = await evalScript(
+        redis,
+        script,
+        [keys.profile, keys.version, receipt],
+        [channel, String(projectId), ...args],
+      );
+    } catch (err) {
+      await indexed;
+      // Redis answered with an error (the script did not run, or stopped before its receipt),
+      // or the client never sent it: nothing to settle.
+      if (err instanceof ReplyError || neverSent(err)) throw err;
+      const settled = await settleWrite(receipt);
+      if (settled === undefined) {
+        opts.onUncertainWrite?.({ projectId, writeId });
+        throw policyUnavailableError(UNCERTAIN_WRITE_MESSAGE);
+      }
+      if (settled === 'void') throw err;
+      reply = table ? [Number(settled)] : Number(settled);
+    }
+    // A script that ran had the index entry before it on a single node; on a Cluster (another
+    // slot, another connection) an index write that failed is made again, and failing that,
+    // left to the project's next write: the change itself is made and must be reported so.
+    if (!(await indexed)) await redis.sadd(indexKey, String(projectId)).catch(() => undefined);
+    return reply;
   }
 
   /** Runs a write script that answers one number: the new version, or a negative refusal. */
   async function write(projectId: number, script: string, args: readonly string[]) {
     const code = Number(await runScript(projectId, script, args));
+    if (code === VOIDED) throw new Error('the write was settled as not made');
     if (code > 0) changed(projectId);
     return code;
   }
@@ -302,10 +382,11 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
           seen.add(field);
           args.push(field, JSON.stringify(entry));
         }
-        const [code, detail] = (await runScript(projectId, ADD_ENTRIES, args)) as [
+        const [code, detail] = (await runScript(projectId, ADD_ENTRIES, args, true)) as [
           number,
           (number | string)?,
         ];
+        if (code === VOIDED) throw new Error('the write was settled as not made');
         if (code === -4) throw new EntryConflictError('the profile changed since it was read');
         if (code === -1) {
           const entry = entries[Number(detail) - 1];
@@ -332,6 +413,11 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
     },
     isStoreRefusal,
   );
+}
+
+/** ioredis refusing a command it could not send (no connection, and no offline queue). */
+function neverSent(err: unknown): boolean {
+  return err instanceof Error && err.message.endsWith('enableOfflineQueue options is false');
 }
 
 function isStoreRefusal(err: unknown): boolean {
