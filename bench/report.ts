@@ -264,7 +264,7 @@ export function formatScale(runs: readonly ScaleResult[]): string {
   if (larger) {
     const b = heapBounded(larger);
     lines.push(
-      `- The same pairs with LRU max ${larger.lruMax}: V8 heap ${larger.heapBeforeMiB} MiB → ${quarters(larger)} MiB by quarter (${b.ok ? 'level' : 'NOT level'} from half on, ${b.growthMiB >= 0 ? '+' : ''}${b.growthMiB} MiB), RSS ${larger.rssAfterMiB} MiB at the end: ${heapBytesPerHeldDecision(s, larger)} bytes of heap per decision the process holds (what \`SCOPEGATE_DECISION_CACHE_SIZE\` costs)`,
+      `- ${larger.pairs === s.pairs ? 'The same pairs' : `${larger.pairs} pairs`} with LRU max ${larger.lruMax}: V8 heap ${larger.heapBeforeMiB} MiB → ${quarters(larger)} MiB by quarter (${b.ok ? 'level' : 'NOT level'} from half on, ${b.growthMiB >= 0 ? '+' : ''}${b.growthMiB} MiB), RSS ${larger.rssAfterMiB} MiB at the end: ${heapBytesPerHeldDecision(s, larger)} bytes of heap per decision the process holds (what \`SCOPEGATE_DECISION_CACHE_SIZE\` costs)`,
     );
   }
   lines.push(

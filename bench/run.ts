@@ -64,12 +64,12 @@ interface Settings {
    * sized for 1,500 req/s. Minting is cheap (20,000 ES256 tokens in about 1 s).
    */
   readonly w4Tokens: number;
-  readonly scalePairs: number;
   /**
-   * The process LRU sizes of the scale check: the default, then four times as many, so that the
-   * heap a held decision costs is the difference of the two levels.
+   * The scale check's runs: pairs driven and process LRU size. The first has the default LRU;
+   * the second four times as many, so that the heap a held decision costs is the difference of
+   * the two levels (`--quick` drives fewer pairs through it, to stay under two minutes).
    */
-  readonly scaleLruSizes: readonly [number, number];
+  readonly scaleRuns: readonly { readonly pairs: number; readonly lruMax: number }[];
   readonly microIterations: number;
   /**
    * Rounds in which C (bare HTTP) runs, from the first: it is the ceiling of the HTTP layer,
@@ -105,8 +105,10 @@ const SETTINGS: Record<typeof mode, Settings> = {
     connections: 4,
     warmupAmount: 4,
     w4Tokens: 160,
-    scalePairs: 5_000,
-    scaleLruSizes: [500, 2_000],
+    scaleRuns: [
+      { pairs: 5_000, lruMax: 500 },
+      { pairs: 5_000, lruMax: 2_000 },
+    ],
     microIterations: 10_000,
     cRounds: 1,
     processSets: 2,
@@ -120,8 +122,10 @@ const SETTINGS: Record<typeof mode, Settings> = {
     connections: 10,
     warmupAmount: 0,
     w4Tokens: 9_000,
-    scalePairs: 200_000,
-    scaleLruSizes: [10_000, 40_000],
+    scaleRuns: [
+      { pairs: 200_000, lruMax: 10_000 },
+      { pairs: 80_000, lruMax: 40_000 },
+    ],
     microIterations: 100_000,
     cRounds: 2,
     processSets: 1,
@@ -138,8 +142,10 @@ const SETTINGS: Record<typeof mode, Settings> = {
     connections: 10,
     warmupAmount: 3_000,
     w4Tokens: 108_000,
-    scalePairs: 200_000,
-    scaleLruSizes: [10_000, 40_000],
+    scaleRuns: [
+      { pairs: 200_000, lruMax: 10_000 },
+      { pairs: 200_000, lruMax: 40_000 },
+    ],
     microIterations: 300_000,
     cRounds: 2,
     processSets: 4,
@@ -508,10 +514,10 @@ async function main(): Promise<void> {
   if (profiling) profile = await runProfiles(base, job, runJobs, startVariant, work);
 
   const scale: ScaleResult[] = [];
-  for (const [k, lru] of settings.scaleLruSizes.entries()) {
-    log(`scale check: ${settings.scalePairs} pairs, process LRU max ${lru}`);
+  for (const [k, { pairs, lruMax }] of settings.scaleRuns.entries()) {
+    log(`scale check: ${pairs} pairs, process LRU max ${lruMax}`);
     // Each run its own job projects (`offset`), so the second writes its decisions too.
-    const args = [redis.url, String(settings.scalePairs), String(lru), String(k * 1_000_000)];
+    const args = [redis.url, String(pairs), String(lruMax), String(k * 1_000_000)];
     const out = await runNode(['bench/scale.ts', ...args], { nodeArgs: ['--expose-gc'] });
     scale.push(JSON.parse(out.trim()) as ScaleResult);
   }
