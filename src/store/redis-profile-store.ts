@@ -192,10 +192,10 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
 
   /**
    * Runs a write script on a project's keys and returns its raw reply (`table`: the script
-   * answers `{version, ...}` rather than a number); the project index is added to just before
-   * (it may over-list). A script whose answer did not come (a timeout, a cut connection) may
-   * have run: the write is settled by its receipt, so the caller learns the truth or that it is
-   * unknown, never "nothing was changed" about a change that was made.
+   * answers `{version, ...}` rather than a number). A script whose answer did not come (a
+   * timeout, a cut connection) may have run: the write is settled by its receipt, so the caller
+   * learns the truth or that it is unknown, never "nothing was changed" about a change that was
+   * made.
    */
   async function runScript(
     projectId: number,
@@ -204,40 +204,34 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
     table = false,
   ): Promise<unknown> {
     const keys = projectKeys(projectId, prefix);
-    // Sent ahead of the script on the same connection, so Redis runs it first; not awaited
-    // first, so that a slow answer to it does not leave the script unsent and unsettled.
-    const indexed = redis.sadd(indexKey, String(projectId)).then(
-      () => true,
-      () => false,
-    );
+    // The index first: a write it could not record is not sent (an unlisted profile would
+    // survive a policy import that drops it); the index may over-list.
+    await redis.sadd(indexKey, String(projectId));
     const writeId = randomBytes(12).toString('base64url');
     const receipt = `${keys.receiptPrefix}${writeId}`;
-    let reply: unknown;
     try {
-      reply = await evalScript(
+      return await evalScript(
         redis,
         script,
         [keys.profile, keys.version, receipt],
         [channel, String(projectId), ...args],
       );
     } catch (err) {
-      await indexed;
       // Redis answered with an error (the script did not run, or stopped before its receipt),
       // or the client never sent it: nothing to settle.
       if (err instanceof ReplyError || neverSent(err)) throw err;
       const settled = await settleWrite(receipt);
       if (settled === undefined) {
-        opts.onUncertainWrite?.({ projectId, writeId });
+        try {
+          opts.onUncertainWrite?.({ projectId, writeId });
+        } catch {
+          // The caller's answer must stay "it may have been made", whatever the hook does.
+        }
         throw policyUnavailableError(UNCERTAIN_WRITE_MESSAGE);
       }
       if (settled === 'void') throw err;
-      reply = table ? [Number(settled)] : Number(settled);
+      return table ? [Number(settled)] : Number(settled);
     }
-    // A script that ran had the index entry before it on a single node; on a Cluster (another
-    // slot, another connection) an index write that failed is made again, and failing that,
-    // left to the project's next write: the change itself is made and must be reported so.
-    if (!(await indexed)) await redis.sadd(indexKey, String(projectId)).catch(() => undefined);
-    return reply;
   }
 
   /** Runs a write script that answers one number: the new version, or a negative refusal. */
@@ -415,9 +409,16 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
   );
 }
 
-/** ioredis refusing a command it could not send (no connection, and no offline queue). */
+/**
+ * A single node's ioredis refusing a command it could not send (no connection, and no offline
+ * queue). The Cluster's "Cluster isn't ready" is not one: ioredis also says it when retrying a
+ * command that was already sent, so a Cluster write that failed that way is settled.
+ */
 function neverSent(err: unknown): boolean {
-  return err instanceof Error && err.message.endsWith('enableOfflineQueue options is false');
+  return (
+    err instanceof Error &&
+    err.message === "Stream isn't writeable and enableOfflineQueue options is false"
+  );
 }
 
 function isStoreRefusal(err: unknown): boolean {

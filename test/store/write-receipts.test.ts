@@ -4,7 +4,7 @@
  * reply. Before write receipts, the caller was told POLICY_UNAVAILABLE "nothing was changed"
  * about a change that had been made (and was never audited), and ioredis' resend of a cut
  * command ran an `add` twice, refusing the caller's own entry as already there. Real Redis
- * throughout; the cut is a real TCP proxy that closes the gateway's side of the connection.
+ * throughout, behind a real TCP proxy that delays or cuts the gateway's connection.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
@@ -33,20 +33,37 @@ const entry = (sourceId: number): AllowlistEntry => ({
 });
 
 /**
- * A TCP proxy in front of Redis. `cutAfterNext(marker)`: the next client chunk that contains
- * `marker` is passed on to Redis, and then the client's side of that connection is closed
- * before any reply, as a network cut after the send would.
+ * A TCP proxy in front of Redis, for the network between the gateway and Redis:
+ * - `delayNext(marker, ms)`: the next client chunk that contains `marker`, and everything the
+ *   client sends after it, reaches Redis `ms` later, in order (a slow link);
+ * - `cutAfterNext(marker)`: the next client chunk that contains `marker` reaches Redis, and the
+ *   client's side of that connection is then closed before any reply (a cut after the send).
  */
-async function startCutProxy(redisPort: number) {
-  let marker: string | undefined;
+async function startProxy(redisPort: number) {
+  let delay: { marker: string; ms: number } | undefined;
+  let cut: string | undefined;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(redisPort, '127.0.0.1');
     sockets.add(client).add(upstream);
+    let held: Buffer[] | undefined;
     client.on('data', (chunk: Buffer) => {
+      if (held) {
+        held.push(chunk);
+        return;
+      }
+      if (delay && chunk.includes(delay.marker)) {
+        const queue = (held = [chunk]);
+        setTimeout(() => {
+          held = undefined;
+          for (const c of queue) upstream.write(c);
+        }, delay.ms);
+        delay = undefined;
+        return;
+      }
       upstream.write(chunk);
-      if (marker !== undefined && chunk.includes(marker)) {
-        marker = undefined;
+      if (cut !== undefined && chunk.includes(cut)) {
+        cut = undefined;
         client.destroy();
       }
     });
@@ -63,9 +80,12 @@ async function startCutProxy(redisPort: number) {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    port: (server.address() as AddressInfo).port,
-    cutAfterNext(m: string) {
-      marker = m;
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    delayNext(marker: string, ms: number) {
+      delay = { marker, ms };
+    },
+    cutAfterNext(marker: string) {
+      cut = marker;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -86,21 +106,31 @@ describe('profile writes whose answer never came', () => {
     return Promise.all(found.map((k) => admin.get(k)));
   };
 
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  /** Reads through Redis directly, with a patient connection. */
+  let reader: ReturnType<typeof createRedisProfileStore>;
+
   beforeAll(async () => {
-    server = await startRedis({ args: ['--enable-debug-command', 'yes'] });
+    server = await startRedis();
     admin = new Redis(server.port, '127.0.0.1', { commandTimeout: 10_000 });
+    reader = createRedisProfileStore({ redis: admin });
+    proxy = await startProxy(server.port);
   });
   afterAll(async () => {
     admin.disconnect();
+    await proxy.close();
     await server.stop();
   });
   beforeEach(async () => {
     await admin.flushall();
   });
 
-  /** A store on its own connection with a short command timeout. */
-  async function storeWith(commandTimeoutMs: number, extra: { settleWithinMs?: number } = {}) {
-    const redis = createRedisConnection({ url: server.url, commandTimeoutMs });
+  /** A store behind the proxy with a short command timeout. */
+  async function storeWith(commandTimeoutMs?: number, extra: { settleWithinMs?: number } = {}) {
+    const redis = createRedisConnection({
+      url: proxy.url,
+      ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
+    });
     await waitUntilReady(redis);
     const uncertain: { projectId: number; writeId: string }[] = [];
     const store = createRedisProfileStore({
@@ -111,20 +141,26 @@ describe('profile writes whose answer never came', () => {
     return { store, redis, uncertain };
   }
 
+  const sources = async () => (await reader.get(PROJECT))?.entries.map((e) => e.sourceId);
+
   it('reports a write Redis made after the command timed out as made, once', async () => {
     const { store, redis, uncertain } = await storeWith(150);
     try {
       await store.addEntry(PROJECT, entry(1));
       expect(await version()).toBe(1);
-      // Redis is blocked for 400 ms: the write times out at 150 ms but runs when Redis wakes.
-      const sleeping = admin.call('DEBUG', 'SLEEP', '0.4');
-      await new Promise((r) => setTimeout(r, 30));
-      const answered = await store.addEntry(PROJECT, entry(2));
-      await sleeping;
-      expect(answered).toBe(2);
+      // The add reaches Redis 400 ms late: it times out at 150 ms, then runs.
+      proxy.delayNext('e:P:2', 400);
+      expect(await store.addEntry(PROJECT, entry(2))).toBe(2);
       expect(await version()).toBe(2);
-      expect((await store.get(PROJECT))?.entries.map((e) => e.sourceId)).toEqual([1, 2]);
-      expect(await receipts()).toEqual(expect.arrayContaining(['1', '2']));
+      expect(await sources()).toEqual([1, 2]);
+      // The same for a batch, whose script answers `{version}` (once Redis has the script: a
+      // first EVALSHA that comes late is refused with NOSCRIPT, and settled as not made).
+      await store.addEntries(PROJECT, [entry(3)]);
+      proxy.delayNext('e:P:4', 400);
+      expect(await store.addEntries(PROJECT, [entry(4), entry(5)])).toBe(4);
+      expect(await version()).toBe(4);
+      expect(await sources()).toEqual([1, 2, 3, 4, 5]);
+      expect(await receipts()).toEqual(expect.arrayContaining(['2', '4']));
       expect(uncertain).toEqual([]);
     } finally {
       redis.disconnect();
@@ -134,42 +170,59 @@ describe('profile writes whose answer never came', () => {
   it('says the change may have been made when neither the write nor its settling is answered', async () => {
     const { store, redis, uncertain } = await storeWith(100, { settleWithinMs: 300 });
     try {
-      // Redis has the script from here on (a first EVALSHA would be refused with NOSCRIPT).
       await store.setEnforcement(PROJECT, 'ENFORCED');
-      const sleeping = admin.call('DEBUG', 'SLEEP', '1');
-      await new Promise((r) => setTimeout(r, 30));
+      // The write, and every settling attempt behind it, reach Redis 1.5 s late.
+      proxy.delayNext('AUDIT', 1_500);
       const err = await store.setEnforcement(PROJECT, 'AUDIT').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GatewayError);
       expect((err as GatewayError).extensions['code']).toBe('POLICY_UNAVAILABLE');
       expect((err as GatewayError).message).toBe(UNCERTAIN_WRITE_MESSAGE);
       expect(uncertain).toHaveLength(1);
       expect(uncertain[0]?.projectId).toBe(PROJECT);
-      await sleeping;
       // It was made, as the answer allowed, and its receipt (named to the operator) says so.
-      await new Promise((r) => setTimeout(r, 50));
-      expect((await store.get(PROJECT))?.enforcement).toBe('AUDIT');
-      expect(await admin.get(`${keys.receiptPrefix}${uncertain[0]?.writeId}`)).toBe('2');
+      const receipt = `${keys.receiptPrefix}${uncertain[0]?.writeId}`;
+      const deadline = Date.now() + 5_000;
+      while ((await admin.get(receipt)) === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(await admin.get(receipt)).toBe('2');
+      expect((await reader.get(PROJECT))?.enforcement).toBe('AUDIT');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('settles a write that never ran as not made: nothing changed, and it cannot land later', async () => {
+    const { store, redis, uncertain } = await storeWith(150);
+    try {
+      await store.addEntry(PROJECT, entry(1));
+      // Redis forgets its scripts, so the late remove is refused with NOSCRIPT: it never runs.
+      await admin.script('FLUSH');
+      proxy.delayNext('e:P:1', 400);
+      const err = await store.removeEntry(PROJECT, 'PROJECT', 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GatewayError);
+      expect((err as GatewayError).extensions['code']).toBe('POLICY_UNAVAILABLE');
+      expect((err as GatewayError).message).not.toBe(UNCERTAIN_WRITE_MESSAGE);
+      expect(await version()).toBe(1);
+      expect(await sources()).toEqual([1]);
+      // Its receipt is void: were the remove sent again, it would be refused.
+      expect((await receipts()).sort()).toEqual(['1', 'void']);
+      expect(uncertain).toEqual([]);
     } finally {
       redis.disconnect();
     }
   });
 
   it('does not run an add twice when its connection is cut after the send', async () => {
-    const proxy = await startCutProxy(server.port);
-    const redis = createRedisConnection({ url: `redis://127.0.0.1:${proxy.port}` });
-    await waitUntilReady(redis);
-    const store = createRedisProfileStore({ redis });
+    const { store, redis } = await storeWith();
     try {
       await store.addEntry(PROJECT, entry(1));
       // The add reaches Redis and runs; the reply is lost with the connection.
       proxy.cutAfterNext('e:P:2');
-      const answered = await store.addEntry(PROJECT, entry(2));
-      expect(answered).toBe(2);
+      expect(await store.addEntry(PROJECT, entry(2))).toBe(2);
       expect(await version()).toBe(2);
-      expect((await store.get(PROJECT))?.entries.map((e) => e.sourceId)).toEqual([1, 2]);
+      expect(await sources()).toEqual([1, 2]);
     } finally {
       redis.disconnect();
-      await proxy.close();
     }
   });
 
