@@ -149,10 +149,42 @@ export async function replaceAudited(
   // Nothing to write: every profile grants what is stored and every entry has its history.
   // Writing anyway would bump every version and so empty every instance's decision cache.
   if (changes?.length === 0 && !stamped.changed) return undefined;
-  await store.replaceAll(stamped.profiles);
+  try {
+    await store.replaceAll(stamped.profiles);
+  } catch (err) {
+    // The swap's answer can be lost while the swap was made (a timeout, a cut connection); run
+    // again, the import would then find nothing to change and record nothing. So when what is
+    // stored now is the file, the import landed, and it is recorded as made.
+    const changedGrants = changes === undefined || changes.length > 0;
+    if (!changedGrants || !(await importLanded(store, profiles, paths))) throw err;
+  }
   const event = policyImportEvent(audit, profiles.length, changes);
   if (event) await audit.changeLog.recordImport(event);
   return event;
+}
+
+/** How long {@link importLanded} keeps asking, ms. */
+export const IMPORT_SETTLE_MS = 3_000;
+
+/**
+ * Whether the stored profiles are now `profiles` (no change left between them), asking until
+ * Redis answers or {@link IMPORT_SETTLE_MS} has passed (then `false`: not known to have landed).
+ */
+async function importLanded(
+  store: ProfileStore,
+  profiles: readonly ProfileWrite[],
+  paths: readonly string[],
+): Promise<boolean> {
+  const deadline = Date.now() + IMPORT_SETTLE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return diffStoredProfiles(await store.list(), profiles, paths).length === 0;
+    } catch {
+      const pause = Math.min(50 * 2 ** attempt, 400);
+      if (Date.now() + pause >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }
 
 /** The stored profiles of `profiles`' targets that can be read; the others are skipped. */

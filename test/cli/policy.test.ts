@@ -16,11 +16,13 @@ import { loadSeedFile } from '../../src/demo/seed.js';
 import { decide } from '../../src/policy/engine.js';
 import { parsePolicyFile, serializePolicyFile } from '../../src/policy/policy-file.js';
 import { resolvePolicyFile } from '../../src/store/policy-loader.js';
+import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import {
   createRedisProfileStore,
   type RedisProfileStore,
 } from '../../src/store/redis-profile-store.js';
 import { createUpstreamClient, type UpstreamClient } from '../../src/upstream/client.js';
+import { startRedisProxy } from '../helpers/redis-proxy.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import {
   loadScenarios,
@@ -311,5 +313,52 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     await undated.replaceAll(first);
     await replaceAudited(undated, first, ['acme/target'], audit, () => t1);
     expect((await undated.get(1))?.entries[0]?.createdAt).toBe(t1.toISOString());
+  });
+
+  it('records an import whose swap Redis made after its answer timed out, and not one it did not make', async () => {
+    const server = servers[1];
+    if (!server) throw new Error('a Redis server expected');
+    const proxy = await startRedisProxy(server.port);
+    const conn = createRedisConnection({ url: proxy.url, commandTimeoutMs: 150 });
+    try {
+      await waitUntilReady(conn);
+      const store = createRedisProfileStore({ redis: conn });
+      const recorded: PolicyImportEvent[] = [];
+      const changeLog: ChangeLog = {
+        record: () => Promise.resolve(),
+        recordImport: (e) => (recorded.push(e), Promise.resolve()),
+        recordAdmin: () => Promise.resolve(),
+        failedWrites: () => 0,
+      };
+      const audit = { changeLog, via: 'policy import' as const, fileSha256: 'abc' };
+      const file = (mode: 'AUDIT' | 'ENFORCED') => [
+        { projectId: 990, enforcement: mode, entries: [entry(9, 'acme/apps')] },
+      ];
+      await replaceAudited(store, file('ENFORCED'), ['acme/late'], audit);
+      expect(recorded).toHaveLength(1);
+
+      // The swap reaches Redis 400 ms late: its answer times out (150 ms), then it runs.
+      proxy.delayNext('RENAME', 400);
+      const event = await replaceAudited(store, file('AUDIT'), ['acme/late'], audit);
+      expect(event?.changes).toEqual(['acme/late: enforcement ENFORCED -> AUDIT']);
+      expect(recorded).toEqual([recorded[0], event]);
+      expect((await empty.get(990))?.enforcement).toBe('AUDIT');
+
+      // Writes paused past the timeout: the import fails while staging, before any swap is
+      // sent. It reports the failure, records nothing, and nothing changes once Redis resumes.
+      await emptyConn.call('CLIENT', 'PAUSE', '1000', 'WRITE');
+      const refused = await replaceAudited(store, file('ENFORCED'), ['acme/late'], audit).catch(
+        (e: unknown) => e,
+      );
+      expect(refused).toBeInstanceOf(Error);
+      expect(recorded).toHaveLength(2);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await empty.get(990))?.enforcement).toBe('AUDIT');
+    } finally {
+      await emptyConn.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      conn.disconnect();
+      await proxy.close();
+      await emptyConn.del('sg:{idx}:projects', 'sg:{p:990}:profile', 'sg:{p:990}:version');
+    }
   });
 });

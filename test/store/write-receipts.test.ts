@@ -6,7 +6,6 @@
  * command ran an `add` twice, refusing the caller's own entry as already there. Real Redis
  * throughout, behind a real TCP proxy that delays or cuts the gateway's connection.
  */
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/codes.js';
@@ -18,6 +17,7 @@ import {
   createRedisProfileStore,
   UNCERTAIN_WRITE_MESSAGE,
 } from '../../src/store/redis-profile-store.js';
+import { startRedisProxy, type RedisProxy } from '../helpers/redis-proxy.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const PROJECT = 42;
@@ -32,69 +32,6 @@ const entry = (sourceId: number): AllowlistEntry => ({
   boundToUserRole: true,
 });
 
-/**
- * A TCP proxy in front of Redis, for the network between the gateway and Redis:
- * - `delayNext(marker, ms)`: the next client chunk that contains `marker`, and everything the
- *   client sends after it, reaches Redis `ms` later, in order (a slow link);
- * - `cutAfterNext(marker)`: the next client chunk that contains `marker` reaches Redis, and the
- *   client's side of that connection is then closed before any reply (a cut after the send).
- */
-async function startProxy(redisPort: number) {
-  let delay: { marker: string; ms: number } | undefined;
-  let cut: string | undefined;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(redisPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    let held: Buffer[] | undefined;
-    client.on('data', (chunk: Buffer) => {
-      if (held) {
-        held.push(chunk);
-        return;
-      }
-      if (delay && chunk.includes(delay.marker)) {
-        const queue = (held = [chunk]);
-        setTimeout(() => {
-          held = undefined;
-          for (const c of queue) upstream.write(c);
-        }, delay.ms);
-        delay = undefined;
-        return;
-      }
-      upstream.write(chunk);
-      if (cut !== undefined && chunk.includes(cut)) {
-        cut = undefined;
-        client.destroy();
-      }
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!client.destroyed) client.write(chunk);
-    });
-    const end = () => {
-      client.destroy();
-      // Redis still answers what reached it; the reply goes nowhere.
-      setTimeout(() => upstream.destroy(), 200);
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', () => client.destroy()).on('error', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    delayNext(marker: string, ms: number) {
-      delay = { marker, ms };
-    },
-    cutAfterNext(marker: string) {
-      cut = marker;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 describe('profile writes whose answer never came', () => {
   let server: TestRedis;
   let admin: Redis;
@@ -106,7 +43,7 @@ describe('profile writes whose answer never came', () => {
     return Promise.all(found.map((k) => admin.get(k)));
   };
 
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: RedisProxy;
   /** Reads through Redis directly, with a patient connection. */
   let reader: ReturnType<typeof createRedisProfileStore>;
 
@@ -114,7 +51,7 @@ describe('profile writes whose answer never came', () => {
     server = await startRedis();
     admin = new Redis(server.port, '127.0.0.1', { commandTimeout: 10_000 });
     reader = createRedisProfileStore({ redis: admin });
-    proxy = await startProxy(server.port);
+    proxy = await startRedisProxy(server.port);
   });
   afterAll(async () => {
     admin.disconnect();
