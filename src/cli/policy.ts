@@ -28,7 +28,7 @@ import {
 import { resolvePolicyFile } from '../store/policy-loader.js';
 import type { AllowlistEntry, JobTokenProfile } from '../policy/types.js';
 import type { ProfileStore, ProfileWrite } from '../store/profile-store.js';
-import { createRedisConnection, waitUntilReady } from '../store/redis-client.js';
+import { askUntilAnswered, createRedisConnection, waitUntilReady } from '../store/redis-client.js';
 import { createRedisProfileStore } from '../store/redis-profile-store.js';
 import { createUpstreamClient, type UpstreamClient } from '../upstream/client.js';
 import type { RestGroup, RestProject } from '../upstream/types.js';
@@ -175,16 +175,8 @@ async function importLanded(
   profiles: readonly ProfileWrite[],
   paths: readonly string[],
 ): Promise<boolean> {
-  const deadline = Date.now() + IMPORT_SETTLE_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return diffStoredProfiles(await store.list(), profiles, paths).length === 0;
-    } catch {
-      const pause = Math.min(50 * 2 ** attempt, 400);
-      if (Date.now() + pause >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-  }
+  const stored = await askUntilAnswered(() => store.list(), IMPORT_SETTLE_MS);
+  return stored !== undefined && diffStoredProfiles(stored, profiles, paths).length === 0;
 }
 
 /** The stored profiles of `profiles`' targets that can be read; the others are skipped. */

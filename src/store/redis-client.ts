@@ -160,3 +160,24 @@ export async function evalScript(
     return conn.eval(script, keys.length, ...keys, ...args);
   }
 }
+
+/**
+ * Asks until Redis answers: `ask` again after each failure, with pauses growing from 50 ms to
+ * 400 ms, until one succeeds (its answer) or `withinMs` has passed (`undefined`). For reads that
+ * settle what a lost answer left unknown, on a connection that may be slow or reconnecting.
+ */
+export async function askUntilAnswered<T>(
+  ask: () => Promise<T>,
+  withinMs: number,
+): Promise<T | undefined> {
+  const deadline = Date.now() + withinMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ask();
+    } catch {
+      const pause = Math.min(50 * 2 ** attempt, 400);
+      if (Date.now() + pause >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}

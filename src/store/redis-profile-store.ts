@@ -40,7 +40,7 @@ import {
   SWAP_STAGED,
   UPSERT_ENTRY,
 } from './redis-profile-scripts.js';
-import { evalScript, isCluster, type RedisConnection } from './redis-client.js';
+import { askUntilAnswered, evalScript, isCluster, type RedisConnection } from './redis-client.js';
 import {
   DEFAULT_KEY_PREFIX,
   invalidationChannel,
@@ -177,17 +177,11 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
    * Redis did not answer within `settleWithinMs` either. Commands of one connection run in the
    * order they were sent, so a script that reached Redis has run before this reads its receipt.
    */
-  async function settleWrite(receipt: string): Promise<string | undefined> {
-    const deadline = Date.now() + (opts.settleWithinMs ?? 3000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return String(await evalScript(redis, SETTLE_WRITE, [receipt], []));
-      } catch {
-        const pause = Math.min(50 * 2 ** attempt, 400);
-        if (Date.now() + pause >= deadline) return undefined;
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
-    }
+  function settleWrite(receipt: string): Promise<string | undefined> {
+    return askUntilAnswered(
+      async () => String(await evalScript(redis, SETTLE_WRITE, [receipt], [])),
+      opts.settleWithinMs ?? 3000,
+    );
   }
 
   /**

@@ -161,6 +161,18 @@ describe('policy export and import', () => {
   });
 });
 
+/** A change log that keeps the import events it is given. */
+function recordingChangeLog(): { recorded: PolicyImportEvent[]; changeLog: ChangeLog } {
+  const recorded: PolicyImportEvent[] = [];
+  const changeLog: ChangeLog = {
+    record: () => Promise.resolve(),
+    recordImport: (e) => (recorded.push(e), Promise.resolve()),
+    recordAdmin: () => Promise.resolve(),
+    failedWrites: () => 0,
+  };
+  return { recorded, changeLog };
+}
+
 describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
   const entry = (sourceId: number, sourcePath: string, over: Partial<AllowlistEntry> = {}) => ({
     sourceId,
@@ -230,13 +242,7 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
       ...memory,
       list: () => Promise.reject(new Error('unknown resource in a stored entry')),
     };
-    const recorded: PolicyImportEvent[] = [];
-    const changeLog: ChangeLog = {
-      record: () => Promise.resolve(),
-      recordImport: (e) => (recorded.push(e), Promise.resolve()),
-      recordAdmin: () => Promise.resolve(),
-      failedWrites: () => 0,
-    };
+    const { recorded, changeLog } = recordingChangeLog();
     const next = [
       { projectId: 1, enforcement: 'AUDIT' as const, entries: [entry(9, 'acme/apps')] },
     ];
@@ -252,13 +258,7 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
 
   it('keeps creation times across imports, dates new entries, and writes nothing when nothing changes', async () => {
     const memory = createMemoryProfileStore([]);
-    const recorded: PolicyImportEvent[] = [];
-    const changeLog: ChangeLog = {
-      record: () => Promise.resolve(),
-      recordImport: (e) => (recorded.push(e), Promise.resolve()),
-      recordAdmin: () => Promise.resolve(),
-      failedWrites: () => 0,
-    };
+    const { recorded, changeLog } = recordingChangeLog();
     const audit = { changeLog, via: 'serve --policy' as const, fileSha256: 'abc' };
     const t0 = new Date('2026-01-01T00:00:00Z');
     const t1 = new Date('2026-06-01T00:00:00Z');
@@ -323,13 +323,7 @@ describe('the diff `serve --policy` records (by ids, no forge look-up)', () => {
     try {
       await waitUntilReady(conn);
       const store = createRedisProfileStore({ redis: conn });
-      const recorded: PolicyImportEvent[] = [];
-      const changeLog: ChangeLog = {
-        record: () => Promise.resolve(),
-        recordImport: (e) => (recorded.push(e), Promise.resolve()),
-        recordAdmin: () => Promise.resolve(),
-        failedWrites: () => 0,
-      };
+      const { recorded, changeLog } = recordingChangeLog();
       const audit = { changeLog, via: 'policy import' as const, fileSha256: 'abc' };
       const file = (mode: 'AUDIT' | 'ENFORCED') => [
         { projectId: 990, enforcement: mode, entries: [entry(9, 'acme/apps')] },

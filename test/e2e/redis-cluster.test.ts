@@ -8,13 +8,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthLog } from '../../src/audit/auth-log.js';
 import { createRedisAuthLogBackend } from '../../src/audit/auth-log-redis.js';
-import type { AllowlistEntry } from '../../src/policy/types.js';
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { createFleetGateway } from '../helpers/redis-fleet.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { usageEvent } from '../helpers/usage.js';
 import { loadScenarios, scenarioInstance, scenarioPolicyFile } from '../helpers/scenarios.js';
+import { projectEntry } from '../helpers/entries.js';
 
 const run = promisify(execFile);
 const { cases } = loadScenarios();
@@ -49,15 +49,7 @@ async function startCluster(): Promise<{
   return { nodes, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
 }
 
-const entry = (sourceId: number): AllowlistEntry => ({
-  sourceId,
-  sourceKind: 'PROJECT',
-  sourcePath: `acme/p${sourceId}`,
-  defaultPermissions: false,
-  permissions: { RELEASES: 'READ' },
-  protectedRefsOnly: false,
-  boundToUserRole: true,
-});
+const entry = projectEntry;
 
 describe('on a 3-master Redis Cluster', () => {
   let cluster: Awaited<ReturnType<typeof startCluster>>;

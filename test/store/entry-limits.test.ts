@@ -18,19 +18,11 @@ import {
 import { createRedisConnection, waitUntilReady } from '../../src/store/redis-client.js';
 import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { projectEntry } from '../helpers/entries.js';
 
 const LIMITS = { maxProjectEntries: 2, maxGroupEntries: 1, defaultEnforcement: 'AUDIT' } as const;
 
-const entry = (sourceId: number, over: Partial<AllowlistEntry> = {}): AllowlistEntry => ({
-  sourceId,
-  sourceKind: 'PROJECT',
-  sourcePath: `acme/p${sourceId}`,
-  defaultPermissions: false,
-  permissions: { RELEASES: 'READ' },
-  protectedRefsOnly: false,
-  boundToUserRole: true,
-  ...over,
-});
+const entry = projectEntry;
 const group = (sourceId: number): AllowlistEntry =>
   entry(sourceId, { sourceKind: 'GROUP', sourcePath: `g${sourceId}` });
 const profile = (projectId: number, entries: AllowlistEntry[]): ProfileWrite => ({

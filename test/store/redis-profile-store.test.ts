@@ -13,17 +13,9 @@ import {
 import { createMemoryProfileStore } from '../../src/store/profile-store.js';
 import { invalidationChannel, projectKeys } from '../../src/store/redis-keys.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { projectEntry } from '../helpers/entries.js';
 
-const entry = (sourceId: number, over: Partial<AllowlistEntry> = {}): AllowlistEntry => ({
-  sourceId,
-  sourceKind: 'PROJECT',
-  sourcePath: `acme/p${sourceId}`,
-  defaultPermissions: false,
-  permissions: { RELEASES: 'READ' },
-  protectedRefsOnly: false,
-  boundToUserRole: true,
-  ...over,
-});
+const entry = projectEntry;
 
 describe('Redis profile store', () => {
   let server: TestRedis;

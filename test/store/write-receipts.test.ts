@@ -9,7 +9,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/codes.js';
-import type { AllowlistEntry } from '../../src/policy/types.js';
 import { createRedisConnection, evalScript, waitUntilReady } from '../../src/store/redis-client.js';
 import { invalidationChannel, projectKeys } from '../../src/store/redis-keys.js';
 import { SETTLE_WRITE, UPSERT_ENTRY } from '../../src/store/redis-profile-scripts.js';
@@ -19,18 +18,11 @@ import {
 } from '../../src/store/redis-profile-store.js';
 import { startRedisProxy, type RedisProxy } from '../helpers/redis-proxy.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { projectEntry } from '../helpers/entries.js';
 
 const PROJECT = 42;
 
-const entry = (sourceId: number): AllowlistEntry => ({
-  sourceId,
-  sourceKind: 'PROJECT',
-  sourcePath: `acme/p${sourceId}`,
-  defaultPermissions: false,
-  permissions: { RELEASES: 'READ' },
-  protectedRefsOnly: false,
-  boundToUserRole: true,
-});
+const entry = projectEntry;
 
 describe('profile writes whose answer never came', () => {
   let server: TestRedis;
