@@ -18,6 +18,7 @@ export type ConfiguredGatewayOptions = Pick<
   GatewayOptions,
   | 'instance'
   | 'webhookSecret'
+  | 'cursorSecrets'
   | 'metricsToken'
   | 'maxTokenLifetimeSeconds'
   | 'host'
@@ -39,6 +40,7 @@ export function gatewayOptionsFromConfig(config: ResolvedConfig): ConfiguredGate
       defaultEnforcement: config.defaultEnforcement,
     },
     webhookSecret: config.webhookSecret,
+    cursorSecrets: config.cursorSecrets,
     metricsToken: config.metricsToken,
     maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
     host: config.host,

@@ -37,6 +37,11 @@ export interface ResolvedConfig {
   };
   readonly adminUsers: readonly string[];
   readonly webhookSecret: string | undefined;
+  /**
+   * Keys of connection cursors: the first seals and opens, the second only opens (a rotation).
+   * Empty: cursors are keyed by the upstream credential.
+   */
+  readonly cursorSecrets: readonly string[];
   /** `GET /metrics` asks for `Authorization: Bearer <this>`; absent: served to anyone. */
   readonly metricsToken: string | undefined;
   readonly enforceAllowlistEverywhere: boolean;
@@ -85,7 +90,13 @@ export interface ResolvedConfig {
 }
 
 /** Settings that may be read from a file named by `<NAME>_FILE` (secrets). */
-const FILE_SETTINGS: readonly SettingKey[] = ['upstreamToken', 'webhookSecret', 'metricsToken'];
+const FILE_SETTINGS: readonly SettingKey[] = [
+  'upstreamToken',
+  'webhookSecret',
+  'metricsToken',
+  'cursorSecret',
+  'cursorSecretPrevious',
+];
 
 /** What {@link loadConfig} reads besides the environment. */
 export interface LoadConfigOptions {
@@ -299,6 +310,10 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
     }),
     adminUsers: Object.freeze(adminUsers ? adminUsers.split(',') : []),
     webhookSecret: get<string | undefined>('webhookSecret', undefined),
+    cursorSecrets: cursorSecrets(
+      get<string | undefined>('cursorSecret', undefined),
+      get<string | undefined>('cursorSecretPrevious', undefined),
+    ),
     metricsToken: get<string | undefined>('metricsToken', undefined),
     enforceAllowlistEverywhere: get(
       'enforceAllowlistEverywhere',
@@ -382,6 +397,19 @@ export function redactConfig(config: ResolvedConfig): Record<string, unknown> {
     },
     redis: { ...config.redis, url: redisUrl },
     webhookSecret: redact(config.webhookSecret),
+    cursorSecrets: config.cursorSecrets.map(redact),
     metricsToken: redact(config.metricsToken),
   };
+}
+
+/** The cursor keys: a previous one needs a current one (it only opens what was made before). */
+function cursorSecrets(current: string | undefined, previous: string | undefined): string[] {
+  if (current === undefined) {
+    if (previous !== undefined)
+      throw new ConfigError(
+        '"SCOPEGATE_CURSOR_SECRET_PREVIOUS" needs "SCOPEGATE_CURSOR_SECRET" (the key cursors are made with)',
+      );
+    return [];
+  }
+  return previous === undefined ? [current] : [current, previous];
 }

@@ -133,6 +133,11 @@ export const SETTINGS = {
     z.string().regex(/^\d+(,\d+)*$/, 'must be forge user ids separated by commas'),
   ],
   webhookSecret: ['SCOPEGATE_WEBHOOK_SECRET', z.string().min(16, 'must be at least 16 characters')],
+  cursorSecret: ['SCOPEGATE_CURSOR_SECRET', z.string().min(16, 'must be at least 16 characters')],
+  cursorSecretPrevious: [
+    'SCOPEGATE_CURSOR_SECRET_PREVIOUS',
+    z.string().min(16, 'must be at least 16 characters'),
+  ],
   metricsToken: [
     'SCOPEGATE_METRICS_TOKEN',
     z

@@ -32,6 +32,12 @@ export interface GatewayOptions {
   readonly instance?: InstanceSettings;
   /** `POST /hooks/job-events`: the shared secret (absent: the hook answers 404). */
   readonly webhookSecret?: string | undefined;
+  /**
+   * Keys of connection cursors (`SCOPEGATE_CURSOR_SECRET`, then `_PREVIOUS`): the first seals
+   * and opens, the rest only open. Default: the upstream credential, so rotating it refuses the
+   * cursors clients hold.
+   */
+  readonly cursorSecrets?: readonly string[] | undefined;
   /** Longest token lifetime, seconds; a finished job's tokens are revoked for this long. Default 86 400. */
   readonly maxTokenLifetimeSeconds?: number;
   /** Interface to listen on. Default 127.0.0.1. */

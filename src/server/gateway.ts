@@ -89,7 +89,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
   // Every instance of a fleet shares the upstream credential, so a client may page on through
   // any of them; the key is derived from it (pagination.ts).
-  const cursors = createCursorCodec(options.upstream.token);
+  const [cursorSecret, ...previousCursorSecrets] = options.cursorSecrets ?? [];
+  const cursors = createCursorCodec(cursorSecret ?? options.upstream.token, previousCursorSecrets);
   const limits = resolveRequestLimits(options.limits);
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema({ authorization: options.authorization ?? true }),

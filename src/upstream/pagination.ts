@@ -51,30 +51,44 @@ export interface CursorCodec {
   decode(cursor: string): number;
 }
 
-/**
- * A codec keyed by `secret`. Instances that share the secret read each other's cursors (the
- * gateway uses its upstream credential, which every instance of a fleet shares, so a client may
- * page on through another instance); the key is derived from it, never the secret itself.
- */
-export function createCursorCodec(secret: string | Buffer): CursorCodec {
+/** One key's sealing and opening of cursor blocks. */
+function cursorCipher(secret: string | Buffer) {
   const key = createHmac('sha256', secret).update('scopegate cursor key v2').digest();
   // One block per cursor: ECB over a single block is a keyed permutation. The cipher objects
   // are reused; without padding each 16-byte update answers its own block at once.
-  const cipher = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
-  const decipher = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+  return {
+    seal: createCipheriv('aes-256-ecb', key, null).setAutoPadding(false),
+    open: createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false),
+  };
+}
+
+/**
+ * A codec keyed by `secret`. Instances that share the secret read each other's cursors, so a
+ * client may page on through another instance of a fleet; the key is derived from it, never the
+ * secret itself. Cursors sealed with one of `previous` are still opened (never made), so a
+ * secret can be rotated without failing the clients paging at that moment.
+ */
+export function createCursorCodec(
+  secret: string | Buffer,
+  previous: readonly (string | Buffer)[] = [],
+): CursorCodec {
+  const current = cursorCipher(secret);
+  const openers = [current, ...previous.map(cursorCipher)].map((c) => c.open);
   const block = Buffer.alloc(16);
   MAGIC.copy(block);
   return {
     encode(offset) {
       block.writeUInt32BE(offset, 12);
-      return cipher.update(block).toString('base64url');
+      return current.seal.update(block).toString('base64url');
     },
     decode(cursor) {
       const sealed = cursor.length === 22 ? Buffer.from(cursor, 'base64url') : undefined;
       if (sealed?.length === 16) {
-        const plain = decipher.update(sealed);
-        const offset = plain.readUInt32BE(12);
-        if (plain.subarray(0, 12).equals(MAGIC) && offset <= MAX_OFFSET) return offset;
+        for (const open of openers) {
+          const plain = open.update(sealed);
+          const offset = plain.readUInt32BE(12);
+          if (plain.subarray(0, 12).equals(MAGIC) && offset <= MAX_OFFSET) return offset;
+        }
       }
       throw badUserInputError('"after" is not a valid cursor');
     },

@@ -326,6 +326,28 @@ describe('sources and defaults', () => {
     ).toBe('"SCOPEGATE_WEBHOOK_SECRET_FILE" must be at least 16 characters');
   });
 
+  it('reads the cursor keys, the previous one only beside a current one, and never prints them', () => {
+    expect(loadConfig(VALID).cursorSecrets).toEqual([]);
+    const c = loadConfig({
+      ...VALID,
+      SCOPEGATE_CURSOR_SECRET_FILE: file('cursor-secret', 'cursor-secret-new-0123456789\n'),
+      SCOPEGATE_CURSOR_SECRET_PREVIOUS: 'cursor-secret-old-0123456789',
+    });
+    expect(c.cursorSecrets).toEqual([
+      'cursor-secret-new-0123456789',
+      'cursor-secret-old-0123456789',
+    ]);
+    expect(JSON.stringify(redactConfig(c))).not.toContain('cursor-secret');
+    expect(
+      messageFor({ ...VALID, SCOPEGATE_CURSOR_SECRET_PREVIOUS: 'cursor-secret-old-0123456789' }),
+    ).toBe(
+      '"SCOPEGATE_CURSOR_SECRET_PREVIOUS" needs "SCOPEGATE_CURSOR_SECRET" (the key cursors are made with)',
+    );
+    expect(messageFor({ ...VALID, SCOPEGATE_CURSOR_SECRET: 'short' })).toBe(
+      '"SCOPEGATE_CURSOR_SECRET" must be at least 16 characters',
+    );
+  });
+
   it('takes the environment over the config file, and names bad file settings', () => {
     const yaml = file('c.yaml', 'port: 5000\nmaxDepth: 8\nlogLevel: warn\n');
     const c = loadConfig({ ...VALID, SCOPEGATE_LOG_LEVEL: 'debug' }, { file: yaml });

@@ -188,6 +188,59 @@ describe('resource reads against the demo seed', () => {
   });
 });
 
+describe('cursors across instances and a cursor key rotation (SCOPEGATE_CURSOR_SECRET)', () => {
+  const OLD = 'cursor-key-old-0123456789';
+  const NEW = 'cursor-key-new-0123456789';
+  const gateways: TestGateway[] = [];
+  /** A gateway in front of the first one's forge, with these cursor keys. */
+  const instance = async (cursorSecrets?: string[]) => {
+    const t = await createTestGateway({
+      seed: loadSeedFile(defaultSeedPath()),
+      ...(gateways[0] ? { upstream: gateways[0].upstream } : {}),
+      ...(cursorSecrets ? { gateway: { cursorSecrets } } : {}),
+    });
+    gateways.push(t);
+    return t;
+  };
+  afterAll(async () => {
+    for (const t of gateways.reverse()) await t.close();
+  });
+
+  const page = async (t: TestGateway, after?: string | null) =>
+    t.gql<ReleasesData>(
+      RELEASES_PAGE,
+      { first: 10, after },
+      { token: await t.jobToken(WEB, 'bob') },
+    );
+
+  it('reads the cursors of a previous key, makes them with the current one, and refuses others', async () => {
+    const before = await instance([OLD]);
+    const rolling = await instance([NEW, OLD]);
+    const after = await instance([NEW]);
+    const byCredential = await instance();
+    const first = ok(await page(before)).project.releases;
+    const all = ok(
+      await before.gql<ReleasesData>(
+        RELEASES_PAGE,
+        { first: 100 },
+        { token: await before.jobToken(WEB, 'bob') },
+      ),
+    ).project.releases.nodes.map((n) => n.tagName);
+
+    // A client paging while the fleet rolls to the new key goes on where it was.
+    const second = ok(await page(rolling, first.pageInfo.endCursor)).project.releases;
+    expect(second.nodes.map((n) => n.tagName)).toEqual(all.slice(10, 20));
+    // What the rolling instance made is the new key's: the finished fleet reads it.
+    const third = ok(await page(after, second.pageInfo.endCursor)).project.releases;
+    expect(third.nodes.map((n) => n.tagName)).toEqual(all.slice(20, 30));
+
+    // The old key's cursors once `_PREVIOUS` is gone, and any keyed cursor where the upstream
+    // credential keys them: BAD_USER_INPUT.
+    expect(codeOf(await page(after, first.pageInfo.endCursor))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await page(byCredential, first.pageInfo.endCursor))).toBe('BAD_USER_INPUT');
+  });
+});
+
 describe('release pagination over 30 releases', () => {
   let t: TestGateway;
   let token: string;

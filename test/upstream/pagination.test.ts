@@ -51,6 +51,21 @@ describe('cursors', () => {
     expect(near.every((c) => c.length === 22)).toBe(true);
   });
 
+  it('opens cursors of a previous key but makes them with the current one only', () => {
+    const old = createCursorCodec('the old secret');
+    const rotated = createCursorCodec('the new secret', ['the old secret']);
+    const fresh = createCursorCodec('the new secret');
+    // A client paging while the key changes goes on where it was.
+    expect(rotated.decode(old.encode(41))).toBe(41);
+    // What the rotated codec makes is the new key's: the old key cannot read it.
+    expect(rotated.encode(7)).toBe(fresh.encode(7));
+    expect(() => old.decode(rotated.encode(7))).toThrow('"after" is not a valid cursor');
+    // Neither key's cursor is anything else's.
+    expect(() => rotated.decode(createCursorCodec('a third secret').encode(3))).toThrow(
+      '"after" is not a valid cursor',
+    );
+  });
+
   it('rejects a cursor scopegate did not make with BAD_USER_INPUT', async () => {
     const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
     for (const cursor of [
