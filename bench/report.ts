@@ -164,25 +164,49 @@ export function resolves(control: number, bound: number): boolean {
   return Number.isFinite(control) && control >= low && control <= 1 / low;
 }
 
+/** A row's ratios, each computed once for the table and the verdicts. */
+export interface RowRatios {
+  readonly xA: PairedRatio;
+  readonly xB: PairedRatio;
+  readonly xC: PairedRatio;
+  readonly p99: P99Ratio;
+  readonly cpuSgA: PairedRatio;
+  readonly cpuBSg: PairedRatio;
+  readonly control: Control | undefined;
+}
+
+/** Computes {@link RowRatios}. */
+export function rowRatios(row: Row): RowRatios {
+  const { scopegate: sg, A, B, C } = row.samples;
+  return {
+    xA: pairedRatio(sg, A, rpsOf),
+    xB: pairedRatio(sg, B, rpsOf),
+    xC: pairedRatio(sg, C, rpsOf),
+    p99: p99Ratio(sg, A),
+    cpuSgA: pairedRatio(sg, A, cpuOf),
+    cpuBSg: pairedRatio(B, sg, cpuOf),
+    control: controlOf(row),
+  };
+}
+
 /** Targets checked for a row; empty when none apply. */
-export function targetVerdicts(row: Row): string[] {
+export function targetVerdicts(row: Row, ratios: RowRatios = rowRatios(row)): string[] {
   const reused = Object.values(row.samples)
     .flat()
     .some((r) => r.tokenReuses > 0);
   // W4 measures first sights of tokens: a run with more requests than fresh tokens says so.
   if (row.targets === 'none') return reused ? ['tokens reused (add w4Tokens)'] : [];
-  const { scopegate: sg, A, B } = row.samples;
   const need = row.targets === 'warm' ? 0.95 : 0.85;
-  const control = controlOf(row);
+  const { control } = ratios;
   // With a control, a verdict its bound cannot resolve says so (the verdict itself is unchanged).
   const check = (value: number | undefined, bound: number): string =>
     control && value !== undefined && !resolves(value, bound)
       ? ` (A2÷A ${f2(value)}: unresolved)`
       : '';
   const out = [
-    `${pairedRatio(sg, A, rpsOf).median >= need ? 'ok' : 'MISS'} ≥${need}×A${check(control?.rps.median, need)}`,
-    `${pairedRatio(sg, B, rpsOf).median >= 2 ? 'ok' : 'MISS'} ≥2×B`,
-    `${p99Ratio(sg, A).value <= 1.1 ? 'ok' : 'MISS'} p99≤1.1×A${check(control?.p99.value, 1.1)}`,
+    `${ratios.xA.median >= need ? 'ok' : 'MISS'} ≥${need}×A${check(control?.rps.median, need)}`,
+    `${ratios.xB.median >= 2 ? 'ok' : 'MISS'} ≥2×B`,
+    `${ratios.p99.value <= 1.1 ? 'ok' : 'MISS'} p99≤1.1×A${check(control?.p99.value, 1.1)}`,
   ];
   if (row.targets === 'warm') out.push(`${row.roundTrips.scopegate === 0 ? 'ok' : 'MISS'} RT=0`);
   return out;
@@ -208,19 +232,17 @@ export function formatTable(rows: readonly Row[]): string {
     const failures = s.failures + a.failures + b.failures + c.failures;
     const cpu = `${f3(s.cpuMs)}, ${f3(a.cpuMs)}, ${f3(b.cpuMs)}`;
     const gc = `${f3(s.gcMs)}, ${f3(a.gcMs)}, ${f3(b.gcMs)}`;
-    const { scopegate: sg, A, B, C } = row.samples;
-    const p99 = p99Ratio(sg, A);
-    const control = controlOf(row);
-    const controlCell = control
-      ? `${fRatio(control.rps)}; ${fRange(control.p99.value, control.p99.min, control.p99.max)}`
+    const r = rowRatios(row);
+    const controlCell = r.control
+      ? `${fRatio(r.control.rps)}; ${fRange(r.control.p99.value, r.control.p99.min, r.control.p99.max)}`
       : '-';
     const ratios = [
-      fRatio(pairedRatio(sg, A, rpsOf)),
-      fRatio(pairedRatio(sg, B, rpsOf)),
-      f2(pairedRatio(sg, C, rpsOf).median),
-      fRange(p99.value, p99.min, p99.max),
+      fRatio(r.xA),
+      fRatio(r.xB),
+      f2(r.xC.median),
+      fRange(r.p99.value, r.p99.min, r.p99.max),
     ].join(' | ');
-    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(pairedRatio(sg, A, cpuOf).median)} | ${f2(pairedRatio(B, sg, cpuOf).median)} | ${gc} | ${controlCell} | ${targetVerdicts(row).join(', ')} |`;
+    return `| ${row.id} | ${f0(s.rps)} | ${f2(s.p99)} | ${f0(a.rps)} | ${f2(a.p99)} | ${f0(b.rps)} | ${f2(b.p99)} | ${f0(c.rps)} | ${ratios} | ${rt} | ${failures} | ${cpu} | ${f2(r.cpuSgA.median)} | ${f2(r.cpuBSg.median)} | ${gc} | ${controlCell} | ${targetVerdicts(row, r).join(', ')} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
