@@ -3,7 +3,8 @@
  * `--demo` it prints the GraphQL URL and ready-to-paste example tokens for the seed.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, redactConfig, unknownSettingVariables } from '../config/config.js';
+import { loadConfig, unknownSettingVariables } from '../config/config.js';
+import { redactConfig } from '../config/redact.js';
 import { bootstrap, type Running } from './bootstrap.js';
 import { devKeyFilePath, exampleTokens } from './dev-tokens.js';
 

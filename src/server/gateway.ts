@@ -87,8 +87,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onAuditDrop: (count) => metrics.observeAuditDrop(count),
   });
   const maxTokenLifetimeSeconds = options.maxTokenLifetimeSeconds ?? 86_400;
-  // Every instance of a fleet shares the upstream credential, so a client may page on through
-  // any of them; the key is derived from it (pagination.ts).
+  // Every instance of a fleet shares the cursor key (`SCOPEGATE_CURSOR_SECRET`, else the
+  // upstream credential), so a client may page on through any of them (pagination.ts).
   const [cursorSecret, ...previousCursorSecrets] = options.cursorSecrets ?? [];
   const cursors = createCursorCodec(cursorSecret ?? options.upstream.token, previousCursorSecrets);
   const limits = resolveRequestLimits(options.limits);

@@ -8,10 +8,7 @@
  * it returns. Local listeners (`onChange`) hear a write of this process at once, before
  * the promise resolves, so the writing instance never serves a stale decision.
  */
-import { randomBytes } from 'node:crypto';
-import { ReplyError } from 'ioredis';
 import { z } from 'zod';
-import { policyUnavailableError } from '../errors/codes.js';
 import { ENFORCEMENT_MODES, LEVELS, RESOURCES } from '../policy/types.js';
 import type {
   AllowlistEntry,
@@ -36,11 +33,11 @@ import {
   PUT_PROFILE,
   REMOVE_ENTRY,
   SET_ENFORCEMENT,
-  SETTLE_WRITE,
   SWAP_STAGED,
   UPSERT_ENTRY,
 } from './redis-profile-scripts.js';
-import { askUntilAnswered, evalScript, isCluster, type RedisConnection } from './redis-client.js';
+import { runReceipted } from './receipted-write.js';
+import { evalScript, isCluster, type RedisConnection } from './redis-client.js';
 import {
   DEFAULT_KEY_PREFIX,
   invalidationChannel,
@@ -57,6 +54,7 @@ export {
   EntryNotFoundError,
 } from './profile-store.js';
 export type { ProfileMutations } from './profile-store.js';
+export { UNCERTAIN_WRITE_MESSAGE } from './receipted-write.js';
 
 /** The Redis store: {@link ProfileStore} plus {@link ProfileMutations}. */
 export interface RedisProfileStore extends ProfileStore, ProfileMutations {
@@ -80,7 +78,7 @@ export interface RedisProfileStoreOptions {
   readonly stageTtlSeconds?: number;
   /**
    * How long to keep trying to learn whether a write whose answer never came was made, ms.
-   * Default 3000 (see {@link settleWrite}).
+   * Default 3000 (see `receipted-write.ts`).
    */
   readonly settleWithinMs?: number;
   /**
@@ -93,13 +91,6 @@ export interface RedisProfileStoreOptions {
     readonly writeId: string;
   }) => void;
 }
-
-/** The answer to a write that may have been made: the caller is told not to assume either way. */
-export const UNCERTAIN_WRITE_MESSAGE =
-  'the permission store stopped answering while the change was being written, so it may have been made: read the allowlist before trying again';
-
-/** A write script's answer for a write settled as not made (its receipt is `void`). */
-const VOIDED = -5;
 
 const entrySchema = z.object({
   sourceId: z.number().int(),
@@ -172,24 +163,9 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
   };
 
   /**
-   * Learns whether the write of `receipt` was made, once its own answer failed to come: the
-   * version it made, `'void'` when it was not made (and now never will be), or `undefined` when
-   * Redis did not answer within `settleWithinMs` either. Commands of one connection run in the
-   * order they were sent, so a script that reached Redis has run before this reads its receipt.
-   */
-  function settleWrite(receipt: string): Promise<string | undefined> {
-    return askUntilAnswered(
-      async () => String(await evalScript(redis, SETTLE_WRITE, [receipt], [])),
-      opts.settleWithinMs ?? 3000,
-    );
-  }
-
-  /**
    * Runs a write script on a project's keys and returns its raw reply (`table`: the script
-   * answers `{version, ...}` rather than a number). A script whose answer did not come (a
-   * timeout, a cut connection) may have run: the write is settled by its receipt, so the caller
-   * learns the truth or that it is unknown, never "nothing was changed" about a change that was
-   * made.
+   * answers `{version, ...}` rather than a number); a lost answer is settled by the write's
+   * receipt (`receipted-write.ts`).
    */
   async function runScript(
     projectId: number,
@@ -201,37 +177,25 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
     // The index first: a write it could not record is not sent (an unlisted profile would
     // survive a policy import that drops it); the index may over-list.
     await redis.sadd(indexKey, String(projectId));
-    const writeId = randomBytes(12).toString('base64url');
-    const receipt = `${keys.receiptPrefix}${writeId}`;
-    try {
-      return await evalScript(
-        redis,
+    return runReceipted(
+      redis,
+      {
         script,
-        [keys.profile, keys.version, receipt],
-        [channel, String(projectId), ...args],
-      );
-    } catch (err) {
-      // Redis answered with an error (the script did not run, or stopped before its receipt),
-      // or the client never sent it: nothing to settle.
-      if (err instanceof ReplyError || neverSent(err)) throw err;
-      const settled = await settleWrite(receipt);
-      if (settled === undefined) {
-        try {
-          opts.onUncertainWrite?.({ projectId, writeId });
-        } catch {
-          // The caller's answer must stay "it may have been made", whatever the hook does.
-        }
-        throw policyUnavailableError(UNCERTAIN_WRITE_MESSAGE);
-      }
-      if (settled === 'void') throw err;
-      return table ? [Number(settled)] : Number(settled);
-    }
+        keys: [keys.profile, keys.version],
+        receiptPrefix: keys.receiptPrefix,
+        args: [channel, String(projectId), ...args],
+        table,
+      },
+      {
+        settleWithinMs: opts.settleWithinMs ?? 3000,
+        onUncertain: (writeId) => opts.onUncertainWrite?.({ projectId, writeId }),
+      },
+    );
   }
 
   /** Runs a write script that answers one number: the new version, or a negative refusal. */
   async function write(projectId: number, script: string, args: readonly string[]) {
     const code = Number(await runScript(projectId, script, args));
-    if (code === VOIDED) throw new Error('the write was settled as not made');
     if (code > 0) changed(projectId);
     return code;
   }
@@ -374,7 +338,6 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
           number,
           (number | string)?,
         ];
-        if (code === VOIDED) throw new Error('the write was settled as not made');
         if (code === -4) throw new EntryConflictError('the profile changed since it was read');
         if (code === -1) {
           const entry = entries[Number(detail) - 1];
@@ -400,18 +363,6 @@ export function createRedisProfileStore(opts: RedisProfileStoreOptions): RedisPr
       close: () => Promise.resolve(),
     },
     isStoreRefusal,
-  );
-}
-
-/**
- * A single node's ioredis refusing a command it could not send (no connection, and no offline
- * queue). The Cluster's "Cluster isn't ready" is not one: ioredis also says it when retrying a
- * command that was already sent, so a Cluster write that failed that way is settled.
- */
-function neverSent(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    err.message === "Stream isn't writeable and enableOfflineQueue options is false"
   );
 }
 

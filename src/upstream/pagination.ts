@@ -51,16 +51,9 @@ export interface CursorCodec {
   decode(cursor: string): number;
 }
 
-/** One key's sealing and opening of cursor blocks. */
-function cursorCipher(secret: string | Buffer) {
-  const key = createHmac('sha256', secret).update('scopegate cursor key v2').digest();
-  // One block per cursor: ECB over a single block is a keyed permutation. The cipher objects
-  // are reused; without padding each 16-byte update answers its own block at once.
-  return {
-    seal: createCipheriv('aes-256-ecb', key, null).setAutoPadding(false),
-    open: createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false),
-  };
-}
+/** The AES key a cursor secret gives (the secret itself is never the key). */
+const cursorKey = (secret: string | Buffer): Buffer =>
+  createHmac('sha256', secret).update('scopegate cursor key v2').digest();
 
 /**
  * A codec keyed by `secret`. Instances that share the secret read each other's cursors, so a
@@ -72,14 +65,18 @@ export function createCursorCodec(
   secret: string | Buffer,
   previous: readonly (string | Buffer)[] = [],
 ): CursorCodec {
-  const current = cursorCipher(secret);
-  const openers = [current, ...previous.map(cursorCipher)].map((c) => c.open);
+  // One block per cursor: ECB over a single block is a keyed permutation. The cipher objects
+  // are reused; without padding each 16-byte update answers its own block at once.
+  const seal = createCipheriv('aes-256-ecb', cursorKey(secret), null).setAutoPadding(false);
+  const openers = [secret, ...previous].map((s) =>
+    createDecipheriv('aes-256-ecb', cursorKey(s), null).setAutoPadding(false),
+  );
   const block = Buffer.alloc(16);
   MAGIC.copy(block);
   return {
     encode(offset) {
       block.writeUInt32BE(offset, 12);
-      return current.seal.update(block).toString('base64url');
+      return seal.update(block).toString('base64url');
     },
     decode(cursor) {
       const sealed = cursor.length === 22 ? Buffer.from(cursor, 'base64url') : undefined;

@@ -13,10 +13,10 @@ import {
   ConfigError,
   DEFAULTS,
   loadConfig,
-  redactConfig,
   unknownSettingVariables,
 } from '../../src/config/config.js';
 import { SETTINGS } from '../../src/config/settings.js';
+import { redactConfig } from '../../src/config/redact.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));

@@ -14,17 +14,11 @@ import {
 } from '../../src/store/redis-client.js';
 import { createRedisProfileStore } from '../../src/store/redis-profile-store.js';
 import { createFleetGateway } from '../helpers/redis-fleet.js';
+import { projectEntry } from '../helpers/entries.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
-const entry = (sourceId: number): AllowlistEntry => ({
-  sourceId,
-  sourceKind: 'PROJECT',
-  sourcePath: `src/p${sourceId}`,
-  defaultPermissions: false,
-  permissions: { RELEASES: 'READ' },
-  protectedRefsOnly: false,
-  boundToUserRole: true,
-});
+const entry = (sourceId: number): AllowlistEntry =>
+  projectEntry(sourceId, { sourcePath: `src/p${sourceId}` });
 
 describe('profile data under concurrency and interruption', () => {
   let redis: TestRedis;
