@@ -46,6 +46,7 @@ import type { ProfileStore } from '../src/store/profile-store.js';
 import { createUpstreamClient, type UpstreamClientOptions } from '../src/upstream/client.js';
 import { createUpstreamLoaders } from '../src/upstream/loaders.js';
 import { createProjectCache, PROJECT_CACHE_DEFAULTS } from '../src/upstream/project-cache.js';
+import { arrivalTicket } from '../src/upstream/shared-reads.js';
 
 /** What the shield gateway needs (the fleet pieces of `startGateway`). */
 export interface ShieldGatewayOptions {
@@ -160,6 +161,8 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
   await apollo.start();
 
   async function graphql(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // As `startGateway`'s route: reads may join identical forge calls made since arrival.
+    const arrival = arrivalTicket();
     const requestId = requestIdOf(req);
     let principal;
     try {
@@ -173,7 +176,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
     for (const [k, v] of Object.entries(req.headers)) {
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     }
-    const callOptions = { requestId };
+    const callOptions = { requestId, arrival };
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: {
         method: 'POST',

@@ -43,6 +43,14 @@ export interface VariantConfig {
   readonly upstreamToken: string;
   readonly redisUrl: string;
   readonly issuer: IssuerOptions;
+  /**
+   * Identical forge reads of concurrent requests share one call (`src/upstream/shared-reads.ts`,
+   * on in `serve`). Default false here: how often reads coincide depends on each process's
+   * timing (a cold process, waiting on Redis, shared 87% of its W1 reads in a quick run, a warm
+   * one about 20%), so with it on the table would compare sharing, not authorization.
+   * `bench/shared-reads.ts` measures it on its own.
+   */
+  readonly shareReads?: boolean;
   /** `bare-http`: response bytes by workload id. */
   readonly answers?: Readonly<Record<string, string>>;
 }
@@ -91,7 +99,12 @@ export async function startVariant(
   await revocations.start();
   const verifier = createJwtVerifier({ issuers: [config.issuer], adminUserIds: [] });
   const authenticator = createAuthenticator({ verifier, revocations });
-  const upstream = { baseUrl: config.upstreamUrl, token: config.upstreamToken, timeoutMs: 10_000 };
+  const upstream = {
+    baseUrl: config.upstreamUrl,
+    token: config.upstreamToken,
+    timeoutMs: 10_000,
+    shareReads: config.shareReads ?? false,
+  };
   const instance = DEFAULT_INSTANCE_SETTINGS;
   const closeShared = async (): Promise<void> => {
     await revocations.close();

@@ -21,6 +21,7 @@ import { createUpstreamLoaders } from '../upstream/loaders.js';
 import { createCursorCodec } from '../upstream/pagination.js';
 import { createProjectCache, PROJECT_CACHE_DEFAULTS } from '../upstream/project-cache.js';
 import type { BreakerState } from '../upstream/resilience.js';
+import { arrivalTicket } from '../upstream/shared-reads.js';
 import type { GatewayContext } from './context.js';
 import {
   BodyTooLargeError,
@@ -122,6 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    arrival: number,
   ): Promise<void> {
     let principal;
     try {
@@ -166,7 +168,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const callOptions = { requestId };
+    // The arrival ticket lets this request's reads join identical calls made since it arrived.
+    const callOptions = { requestId, arrival };
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => {
@@ -211,6 +214,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // First: a forge call made after this may answer this request's reads (shared-reads.ts).
+    const arrival = arrivalTicket();
     const requestId = requestIdOf(req);
     // Set before any branch runs, so every answer carries both whoever writes it (Apollo, an
     // extra route, `/metrics`, an error below): `writeHead` merges these headers in.
@@ -239,7 +244,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     try {
       if (path === '/graphql' && (req.method === 'GET' || req.method === 'POST'))
-        return await graphql(req, res, requestId);
+        return await graphql(req, res, requestId, arrival);
       if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
       if (path === '/metrics' && req.method === 'GET') {
         // Folds the usage checks appended since the last batch, so the drop counter is current

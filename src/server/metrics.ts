@@ -23,6 +23,8 @@ export interface GatewayMetrics {
   observeHttp(route: string, status: number, seconds: number): void;
   /** An upstream call finished (`UpstreamClientOptions.onCall`). */
   observeUpstream(call: UpstreamCallInfo): void;
+  /** A forge read joined an identical call instead of making its own (`onSharedRead`). */
+  observeSharedRead(): void;
   /** The upstream circuit breaker changed state. */
   observeBreaker(state: BreakerState): void;
   /** A request was refused by a rate limit, or the limiter failed open. */
@@ -168,6 +170,11 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     help: 'Upstream GETs tried again after a retryable failure.',
     registers,
   });
+  const sharedReads = new Counter({
+    name: 'scopegate_upstream_shared_reads_total',
+    help: 'Upstream reads answered by an identical call made after their request arrived, instead of a call of their own.',
+    registers,
+  });
   const breaker = new Gauge({
     name: 'scopegate_upstream_circuit_open',
     help: '1 while the upstream circuit breaker is open or half-open, else 0.',
@@ -245,6 +252,9 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       if (call.status !== 'circuit_open')
         upstreamSeconds.observe({ method: call.method }, call.durationMs / 1000);
       if ((call.attempt ?? 1) > 1) retries.inc();
+    },
+    observeSharedRead() {
+      sharedReads.inc();
     },
     observeBreaker(state) {
       breaker.set(state === 'closed' ? 0 : 1);
@@ -324,13 +334,17 @@ export function instrumentUpstream(
   metrics: GatewayMetrics,
   onBreaker?: (state: BreakerState) => void,
 ): UpstreamClientOptions {
-  const { onCall } = options;
+  const { onCall, onSharedRead } = options;
   const onState = options.resilience?.onBreakerStateChange;
   return {
     ...options,
     onCall: (call) => {
       metrics.observeUpstream(call);
       onCall?.(call);
+    },
+    onSharedRead: () => {
+      metrics.observeSharedRead();
+      onSharedRead?.();
     },
     ...(options.resilience
       ? {

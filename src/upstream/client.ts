@@ -25,6 +25,7 @@ import {
   type AttemptOutcome,
   type ResilienceOptions,
 } from './resilience.js';
+import { createReadSharing, deepFreeze } from './shared-reads.js';
 
 /** Options of {@link createUpstreamClient}. */
 export interface UpstreamClientOptions {
@@ -40,6 +41,13 @@ export interface UpstreamClientOptions {
   readonly onCall?: (call: UpstreamCallInfo) => void;
   /** Retries of idempotent reads and a circuit breaker; absent: one attempt, no breaker. */
   readonly resilience?: ResilienceOptions;
+  /**
+   * Identical reads of concurrent requests share one call (`shared-reads.ts`). Default true;
+   * only reads whose `CallOptions.arrival` is set ever join one.
+   */
+  readonly shareReads?: boolean;
+  /** Told when a read joined an identical call instead of making its own (metrics); must not throw. */
+  readonly onSharedRead?: () => void;
 }
 
 /** What {@link UpstreamClientOptions.onCall} receives: no URL beyond the route shape, no credential. */
@@ -65,6 +73,12 @@ export interface CallOptions {
   readonly requestId?: string;
   /** What the caller was looking for, for the NOT_FOUND message (e.g. `release "v1.0"`). */
   readonly what?: string;
+  /**
+   * The {@link arrivalTicket} of the request the call is made for, taken when it arrived. A
+   * read with one may join an identical call made after it (`shared-reads.ts`); without one it
+   * never joins.
+   */
+  readonly arrival?: number;
 }
 
 /** The REST client. Paths are relative to the base URL and must already be encoded. */
@@ -240,6 +254,30 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
    * An upstream call with the breaker and retries around it: a GET is tried again after a
    * connection error or 502/503/504 (see `resilience.ts`); a write is tried exactly once.
    */
+  const sharing =
+    options.shareReads === false
+      ? undefined
+      : createReadSharing<CallResult>((r) => deepFreeze(r.json));
+
+  /** A GET, joining an identical one on its way when `opts.arrival` allows it. */
+  function read(
+    path: string,
+    query: Record<string, string | number | undefined> | undefined,
+    opts: CallOptions | undefined,
+  ): Promise<CallResult> {
+    const fresh = () => call('GET', path, query, undefined, opts);
+    if (!sharing) return fresh();
+    // Encoded as in the URL, so two different queries never make the same key. The NOT_FOUND
+    // message names what the caller looked for, so that is part of what is asked too.
+    let key = path;
+    if (query)
+      for (const k in query)
+        if (query[k] !== undefined)
+          key += `&${encodeURIComponent(k)}=${encodeURIComponent(String(query[k]))}`;
+    if (opts?.what) key += `\n${opts.what}`;
+    return sharing.run(key, opts?.arrival, fresh, options.onSharedRead);
+  }
+
   async function call(
     method: string,
     path: string,
@@ -273,12 +311,12 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       query?: Record<string, string | number | undefined>,
       opts?: CallOptions,
     ) {
-      const r = await call('GET', path, query, undefined, opts);
+      const r = await read(path, query, opts);
       return expectJson<T>(r.json);
     },
     async find<T>(path: string, opts?: CallOptions) {
       try {
-        const r = await call('GET', path, undefined, undefined, opts);
+        const r = await read(path, undefined, opts);
         return expectJson<T>(r.json);
       } catch (err) {
         if (
@@ -296,7 +334,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       query: Record<string, string | number | undefined>,
       opts?: CallOptions,
     ) {
-      const r = await call('GET', path, query, undefined, opts);
+      const r = await read(path, query, opts);
       if (!Array.isArray(r.json))
         throw upstreamError('the forge API returned a malformed response');
       const next = headerValue(r.headers, 'x-next-page');
