@@ -93,6 +93,7 @@ export function upstreamOptionsFromConfig(
     baseUrl,
     token,
     timeoutMs: config.upstream.timeoutMs,
+    shareReads: config.upstream.shareReads,
     resilience: {
       retries: config.upstream.retries,
       breakerThreshold: config.upstream.circuitBreaker.threshold,

@@ -28,6 +28,8 @@ export interface ResolvedConfig {
     readonly timeoutMs: number;
     /** Retries of idempotent reads. */
     readonly retries: number;
+    /** Identical reads of concurrent requests share one call. */
+    readonly shareReads: boolean;
     readonly circuitBreaker: { readonly threshold: number; readonly cooldownMs: number };
   };
   readonly issuers: readonly IssuerOptions[];
@@ -290,6 +292,7 @@ function resolve(raw: Partial<Record<SettingKey, unknown>>, demo: boolean): Reso
       token: upstreamToken,
       timeoutMs: get('upstreamTimeoutMs', DEFAULTS.upstreamTimeoutMs),
       retries: get('upstreamRetries', DEFAULTS.upstreamRetries),
+      shareReads: get('upstreamShareReads', DEFAULTS.upstreamShareReads),
       circuitBreaker: Object.freeze({
         threshold: get('circuitBreakerThreshold', DEFAULTS.circuitBreakerThreshold),
         cooldownMs: get('circuitBreakerCooldownMs', DEFAULTS.circuitBreakerCooldownMs),

@@ -58,6 +58,8 @@ export const DEFAULTS = Object.freeze({
   rateLimitWindowSeconds: 60,
   /** Retries of an idempotent upstream read after a network error or 502/503/504. */
   upstreamRetries: 2,
+  /** Identical reads of concurrent requests share one upstream call (`shared-reads.ts`). */
+  upstreamShareReads: true,
   /** Consecutive upstream failures that open the circuit breaker; 0 turns it off. */
   circuitBreakerThreshold: 5,
   /** How long an open circuit fails fast before one trial call, milliseconds. */
@@ -174,6 +176,7 @@ export const SETTINGS = {
   rateLimitPerSourceProject: ['SCOPEGATE_RATE_LIMIT_PER_SOURCE_PROJECT', int(0, 10_000_000)],
   rateLimitWindowSeconds: ['SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS', int(1, 3_600)],
   upstreamRetries: ['SCOPEGATE_UPSTREAM_RETRIES', int(0, 5)],
+  upstreamShareReads: ['SCOPEGATE_UPSTREAM_SHARE_READS', bool],
   circuitBreakerThreshold: ['SCOPEGATE_CIRCUIT_BREAKER_THRESHOLD', int(0, 1_000)],
   circuitBreakerCooldownMs: ['SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS', int(100, 600_000)],
   shutdownGraceMs: ['SCOPEGATE_SHUTDOWN_GRACE_MS', int(0, 600_000)],

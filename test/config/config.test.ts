@@ -17,6 +17,7 @@ import {
 } from '../../src/config/config.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { redactConfig } from '../../src/config/redact.js';
+import { upstreamOptionsFromConfig } from '../../src/cli/gateway-options.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
@@ -173,6 +174,7 @@ describe('malformed settings', () => {
       '"SCOPEGATE_RATE_LIMIT_WINDOW_SECONDS" must be an integer from',
     ],
     ['SCOPEGATE_UPSTREAM_RETRIES', '9', '"SCOPEGATE_UPSTREAM_RETRIES" must be an integer from'],
+    ['SCOPEGATE_UPSTREAM_SHARE_READS', 'off', '"SCOPEGATE_UPSTREAM_SHARE_READS" Invalid option'],
     [
       'SCOPEGATE_CIRCUIT_BREAKER_COOLDOWN_MS',
       '1',
@@ -271,8 +273,13 @@ describe('sources and defaults', () => {
     expect(c.rateLimit).toEqual({ perToken: 600, perSourceProject: 6000, windowSeconds: 60 });
     expect(c.upstream).toMatchObject({
       retries: 2,
+      shareReads: true,
       circuitBreaker: { threshold: 5, cooldownMs: 10_000 },
     });
+    const unshared = loadConfig({ ...VALID, SCOPEGATE_UPSTREAM_SHARE_READS: 'false' });
+    expect(unshared.upstream.shareReads).toBe(false);
+    expect(upstreamOptionsFromConfig(unshared, 'http://forge/api/v4', 't').shareReads).toBe(false);
+    expect(upstreamOptionsFromConfig(c, 'http://forge/api/v4', 't').shareReads).toBe(true);
     expect(c.shutdownGraceMs).toBe(10_000);
     expect(c.cache).toEqual({
       processMaxEntries: 10_000,
