@@ -10,24 +10,14 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_DEMO_UPSTREAM_TOKEN } from '../src/demo/http-server.js';
-import { parsePolicyFile } from '../src/policy/policy-file.js';
-import { resolvePolicyFile } from '../src/store/policy-loader.js';
-import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
-import { createRedisProfileStore } from '../src/store/redis-profile-store.js';
-import { createUpstreamClient } from '../src/upstream/client.js';
-import { freePort, startRedis } from '../test/helpers/redis.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { runPolicyMicroBench } from './micro.js';
-import { onStop, ROOT, runNode, startNode, stopAll, stopOnSignals } from './processes.js';
+import { ROOT, runNode, stopAll, stopOnSignals } from './processes.js';
 import { summarizeProfile } from './profile-summary.js';
 import {
   formatMicro,
@@ -38,9 +28,9 @@ import {
   type Row,
 } from './report.js';
 import type { ScaleResult } from './scale.js';
-import { createBenchIssuer } from './tokens.js';
+import { post, startStack, type Variant } from './stack.js';
 import type { VariantConfig } from './variant-server.js';
-import { benchPolicy, benchSeed, WORKLOAD_HEADER, workloadBody, type WorkloadId } from './world.js';
+import { WORKLOAD_HEADER, workloadBody, type WorkloadId } from './world.js';
 
 interface Settings {
   readonly rounds: number;
@@ -164,15 +154,6 @@ const resultsPath = mode === 'smoke' ? undefined : join(ROOT, 'bench', 'RESULTS.
  */
 type ProcessName = 'sg' | 'sg-cold' | 'A' | 'A-of-cold' | 'A2' | 'B' | 'B-cold' | 'C';
 
-/** A started variant process. */
-interface Variant {
-  readonly url: string;
-  /** Where it serves its total GC time (gateways only). */
-  readonly gcUrl: string | undefined;
-  readonly pid: number | undefined;
-  stop(): Promise<void>;
-}
-
 interface RowPlan {
   readonly id: string;
   readonly description: string;
@@ -246,76 +227,16 @@ const t0 = performance.now();
 const log = (line: string): void =>
   void process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
 
-async function post(
-  url: string,
-  body: string,
-  token: string,
-  debug: boolean,
-): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${token}`,
-      ...(debug ? { 'x-scopegate-debug': '1' } : {}),
-    },
-    body,
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status !== 200 || json['errors'] !== undefined || !json['data'])
-    throw new Error(`${url} answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
-  return json;
-}
-
 async function main(): Promise<void> {
   stopOnSignals();
-  const work = mkdtempSync(join(tmpdir(), 'sg-bench-'));
-  onStop(() => Promise.resolve(rmSync(work, { recursive: true, force: true })));
   log(`mode ${mode}; policy micro-benchmark`);
   const micro = runPolicyMicroBench(settings.microIterations, mode === 'smoke' ? 2 : 5);
 
-  const redis = await startRedis();
-  onStop(() => redis.stop());
-  // The smoke test checks that nothing with these names is left running afterwards.
-  log(`work dir ${work}; redis port ${redis.port}`);
-  const seedPath = join(work, 'seed.json');
-  writeFileSync(seedPath, JSON.stringify(benchSeed()));
-  // The upstream's port is chosen here so that it and every variant start at the same time.
-  const upstreamPort = await freePort();
-  const upstreamUrl = `http://127.0.0.1:${upstreamPort}/api/v4`;
-  const upstreamStarted = startNode(
-    ['src/cli/main.ts', 'demo-upstream', '--seed', seedPath, '--port', String(upstreamPort)],
-    /listening on (http:\/\/\S+)/,
-    { timeoutMs: 60_000 },
-  );
-  const issuer = await createBenchIssuer();
-  const token = await issuer.mint(1);
+  const stack = await startStack(log);
+  const { work, base, issuer, token, startVariant, runJobs } = stack;
   const w4Tokens = await Promise.all(
     Array.from({ length: settings.w4Tokens }, (_, i) => issuer.mint(10 + i)),
   );
-  const base = {
-    upstreamUrl,
-    upstreamToken: DEFAULT_DEMO_UPSTREAM_TOKEN,
-    redisUrl: redis.url,
-    issuer: issuer.options,
-  };
-  let configs = 0;
-  const startVariant = async (config: VariantConfig, nodeArgs: string[] = []): Promise<Variant> => {
-    const path = join(work, `variant-${configs++}.json`);
-    writeFileSync(path, JSON.stringify(config));
-    const started = await startNode(
-      ['bench/variant-server.ts', path],
-      /listening on (http:\/\/\S+)(?: gc (http:\/\/\S+))?/,
-      // As `scopegate serve` and the Docker image run (graphql-js's development checks off).
-      { nodeArgs, timeoutMs: 60_000, env: { NODE_ENV: 'production' } },
-    );
-    return {
-      url: started.match[1] ?? '',
-      gcUrl: started.match[2],
-      pid: started.child.pid,
-      stop: () => started.stop(),
-    };
-  };
   log(`starting the upstream and the variants (${settings.processSets} set(s) of gateways)`);
   // Keyed by `procKey`: a gateway of each set; C, judged by no target, has one process (set 0).
   const procKey = (name: ProcessName, set: number): string => `${name}#${name === 'C' ? 0 : set}`;
@@ -344,14 +265,7 @@ async function main(): Promise<void> {
   );
   // Awaited below; until then a failure must not count as unhandled.
   variantsStarted.catch(() => undefined);
-  await upstreamStarted;
-  const conn = createRedisConnection({ url: redis.url });
-  await waitUntilReady(conn);
-  const client = createUpstreamClient({ baseUrl: upstreamUrl, token: DEFAULT_DEMO_UPSTREAM_TOKEN });
-  await createRedisProfileStore({ redis: conn }).replaceAll(
-    await resolvePolicyFile(parsePolicyFile(benchPolicy()), client),
-  );
-  conn.disconnect();
+  await stack.ready;
   await variantsStarted;
 
   // Every gateway must answer every workload correctly before anything is timed.
@@ -419,16 +333,6 @@ async function main(): Promise<void> {
         : {}),
     };
   };
-  const runJobs = async (jobs: LoadJob[], tag: string): Promise<LoadResult[]> => {
-    const path = join(work, `jobs-${tag}.json`);
-    writeFileSync(path, JSON.stringify(jobs));
-    const out = await runNode(['bench/load-worker.ts', path]);
-    return out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as LoadResult);
-  };
-
   if (profileOnly) {
     const only = await runProfiles(base, job, runJobs, startVariant, work);
     process.stdout.write(`\n${only}\n`);
@@ -517,7 +421,7 @@ async function main(): Promise<void> {
   for (const [k, { pairs, lruMax }] of settings.scaleRuns.entries()) {
     log(`scale check: ${pairs} pairs, process LRU max ${lruMax}`);
     // Each run its own job projects (`offset`), so the second writes its decisions too.
-    const args = [redis.url, String(pairs), String(lruMax), String(k * 1_000_000)];
+    const args = [stack.redisUrl, String(pairs), String(lruMax), String(k * 1_000_000)];
     const out = await runNode(['bench/scale.ts', ...args], { nodeArgs: ['--expose-gc'] });
     scale.push(JSON.parse(out.trim()) as ScaleResult);
   }

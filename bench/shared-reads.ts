@@ -1,0 +1,166 @@
+/**
+ * What shared forge reads (`src/upstream/shared-reads.ts`) change under load:
+ * `npx tsx bench/shared-reads.ts [--quick]`.
+ *
+ * Two scopegate processes, identical but for `shareReads` (on, as `serve` runs, and off, as
+ * the main table's variants run), driven in turn with W1 and W2 (10 connections, the same job
+ * token, warm process cache), in pairs of one order and its reverse. Prints per workload the
+ * median of the per-pair ratios (on ÷ off) of req/s and of CPU per request, and the forge calls
+ * per request and share of reads answered by another request's call, read from each process's
+ * own `/metrics` around each run.
+ */
+import type { LoadJob, LoadResult } from './load-worker.js';
+import { stopAll, stopOnSignals } from './processes.js';
+import { post, startStack } from './stack.js';
+import { WORKLOAD_HEADER, workloadBody, type WorkloadId } from './world.js';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 2 : 6;
+const SECONDS = quick ? 1 : 5;
+const WARMUP_REQUESTS = quick ? 300 : 3_000;
+const WORKLOADS: readonly WorkloadId[] = ['W1', 'W2'];
+
+const t0 = performance.now();
+const log = (line: string): void =>
+  void process.stderr.write(
+    `[shared-reads ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`,
+  );
+
+/** The counters this measurement reads from a gateway's `/metrics`. */
+interface Counts {
+  readonly graphql: number;
+  readonly forgeCalls: number;
+  readonly shared: number;
+}
+
+function sumOf(text: string, prefix: string): number {
+  let total = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(prefix)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
+}
+
+async function countsOf(url: string): Promise<Counts> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return {
+    graphql: sumOf(text, 'scopegate_http_requests_total{route="/graphql"'),
+    forgeCalls: sumOf(text, 'scopegate_upstream_requests_total{'),
+    shared: sumOf(text, 'scopegate_upstream_shared_reads_total '),
+  };
+}
+
+interface Sample {
+  readonly load: LoadResult;
+  readonly graphql: number;
+  readonly forgeCalls: number;
+  readonly shared: number;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+};
+const f = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
+async function main(): Promise<void> {
+  stopOnSignals();
+  const stack = await startStack(log);
+  const sides = { on: true, off: false } as const;
+  const variants = await Promise.all(
+    Object.values(sides).map((shareReads) =>
+      stack.startVariant({ ...stack.base, kind: 'scopegate', shareReads }),
+    ),
+  );
+  await stack.ready;
+  const [on, off] = variants as [(typeof variants)[0], (typeof variants)[0]];
+  const byName = { on, off };
+  for (const w of WORKLOADS)
+    for (const v of variants) await post(v.url, workloadBody(w), stack.token, false);
+
+  const job = (v: typeof on, w: WorkloadId, prefix: string, amount?: number): LoadJob => ({
+    url: `${v.url}/graphql`,
+    body: workloadBody(w),
+    tokens: [stack.token],
+    headers: { [WORKLOAD_HEADER]: w },
+    connections: 10,
+    durationSeconds: SECONDS,
+    ...(amount !== undefined ? { amount } : {}),
+    uniquePrefix: prefix,
+    ...(v.pid !== undefined ? { pid: v.pid } : {}),
+    ...(v.gcUrl !== undefined ? { gcUrl: v.gcUrl } : {}),
+  });
+  log('warming up');
+  await stack.runJobs(
+    WORKLOADS.flatMap((w) => variants.map((v, k) => job(v, w, `warm-${w}-${k}`, WARMUP_REQUESTS))),
+    'warmup',
+  );
+
+  const samples: Record<WorkloadId, Record<'on' | 'off', Sample[]>> = {
+    W1: { on: [], off: [] },
+    W2: { on: [], off: [] },
+    W3: { on: [], off: [] },
+    W4: { on: [], off: [] },
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    log(`round ${round + 1}/${ROUNDS}`);
+    for (const w of WORKLOADS) {
+      const order: ('on' | 'off')[] = round % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
+      for (const name of order) {
+        const v = byName[name];
+        const before = await countsOf(v.url);
+        const [load] = await stack.runJobs([job(v, w, `r${round}-${w}-${name}`)], `r${round}`);
+        const after = await countsOf(v.url);
+        if (!load) throw new Error('the load worker returned nothing');
+        samples[w][name].push({
+          load,
+          graphql: after.graphql - before.graphql,
+          forgeCalls: after.forgeCalls - before.forgeCalls,
+          shared: after.shared - before.shared,
+        });
+      }
+    }
+  }
+
+  const lines = [
+    `Shared forge reads, on vs off (${ROUNDS} rounds × ${SECONDS} s, 10 connections, warm; ratios are medians of the per-round on÷off)`,
+    '',
+    '| workload | req/s on | req/s off | req/s on÷off | CPU ms/req on | CPU ms/req off | CPU on÷off | p99 ms on | p99 ms off | forge calls/req on | forge calls/req off | reads shared (on) | failures |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const w of WORKLOADS) {
+    const s = samples[w];
+    const pairs = s.on.map((a, i) => [a, s.off[i]] as const).filter((p) => p[1] !== undefined);
+    const mean = (xs: readonly Sample[], pick: (x: Sample) => number | undefined): number =>
+      xs.reduce((t, x) => t + (pick(x) ?? NaN), 0) / xs.length;
+    const perRequest = (xs: readonly Sample[]): number =>
+      xs.reduce((t, x) => t + x.forgeCalls, 0) / xs.reduce((t, x) => t + x.graphql, 0);
+    const sharedShare = (xs: readonly Sample[]): number =>
+      xs.reduce((t, x) => t + x.shared, 0) / xs.reduce((t, x) => t + x.shared + x.forgeCalls, 0);
+    const ratio = (pick: (x: Sample) => number | undefined): number =>
+      median(pairs.map(([a, b]) => (pick(a) ?? NaN) / (pick(b as Sample) ?? NaN)));
+    const failures = [...s.on, ...s.off].reduce((t, x) => t + x.load.non2xx + x.load.errors, 0);
+    lines.push(
+      `| ${w} | ${f(
+        mean(s.on, (x) => x.load.rps),
+        0,
+      )} | ${f(
+        mean(s.off, (x) => x.load.rps),
+        0,
+      )} | ${f(ratio((x) => x.load.rps))} | ${f(
+        mean(s.on, (x) => x.load.cpuMsPerRequest),
+        3,
+      )} | ${f(
+        mean(s.off, (x) => x.load.cpuMsPerRequest),
+        3,
+      )} | ${f(ratio((x) => x.load.cpuMsPerRequest))} | ${f(mean(s.on, (x) => x.load.p99Ms))} | ${f(mean(s.off, (x) => x.load.p99Ms))} | ${f(perRequest(s.on))} | ${f(perRequest(s.off))} | ${f(100 * sharedShare(s.on), 1)}% | ${failures} |`,
+    );
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
+}
