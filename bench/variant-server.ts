@@ -46,9 +46,9 @@ export interface VariantConfig {
   /**
    * Identical forge reads of concurrent requests share one call (`src/upstream/shared-reads.ts`,
    * on in `serve`). Default false here: how often reads coincide depends on each process's
-   * timing (a cold process, waiting on Redis, shared 87% of its W1 reads in a quick run, a warm
-   * one about 20%), so with it on the table would compare sharing, not authorization.
-   * `bench/shared-reads.ts` measures it on its own.
+   * timing (a process whose requests wait on Redis together shares far more of them), so with it
+   * on the table would compare sharing, not authorization. `bench/shared-reads.ts` measures it
+   * on its own (bench/NOTES.md, round 17).
    */
   readonly shareReads?: boolean;
   /** `bare-http`: response bytes by workload id. */

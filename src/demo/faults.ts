@@ -17,15 +17,17 @@ export interface FaultRule {
   path: string | RegExp;
   /**
    * `status`: answer `status` with `body`; `delay`: wait `delayMs`, then answer normally;
+   * `late`: answer normally at once, but send that answer only after `delayMs` (what the forge
+   * said when the request arrived, arriving late);
    * `reset`: destroy the connection; `garbage`: 200 with non-JSON text labelled JSON;
    * `huge`: 200 with a 20 MB JSON array, streamed.
    */
-  kind: 'status' | 'delay' | 'reset' | 'garbage' | 'huge';
+  kind: 'status' | 'delay' | 'late' | 'reset' | 'garbage' | 'huge';
   /** Status for `status` faults (default 500). */
   status?: number;
   /** Body for `status` faults: a string is sent as is, anything else as JSON. */
   body?: unknown;
-  /** Milliseconds to wait for `delay` faults (default 1000). */
+  /** Milliseconds to wait for `delay` and `late` faults (default 1000). */
   delayMs?: number;
   /** How many requests the rule applies to before it removes itself (default: unlimited). */
   times?: number;

@@ -131,9 +131,16 @@ export async function startDemoUpstream(opts: StartDemoUpstreamOptions): Promise
     res: ServerResponse,
     entry: UpstreamRequestLogEntry,
   ): Promise<void> {
+    /** Set by a `late` fault: the answer is made now and sent this many ms later. */
+    let holdMs: number | undefined;
     const send = (status: number, body: unknown, headers?: Record<string, string>): void => {
       entry.status = status;
-      sendJson(res, status, body, headers);
+      if (holdMs === undefined) return sendJson(res, status, body, headers);
+      // Serialised now, so a later change to the store cannot reach this answer.
+      const bytes = JSON.stringify(body);
+      void sleep(holdMs, closing.signal).then(() => {
+        if (!res.destroyed) sendJson(res, status, JSON.parse(bytes) as unknown, headers);
+      });
     };
     const rawUrl = req.url ?? '/';
     const queryAt = rawUrl.indexOf('?');
@@ -156,6 +163,9 @@ export async function startDemoUpstream(opts: StartDemoUpstreamOptions): Promise
         case 'delay':
           await sleep(fault.delayMs ?? 1000, closing.signal);
           if (res.destroyed) return;
+          break;
+        case 'late':
+          holdMs = fault.delayMs ?? 1000;
           break;
         case 'reset':
           req.socket.destroy();

@@ -172,7 +172,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   });
   const sharedReads = new Counter({
     name: 'scopegate_upstream_shared_reads_total',
-    help: 'Upstream reads answered by an identical call made after their request arrived, instead of a call of their own.',
+    help: 'Upstream reads that joined an identical call on its way (made after their request arrived) instead of making their own.',
     registers,
   });
   const breaker = new Gauge({

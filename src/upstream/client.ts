@@ -162,19 +162,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   // own timer and abort signal instead.
   const agent = new Agent();
 
-  /** One attempt; `seen.outcome` tells the retry loop and the breaker how it ended. */
-  async function callOnce(
-    method: string,
-    path: string,
-    query: Record<string, string | number | undefined> | undefined,
-    body: unknown,
-    opts: CallOptions | undefined,
-    seen: { outcome: AttemptOutcome; attempt: number },
-  ): Promise<CallResult> {
-    const report = (info: UpstreamCallInfo): void => {
-      if (info.status !== 'circuit_open') seen.outcome = info.status;
-      options.onCall?.({ ...info, attempt: seen.attempt });
-    };
+  /** The URL of `path` (relative to the base URL, already encoded) with `query`. */
+  function urlFor(path: string, query?: Record<string, string | number | undefined>): URL {
     const relative = path.replace(/^\/+/, '');
     // Defence in depth behind the resolvers' `seg()`: a `.` or `..` segment (also as `%2e`)
     // would be resolved away by `new URL`, sending the service credential to a parent
@@ -184,6 +173,21 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     const url = new URL(relative, base);
     for (const [k, v] of Object.entries(query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  /** One attempt; `seen.outcome` tells the retry loop and the breaker how it ended. */
+  async function callOnce(
+    method: string,
+    url: URL,
+    body: unknown,
+    opts: CallOptions | undefined,
+    seen: { outcome: AttemptOutcome; attempt: number },
+  ): Promise<CallResult> {
+    const report = (info: UpstreamCallInfo): void => {
+      if (info.status !== 'circuit_open') seen.outcome = info.status;
+      options.onCall?.({ ...info, attempt: seen.attempt });
+    };
     const headers: Record<string, string> = {
       'private-token': options.token,
       accept: 'application/json',
@@ -250,14 +254,14 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     throw mapStatus(status, json, opts?.what);
   }
 
-  /**
-   * An upstream call with the breaker and retries around it: a GET is tried again after a
-   * connection error or 502/503/504 (see `resilience.ts`); a write is tried exactly once.
-   */
   const sharing =
     options.shareReads === false
       ? undefined
-      : createReadSharing<CallResult>((r) => deepFreeze(r.json));
+      : createReadSharing<CallResult>((r) => deepFreeze(r.json), {
+          // Outside production every answer is frozen, shared or not, so that code changing an
+          // answer in place fails every test that runs it, not only those where reads coincide.
+          sealAll: process.env['NODE_ENV'] !== 'production',
+        });
 
   /** A GET, joining an identical one on its way when `opts.arrival` allows it. */
   function read(
@@ -265,23 +269,22 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     query: Record<string, string | number | undefined> | undefined,
     opts: CallOptions | undefined,
   ): Promise<CallResult> {
-    const fresh = () => call('GET', path, query, undefined, opts);
+    const url = urlFor(path, query);
+    const fresh = () => call('GET', url, undefined, opts);
     if (!sharing) return fresh();
-    // Encoded as in the URL, so two different queries never make the same key. The NOT_FOUND
-    // message names what the caller looked for, so that is part of what is asked too.
-    let key = path;
-    if (query)
-      for (const k in query)
-        if (query[k] !== undefined)
-          key += `&${encodeURIComponent(k)}=${encodeURIComponent(String(query[k]))}`;
-    if (opts?.what) key += `\n${opts.what}`;
+    // What is asked: the URL itself, and what the caller looked for (the NOT_FOUND message
+    // names it).
+    const key = `${url.href}\n${JSON.stringify(opts?.what ?? null)}`;
     return sharing.run(key, opts?.arrival, fresh, options.onSharedRead);
   }
 
+  /**
+   * An upstream call with the breaker and retries around it: a GET is tried again after a
+   * connection error or 502/503/504 (see `resilience.ts`); a write is tried exactly once.
+   */
   async function call(
     method: string,
-    path: string,
-    query: Record<string, string | number | undefined> | undefined,
+    url: URL,
     body: unknown,
     opts: CallOptions | undefined,
   ): Promise<CallResult> {
@@ -293,7 +296,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       }
       const seen: { outcome: AttemptOutcome; attempt: number } = { outcome: 'ok', attempt };
       try {
-        const result = await callOnce(method, path, query, body, opts, seen);
+        const result = await callOnce(method, url, body, opts, seen);
         breaker?.onSuccess();
         return result;
       } catch (err) {
@@ -347,7 +350,14 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       body?: unknown,
       opts?: CallOptions,
     ) {
-      const r = await call(method, path, undefined, body, opts);
+      // Whatever its outcome, a read that joins a call from now on must not get an answer from
+      // before this write (a later field of the same request reads after it).
+      let r: CallResult;
+      try {
+        r = await call(method, urlFor(path), body, opts);
+      } finally {
+        sharing?.fence();
+      }
       // A write's answer may carry no representation: 204 with no body, or a bare JSON
       // scalar (the forge's container tag DELETE answers 200 with the number 200). The write
       // happened either way, so that is "no object", not a malformed response.

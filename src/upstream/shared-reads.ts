@@ -7,15 +7,17 @@
  * single item of a request's CPU (bench/NOTES.md, round 5). A read may join an identical call
  * already on its way instead of making its own.
  *
- * Joining never answers older data than calling would have: a read joins a call only when that
- * call was made after the read's own request arrived at the gateway (an {@link arrivalTicket}
- * taken when the request came in, compared with one taken when the call was made). Whatever
- * the client saw completed before it sent its request, its own writes through the gateway
- * included, had completed before that call left, so the forge's answer includes it. A read
- * without an arrival ticket (the CLI, the gateway's own background work) never joins.
+ * A joined answer is never older than the forge's state when the read's request arrived: a
+ * read joins a call only when that call was made after the request arrived at the gateway (an
+ * {@link arrivalTicket} taken when the request came in, compared with one taken when the call
+ * was made), and after the last write this client made had settled ({@link ReadSharing.fence}).
+ * Whatever the client saw completed before it sent its request, and every write of its own
+ * request before the read, had therefore completed before that call left, so the forge's
+ * answer includes it. A read without an arrival ticket (the CLI, the gateway's own background
+ * work) never joins.
  *
- * An answer that more than one request received is deep-frozen before any of them sees it, so
- * no request can change what another one reads.
+ * An answer that more than one read received is deep-frozen before any of them sees it, so no
+ * request can change what another one reads.
  */
 
 let lastTicket = 0;
@@ -48,23 +50,40 @@ export interface ReadSharing<R> {
     call: () => Promise<R>,
     onJoin?: () => void,
   ): Promise<R>;
+  /**
+   * A write has settled: from now on a read joins only calls made after this moment, whatever
+   * its arrival (a later field of the request that wrote must read what it wrote).
+   */
+  fence(): void;
   /** Calls on their way that a read could still join. */
   readonly size: number;
+}
+
+/** Options of {@link createReadSharing}. */
+export interface ReadSharingOptions {
+  /** Seal every answer, not only the shared ones (tests: mutation of an answer always fails). */
+  readonly sealAll?: boolean;
 }
 
 /**
  * Creates the table of calls on their way. `seal` is applied to an answer that more than one
  * read received, before any of them sees it.
  */
-export function createReadSharing<R>(seal: (answer: R) => void): ReadSharing<R> {
+export function createReadSharing<R>(
+  seal: (answer: R) => void,
+  options: ReadSharingOptions = {},
+): ReadSharing<R> {
   const flights = new Map<string, Flight<R>>();
+  const sealAll = options.sealAll ?? false;
+  /** Calls made before this ticket are joined by no read (the last write settled after them). */
+  let floor = 0;
   const land = (key: string, flight: Flight<R>): void => {
     if (flights.get(key) === flight) flights.delete(key);
   };
   return {
     run(key, arrival, call, onJoin) {
       const current = flights.get(key);
-      if (current && arrival !== undefined && current.made > arrival) {
+      if (current && arrival !== undefined && current.made > Math.max(arrival, floor)) {
         current.joined++;
         onJoin?.();
         return current.promise;
@@ -77,7 +96,7 @@ export function createReadSharing<R>(seal: (answer: R) => void): ReadSharing<R> 
       flight.promise = call().then(
         (answer) => {
           land(key, flight);
-          if (flight.joined > 0) seal(answer);
+          if (sealAll || flight.joined > 0) seal(answer);
           return answer;
         },
         (err: unknown) => {
@@ -88,6 +107,9 @@ export function createReadSharing<R>(seal: (answer: R) => void): ReadSharing<R> 
       // A newer call replaces an older one: later reads may join the newer, never the older.
       flights.set(key, flight);
       return flight.promise;
+    },
+    fence() {
+      floor = arrivalTicket();
     },
     get size() {
       return flights.size;

@@ -92,6 +92,43 @@ describe('internal merge request notes', () => {
     expect(await allNotes(await t.userToken('bob'))).toEqual(['public 1', 'public 2']);
   });
 
+  it("keeps them from a non-member whose read shared one forge call with a member's", async () => {
+    // One notes page for both: the call is slow, so both requests have arrived before it is
+    // made, and the second joins the first's (src/upstream/shared-reads.ts). What each sees is
+    // still decided by its own role.
+    const member = await t.jobToken('globex/portal', 'mallory');
+    const outsider = await t.jobToken('acme/apps/web', 'alice');
+    t.upstream.clearRequests();
+    t.upstream.injectFault({
+      method: 'GET',
+      path: /\/merge_requests\/1\/notes$/,
+      kind: 'late',
+      delayMs: 300,
+      times: 1,
+    });
+    const [m, o] = await Promise.all([
+      t.gql<NotesData>(NOTES, {}, { token: member }),
+      t.gql<NotesData>(NOTES, {}, { token: outsider }),
+    ]);
+    t.upstream.clearFaults();
+    const notesCalls = t.upstream.requests.filter((r) =>
+      /\/merge_requests\/1\/notes\?/.test(r.path),
+    );
+    // The first page once, for both; the outsider alone reads on past the internal notes.
+    expect(notesCalls.map((r) => new URL(r.path, 'http://forge').searchParams.get('page'))).toEqual(
+      ['1', '2'],
+    );
+    expect(m.body.data?.project?.mergeRequest?.notes.nodes.map((n) => n.body)).toEqual([
+      'public 1',
+      'internal: the deploy key is rotated tonight',
+    ]);
+    expect(o.body.data?.project?.mergeRequest?.notes.nodes.map((n) => n.body)).toEqual([
+      'public 1',
+      'public 2',
+    ]);
+    expect(o.text).not.toContain('deploy key');
+  });
+
   it('shows them to a job whose user is a member with Reporter or more', async () => {
     const token = await t.jobToken('globex/portal', 'mallory');
     expect(await allNotes(token)).toEqual([

@@ -114,6 +114,30 @@ describe('createReadSharing', () => {
     expect(sharing.size).toBe(0);
   });
 
+  it('lets no read join a call made before the last write settled, whenever it arrived', async () => {
+    const sharing = createReadSharing<string>(() => undefined);
+    const g = gate<string>();
+    const arrived = arrivalTicket();
+    const beforeWrite = sharing.run('k', arrivalTicket(), g.call);
+    sharing.fence();
+    const afterWrite = sharing.run('k', arrived, g.call);
+    const alongside = sharing.run('k', arrived, g.call);
+    expect(g.made).toBe(2);
+    g.answer('before the write');
+    g.answer('after the write');
+    expect(await beforeWrite).toBe('before the write');
+    expect(await afterWrite).toBe('after the write');
+    expect(await alongside).toBe('after the write');
+  });
+
+  it('seals every answer with sealAll', async () => {
+    const sharing = createReadSharing<{ n: number }>((r) => deepFreeze(r), { sealAll: true });
+    const g = gate<{ n: number }>();
+    const one = sharing.run('k', arrivalTicket(), g.call);
+    g.answer({ n: 1 });
+    expect(Object.isFrozen(await one)).toBe(true);
+  });
+
   it('hands a failure to every read that joined, then calls again', async () => {
     const sharing = createReadSharing<number>(() => undefined);
     const g = gate<number>();
@@ -198,13 +222,38 @@ describe('the REST client sharing reads with the demo forge', () => {
     expect(shared).toBe(0);
   });
 
-  it('keeps an answer only one read received unfrozen', async () => {
+  it('freezes every answer outside production, shared or not', async () => {
+    // So that code changing an answer in place fails every test that runs it.
     const page = await client.list<RestRelease>(
       `projects/${WEB_ID}/releases`,
       { per_page: 5 },
       { arrival: arrivalTicket() },
     );
-    expect(Object.isFrozen(page.items)).toBe(false);
+    expect(shared).toBe(0);
+    expect(Object.isFrozen(page.items)).toBe(true);
+    expect(Object.isFrozen(page.items[0])).toBe(true);
+  });
+
+  it('never mistakes a path for a query, nor an empty "what" for none', async () => {
+    slowReleases();
+    const arrival = arrivalTicket();
+    const path = `projects/${WEB_ID}/releases`;
+    const got = await Promise.allSettled([
+      client.list(path, { per_page: 20 }, { arrival }),
+      client.find(`${path}&per_page=20`, { arrival }),
+      client.find(`projects/${WEB_ID}`, { arrival }),
+      client.find(`projects/${WEB_ID}`, { arrival, what: '' }),
+    ]);
+    expect(got.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect(upstream.requests.map((r) => r.path).sort()).toEqual(
+      [
+        `/api/v4/projects/${WEB_ID}`,
+        `/api/v4/projects/${WEB_ID}`,
+        `/api/v4/projects/${WEB_ID}/releases&per_page=20`,
+        `/api/v4/projects/${WEB_ID}/releases?per_page=20`,
+      ].sort(),
+    );
+    expect(shared).toBe(0);
   });
 
   it('makes every call itself with shareReads: false', async () => {
@@ -232,6 +281,9 @@ describe('shared reads through the gateway', () => {
   let t: TestGateway;
   let token: string;
   const LIST = `{ project(fullPath: "${WEB}") { releases(first: 100) { nodes { tagName name } } } }`;
+  type ListData = { project: { releases: { nodes: { tagName: string }[] } } };
+  const tagsOf = (res: { body: { data?: ListData | null } }): string[] =>
+    res.body.data?.project.releases.nodes.map((n) => n.tagName) ?? [];
   const releaseLists = () =>
     t.upstream.requests.filter(
       (r) => r.method === 'GET' && r.path.startsWith(`/api/v4/projects/${WEB_ID}/releases?`),
@@ -275,32 +327,96 @@ describe('shared reads through the gateway', () => {
   });
 
   it('never answers a request that arrived after a write with a forge call made before it', async () => {
-    // A list call is on its way (slow); a release is created through the gateway meanwhile; a
-    // list that arrives after the create must make its own call and see the new release.
+    // A list call is on its way, its answer made before the release below is created and sent
+    // late; a list that arrives after the create must make its own call and see it.
     t.upstream.injectFault({
       method: 'GET',
       path: `/projects/${WEB_ID}/releases`,
-      kind: 'delay',
-      delayMs: 400,
+      kind: 'late',
+      delayMs: 1_500,
       times: 1,
     });
-    const older = t.gql(LIST, {}, { token });
+    let olderSettled = false;
+    const older = t.gql<ListData>(LIST, {}, { token }).finally(() => (olderSettled = true));
     await expect.poll(() => releaseLists().length, { interval: 5 }).toBe(1);
+    // Made on the forge directly (another instance, or a script): this gateway's own writes
+    // also fence the reads after them, which is not what this test is about.
+    const created = await fetch(`${t.upstream.url}/projects/${WEB_ID}/releases`, {
+      method: 'POST',
+      headers: { 'private-token': t.upstream.token, 'content-type': 'application/json' },
+      body: JSON.stringify({ tag_name: 'v7.7.7', ref: 'main', name: 'Seven' }),
+    });
+    expect(created.status).toBe(201);
+    const before = await sharedMetric();
+    expect(olderSettled).toBe(false);
+    const later = await t.gql<ListData>(LIST, {}, { token });
+    expect(olderSettled).toBe(false);
+    expect(tagsOf(later)).toContain('v7.7.7');
+    // The older call's answer was made before the create: joining it would have missed it.
+    expect(tagsOf(await older)).not.toContain('v7.7.7');
+    expect(releaseLists()).toHaveLength(2);
+    expect((await sharedMetric()) - before).toBe(0);
+  });
+
+  it('never answers a read with a call made before an earlier write of the same request', async () => {
+    // One request deletes a tag, then releases it with `ref` (the forge creates it again from
+    // `ref` only when it does not exist). Another request that arrived meanwhile has the same
+    // tag read on its way, answered before the delete: joining it, the release would be sent
+    // without `ref` and refused ("Ref is not specified").
+    const tagPath = `/projects/${WEB_ID}/repository/tags/shared-1`;
     const created = await t.gql(
-      `mutation { releaseCreate(input: { projectPath: "${WEB}", tagName: "v7.7.7", ref: "main", name: "Seven" }) { release { tagName } errors } }`,
+      `mutation { tagCreate(input: { projectPath: "${WEB}", name: "shared-1", ref: "main" }) { tag { name } errors } }`,
       {},
       { token },
     );
     expect(created.body.errors).toBeUndefined();
-    const before = await sharedMetric();
-    const later = await t.gql<{ project: { releases: { nodes: { tagName: string }[] } } }>(
-      LIST,
+    t.upstream.clearRequests();
+    t.upstream.injectFault({
+      method: 'DELETE',
+      path: tagPath,
+      kind: 'delay',
+      delayMs: 500,
+      times: 1,
+    });
+    const both = t.gql<{ b: { release: { tagName: string } | null; errors: string[] } }>(
+      `mutation {
+        a: tagDelete(input: { projectPath: "${WEB}", name: "shared-1" }) { tag { name } errors }
+        b: releaseCreate(input: { projectPath: "${WEB}", tagName: "shared-1", ref: "main", name: "S" }) { release { tagName } errors }
+      }`,
       {},
       { token },
     );
-    expect(later.body.data?.project.releases.nodes.map((n) => n.tagName)).toContain('v7.7.7');
-    expect((await older).status).toBe(200);
-    expect(releaseLists()).toHaveLength(2);
-    expect((await sharedMetric()) - before).toBe(0);
+    // While the delete is on its way, another request reads the tag (late: "it exists").
+    await expect
+      .poll(() => t.upstream.requests.some((r) => r.method === 'DELETE'), { interval: 5 })
+      .toBe(true);
+    t.upstream.injectFault({
+      method: 'GET',
+      path: tagPath,
+      kind: 'late',
+      delayMs: 1_500,
+      times: 1,
+    });
+    const other = t.gql(
+      `mutation { releaseCreate(input: { projectPath: "${WEB}", tagName: "shared-1", ref: "main", name: "other" }) { release { tagName } errors } }`,
+      {},
+      { token },
+    );
+    await expect
+      .poll(
+        () =>
+          t.upstream.requests.filter((r) => r.method === 'GET' && r.path === `/api/v4${tagPath}`)
+            .length,
+        { interval: 5 },
+      )
+      .toBe(2);
+    const res = await both;
+    expect(res.body.errors, res.text).toBeUndefined();
+    expect(res.body.data?.b).toEqual({ release: { tagName: 'shared-1' }, errors: [] });
+    await other;
+    // The tag read of `b` was its own call: the first read of `a`, the other request's, then b's.
+    expect(
+      t.upstream.requests.filter((r) => r.method === 'GET' && r.path === `/api/v4${tagPath}`),
+    ).toHaveLength(3);
   });
 });
