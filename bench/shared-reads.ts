@@ -1,6 +1,6 @@
 /**
  * What shared forge reads (`src/upstream/shared-reads.ts`) change under load:
- * `npx tsx bench/shared-reads.ts [--quick]`.
+ * `npx tsx bench/shared-reads.ts [--quick] [--latency MS]`.
  *
  * Two scopegate processes, identical but for `shareReads` (on, as `serve` runs, and off, as
  * the main table's variants run), driven in turn with W1 and W2 (10 connections, the same job
@@ -9,7 +9,10 @@
  * round. Prints per workload the median of the per-round ratios (on ÷ off) of req/s and of CPU
  * per request, the p99 of all of a side's timed requests together, and the forge calls per
  * request and the share of reads that joined another call, read from each process's own
- * `/metrics` around each run (the pre-roll included).
+ * `/metrics` around each run (the pre-roll included). Then bursts: 50 identical requests at
+ * once after 6 s idle (the process caches expired), as a pipeline's jobs starting together. `--latency MS`: the forge sends each
+ * answer MS ms after making it, as one across a network would (default 0: the forge on the same
+ * machine answers in about a millisecond, so few reads ever coincide).
  */
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { stopAll, stopOnSignals } from './processes.js';
@@ -21,6 +24,12 @@ const ROUNDS = quick ? 2 : 6;
 const SECONDS = quick ? 1 : 5;
 const WARMUP_REQUESTS = quick ? 300 : 3_000;
 const WORKLOADS: readonly WorkloadId[] = ['W1', 'W2'];
+const BURST = 50;
+const BURST_IDLE_MS = 6_000;
+const BURST_ROUNDS = quick ? 1 : 3;
+const latencyAt = process.argv.indexOf('--latency');
+const LATENCY_MS = latencyAt === -1 ? 0 : Number(process.argv[latencyAt + 1]);
+if (!Number.isInteger(LATENCY_MS) || LATENCY_MS < 0) throw new Error('--latency MS: an integer');
 
 const t0 = performance.now();
 const log = (line: string): void =>
@@ -67,7 +76,7 @@ const f = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(dig
 
 async function main(): Promise<void> {
   stopOnSignals();
-  const stack = await startStack(log);
+  const stack = await startStack(log, { upstreamLatencyMs: LATENCY_MS });
   const sides = { on: true, off: false } as const;
   const variants = await Promise.all(
     Object.values(sides).map((shareReads) =>
@@ -126,7 +135,7 @@ async function main(): Promise<void> {
   }
 
   const lines = [
-    `Shared forge reads, on vs off (${ROUNDS} rounds × ${SECONDS} s, 10 connections, warm; ratios are medians of the per-round on÷off)`,
+    `Shared forge reads, on vs off (${ROUNDS} rounds × ${SECONDS} s, 10 connections, warm, forge latency ${LATENCY_MS} ms; ratios are medians of the per-round on÷off)`,
     '',
     '| workload | req/s on | req/s off | req/s on÷off | CPU ms/req on | CPU ms/req off | CPU on÷off | p99 ms on | p99 ms off | forge calls/req on | forge calls/req off | reads shared (on) | failures |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -161,6 +170,40 @@ async function main(): Promise<void> {
         mean(s.off, (x) => x.load.cpuMsPerRequest),
         3,
       )} | ${f(ratio((x) => x.load.cpuMsPerRequest))} | ${f(p99(s.on))} | ${f(p99(s.off))} | ${f(perRequest(s.on))} | ${f(perRequest(s.off))} | ${f(100 * sharedShare(s.on), 1)}% | ${failures} |`,
+    );
+  }
+  // A burst: what a pipeline's jobs starting together look like. Each side sits idle until its
+  // process caches have expired (5 s), then gets BURST identical requests at once.
+  lines.push(
+    '',
+    `Bursts: ${BURST} identical requests at once after ${BURST_IDLE_MS / 1000} s idle (process caches expired), ${BURST_ROUNDS} per side and workload`,
+    '',
+    '| workload | forge calls/request on | forge calls/request off | reads shared (on) | failures |',
+    '|---|---|---|---|---|',
+  );
+  for (const w of WORKLOADS) {
+    const got = {
+      on: { calls: 0, requests: 0, shared: 0 },
+      off: { calls: 0, requests: 0, shared: 0 },
+    };
+    let failures = 0;
+    for (let round = 0; round < BURST_ROUNDS; round++) {
+      for (const name of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+        await new Promise((r) => setTimeout(r, BURST_IDLE_MS));
+        const v = byName[name];
+        const before = await countsOf(v.url);
+        const answers = await Promise.allSettled(
+          Array.from({ length: BURST }, () => post(v.url, workloadBody(w), stack.token, false)),
+        );
+        failures += answers.filter((a) => a.status === 'rejected').length;
+        const after = await countsOf(v.url);
+        got[name].calls += after.forgeCalls - before.forgeCalls;
+        got[name].requests += after.graphql - before.graphql;
+        got[name].shared += after.shared - before.shared;
+      }
+    }
+    lines.push(
+      `| ${w} | ${f(got.on.calls / got.on.requests)} | ${f(got.off.calls / got.off.requests)} | ${f((100 * got.on.shared) / (got.on.shared + got.on.calls), 1)}% | ${failures} |`,
     );
   }
   process.stdout.write(`\n${lines.join('\n')}\n`);

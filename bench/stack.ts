@@ -50,8 +50,15 @@ export interface BenchStack {
   runJobs(jobs: LoadJob[], tag: string): Promise<LoadResult[]>;
 }
 
-/** Starts Redis and the upstream (in the background: see `ready`) and mints the token. */
-export async function startStack(log: (line: string) => void): Promise<BenchStack> {
+/**
+ * Starts Redis and the upstream (in the background: see `ready`) and mints the token.
+ * `upstreamLatencyMs`: the upstream sends each answer that long after making it (a forge across
+ * a network; `demo-upstream --latency`).
+ */
+export async function startStack(
+  log: (line: string) => void,
+  options: { upstreamLatencyMs?: number } = {},
+): Promise<BenchStack> {
   const work = mkdtempSync(join(tmpdir(), 'sg-bench-'));
   onStop(() => Promise.resolve(rmSync(work, { recursive: true, force: true })));
   const redis = await startRedis();
@@ -64,7 +71,16 @@ export async function startStack(log: (line: string) => void): Promise<BenchStac
   const upstreamPort = await freePort();
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}/api/v4`;
   const upstreamStarted = startNode(
-    ['src/cli/main.ts', 'demo-upstream', '--seed', seedPath, '--port', String(upstreamPort)],
+    [
+      'src/cli/main.ts',
+      'demo-upstream',
+      '--seed',
+      seedPath,
+      '--port',
+      String(upstreamPort),
+      '--latency',
+      String(options.upstreamLatencyMs ?? 0),
+    ],
     /listening on (http:\/\/\S+)/,
     { timeoutMs: 60_000 },
   );

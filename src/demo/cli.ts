@@ -7,12 +7,15 @@ import { DEFAULT_DEMO_UPSTREAM_TOKEN, startDemoUpstream } from './http-server.js
 import { defaultSeedPath, loadSeedFile } from './seed.js';
 
 const USAGE = `Usage: scopegate demo-upstream [--seed FILE] [--port N] [--host HOST] [--token TOKEN]
+                                [--latency MS]
 
 Serves the forge REST API v4 subset scopegate uses, from an in-memory world.
   --seed FILE    seed or scenarios file (default: demo/seed.json of the package)
   --port N       port to listen on, 0 for a free one (default: 0)
   --host HOST    address to bind (default: 127.0.0.1)
   --token TOKEN  PRIVATE-TOKEN to require (default: ${DEFAULT_DEMO_UPSTREAM_TOKEN})
+  --latency MS   send every answer MS milliseconds after making it, as a forge across a
+                 network would (default: 0)
 `;
 
 function parsePort(value: string | undefined): number {
@@ -30,7 +33,14 @@ function parsePort(value: string | undefined): number {
  */
 export async function runDemoUpstreamCommand(argv: string[]): Promise<void> {
   const args = argv[0] === 'demo-upstream' ? argv.slice(1) : argv;
-  let values: { seed?: string; port?: string; host?: string; token?: string; help?: boolean };
+  let values: {
+    seed?: string;
+    port?: string;
+    host?: string;
+    token?: string;
+    latency?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args,
@@ -39,6 +49,7 @@ export async function runDemoUpstreamCommand(argv: string[]): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         token: { type: 'string' },
+        latency: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -53,9 +64,18 @@ export async function runDemoUpstreamCommand(argv: string[]): Promise<void> {
   }
   if (values.token === '') throw new Error('"--token" must not be empty');
   const port = parsePort(values.port);
+  const latencyMs = values.latency === undefined ? 0 : Number(values.latency);
+  if (!/^\d+$/.test(values.latency ?? '0') || latencyMs > 60_000)
+    throw new Error('"--latency" must be an integer from 0 to 60000');
   const seedPath = values.seed ?? defaultSeedPath();
   const seed = loadSeedFile(seedPath);
-  const upstream = await startDemoUpstream({ seed, port, host: values.host, token: values.token });
+  const upstream = await startDemoUpstream({
+    seed,
+    port,
+    host: values.host,
+    token: values.token,
+    latencyMs,
+  });
   // The token is printed only when it is the well-known default, never one given on the
   // command line.
   const tokenHint =

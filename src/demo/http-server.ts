@@ -38,6 +38,11 @@ export interface StartDemoUpstreamOptions {
   host?: string;
   /** The `PRIVATE-TOKEN` every request must carry; default {@link DEFAULT_DEMO_UPSTREAM_TOKEN}. */
   token?: string;
+  /**
+   * Every answer is made when its request arrives and sent this many milliseconds later, as a
+   * forge across a network would answer (the bench). Default 0.
+   */
+  latencyMs?: number;
 }
 
 /** One request as the demo upstream received it. */
@@ -131,8 +136,8 @@ export async function startDemoUpstream(opts: StartDemoUpstreamOptions): Promise
     res: ServerResponse,
     entry: UpstreamRequestLogEntry,
   ): Promise<void> {
-    /** Set by a `late` fault: the answer is made now and sent this many ms later. */
-    let holdMs: number | undefined;
+    /** Set by `latencyMs` or a `late` fault: the answer is made now and sent this many ms later. */
+    let holdMs: number | undefined = opts.latencyMs ? opts.latencyMs : undefined;
     const send = (status: number, body: unknown, headers?: Record<string, string>): void => {
       entry.status = status;
       if (holdMs === undefined) return sendJson(res, status, body, headers);

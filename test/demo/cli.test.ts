@@ -62,10 +62,26 @@ describe('scopegate demo-upstream', () => {
     expect(((await once(child, 'exit')) as [number | null])[0]).toBe(0);
   });
 
+  it('sends every answer --latency ms after making it', async () => {
+    const { child, url } = await startCli(['--latency', '300']);
+    const started = performance.now();
+    const res = await fetch(`${url}/projects/${encodeURIComponent('acme/apps/web')}`, {
+      headers: { 'PRIVATE-TOKEN': 'demo-upstream-token' },
+    });
+    expect(res.status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    child.kill('SIGTERM');
+    expect(((await once(child, 'exit')) as [number | null])[0]).toBe(0);
+  });
+
   it('refuses bad options and a bad seed before starting, naming the problem', async () => {
     await expect(runDemoUpstreamCommand(['--port', 'http'])).rejects.toThrow(
       '"--port" must be an integer from 0 to 65535',
     );
+    for (const bad of ['-1', '1.5', 'soon', '60001'])
+      await expect(runDemoUpstreamCommand([`--latency=${bad}`])).rejects.toThrow(
+        '"--latency" must be an integer from 0 to 60000',
+      );
     await expect(runDemoUpstreamCommand(['--bogus'])).rejects.toThrow(/--bogus/);
     await expect(runDemoUpstreamCommand(['--seed', '/nonexistent.json'])).rejects.toThrow(
       /Cannot read demo seed/,
