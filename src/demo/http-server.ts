@@ -139,12 +139,16 @@ export async function startDemoUpstream(opts: StartDemoUpstreamOptions): Promise
     /** Set by `latencyMs` or a `late` fault: the answer is made now and sent this many ms later. */
     let holdMs: number | undefined = opts.latencyMs ? opts.latencyMs : undefined;
     const send = (status: number, body: unknown, headers?: Record<string, string>): void => {
-      entry.status = status;
-      if (holdMs === undefined) return sendJson(res, status, body, headers);
-      // Serialised now, so a later change to the store cannot reach this answer.
-      const bytes = JSON.stringify(body);
+      if (holdMs === undefined) {
+        entry.status = status;
+        return sendJson(res, status, body, headers);
+      }
+      // Copied now, so a later change to the store cannot reach this answer (204: no body).
+      const made = body === undefined ? undefined : (JSON.parse(JSON.stringify(body)) as unknown);
       void sleep(holdMs, closing.signal).then(() => {
-        if (!res.destroyed) sendJson(res, status, JSON.parse(bytes) as unknown, headers);
+        if (res.destroyed || res.headersSent) return;
+        entry.status = status;
+        sendJson(res, status, made, headers);
       });
     };
     const rawUrl = req.url ?? '/';
@@ -191,6 +195,23 @@ export async function startDemoUpstream(opts: StartDemoUpstreamOptions): Promise
       }
     }
 
+    try {
+      await route(req, rawUrl, rawPath, entry, send);
+    } catch (err) {
+      // The forge's own refusals (404, 400, 409, 422) go out like any answer, held or not.
+      if (!(err instanceof DemoApiError)) throw err;
+      send(err.status, err.body);
+    }
+  }
+
+  /** Answers one request from the store (after any fault). */
+  async function route(
+    req: IncomingMessage,
+    rawUrl: string,
+    rawPath: string,
+    entry: UpstreamRequestLogEntry,
+    send: (status: number, body: unknown, headers?: Record<string, string>) => void,
+  ): Promise<void> {
     if (!entry.privateTokenOk) return send(401, { message: '401 Unauthorized' });
     const match = matchRoute(routes, entry.method, rawPath);
     if (!match) return send(404, { error: '404 Not Found' });

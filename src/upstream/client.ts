@@ -245,8 +245,9 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     options.shareReads === false
       ? undefined
       : createReadSharing<CallResult>((r) => deepFreeze(r.json), {
-          // Outside production every answer is frozen, shared or not, so that code changing an
-          // answer in place fails every test that runs it, not only those where reads coincide.
+          // Outside production every read's answer is frozen, shared or not, so that code
+          // changing one in place fails every test that runs it, not only those where reads
+          // coincide.
           sealAll: process.env['NODE_ENV'] !== 'production',
         });
 

@@ -20,12 +20,14 @@ export function headerValue(
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** The parsed body as an object, or UPSTREAM_ERROR (a scalar or `null` is malformed). */
 export function expectJson<T>(json: unknown): T {
   if (json === null || typeof json !== 'object')
     throw upstreamError('the forge API returned a malformed response');
   return json as T;
 }
 
+/** A body over the byte limit (thrown by {@link readLimited}). */
 export class ResponseTooLarge extends Error {}
 
 /** Reads the body as text, at most `maxBytes` of it; the socket is dropped otherwise. */
@@ -66,6 +68,7 @@ function upstreamMessage(json: unknown): string | undefined {
   return text?.replace(/\s+/g, ' ').slice(0, 300);
 }
 
+/** The gateway error for a failed forge status; `what` names the missing thing in NOT_FOUND. */
 export function mapStatus(status: number, json: unknown, what: string | undefined): Error {
   if (status === 404) return notFoundError(`${what ?? 'the resource'} was not found`);
   if (status === 400 || status === 409 || status === 422) {

@@ -62,6 +62,41 @@ describe('injected faults', () => {
     expect(asObject(res).id).toBe(102);
   });
 
+  it('makes a late answer on receipt and sends it later: a body, a 204, and a refusal', async () => {
+    // The answer is the forge's state when the request arrived, whatever changes meanwhile.
+    up.injectFault({
+      method: 'GET',
+      path: /\/repository\/tags\/late-1$/,
+      kind: 'late',
+      delayMs: 300,
+    });
+    up.injectFault({
+      method: 'DELETE',
+      path: /\/repository\/tags\/late-1$/,
+      kind: 'late',
+      delayMs: 300,
+    });
+    const created = await call(up, `${web}/repository/tags`, {
+      method: 'POST',
+      body: { tag_name: 'late-1', ref: 'main' },
+    });
+    expect(created.status).toBe(201);
+    const started = Date.now();
+    const read = call(up, `${web}/repository/tags/late-1`);
+    await expect.poll(() => up.requests.filter((r) => r.method === 'GET').length).toBe(1);
+    expect(up.requests.find((r) => r.method === 'GET')?.status).toBe(0);
+    const del = await call(up, `${web}/repository/tags/late-1`, { method: 'DELETE' });
+    expect([del.status, del.text]).toEqual([204, '']);
+    expect(asObject(await read).name).toBe('late-1');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    // A refusal (the tag is gone now) is held too.
+    const goneAt = Date.now();
+    const gone = await call(up, `${web}/repository/tags/late-1`);
+    expect([gone.status, gone.json]).toEqual([404, { message: '404 Tag Not Found' }]);
+    expect(Date.now() - goneAt).toBeGreaterThanOrEqual(280);
+    expect(up.requests.map((r) => r.status)).toEqual([201, 200, 204, 404]);
+  });
+
   it('resets the connection', async () => {
     up.injectFault({ path: '/projects/102', kind: 'reset' });
     await expect(call(up, '/projects/102')).rejects.toThrow();

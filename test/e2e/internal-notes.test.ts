@@ -93,9 +93,9 @@ describe('internal merge request notes', () => {
   });
 
   it("keeps them from a non-member whose read shared one forge call with a member's", async () => {
-    // One notes page for both: the call is slow, so both requests have arrived before it is
-    // made, and the second joins the first's (src/upstream/shared-reads.ts). What each sees is
-    // still decided by its own role.
+    // One notes page for both: sent together, both requests arrive before either makes its
+    // call, and the call stays on its way (late) long enough for the second to join the first's
+    // (src/upstream/shared-reads.ts). What each sees is still decided by its own role.
     const member = await t.jobToken('globex/portal', 'mallory');
     const outsider = await t.jobToken('acme/apps/web', 'alice');
     t.upstream.clearRequests();
