@@ -16,6 +16,7 @@
  */
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { stopAll, stopOnSignals } from './processes.js';
+import { pooledP99 } from './report.js';
 import { post, startStack } from './stack.js';
 import { WORKLOAD_HEADER, workloadBody, type WorkloadId } from './world.js';
 
@@ -108,12 +109,9 @@ async function main(): Promise<void> {
     'warmup',
   );
 
-  const samples: Record<WorkloadId, Record<'on' | 'off', Sample[]>> = {
-    W1: { on: [], off: [] },
-    W2: { on: [], off: [] },
-    W3: { on: [], off: [] },
-    W4: { on: [], off: [] },
-  };
+  const samples = Object.fromEntries(
+    WORKLOADS.map((w) => [w, { on: [] as Sample[], off: [] as Sample[] }]),
+  ) as Record<WorkloadId, Record<'on' | 'off', Sample[]>>;
   for (let round = 0; round < ROUNDS; round++) {
     log(`round ${round + 1}/${ROUNDS}`);
     for (const w of WORKLOADS) {
@@ -151,10 +149,7 @@ async function main(): Promise<void> {
       xs.reduce((t, x) => t + x.shared, 0) / xs.reduce((t, x) => t + x.shared + x.forgeCalls, 0);
     const ratio = (pick: (x: Sample) => number | undefined): number =>
       median(pairs.map(([a, b]) => (pick(a) ?? NaN) / (pick(b as Sample) ?? NaN)));
-    const p99 = (xs: readonly Sample[]): number => {
-      const all = xs.flatMap((x) => x.load.latenciesMs ?? []).sort((a, b) => a - b);
-      return all[Math.min(all.length - 1, Math.floor(all.length * 0.99))] ?? NaN;
-    };
+    const p99 = (xs: readonly Sample[]): number => pooledP99(xs.map((x) => x.load));
     const failures = [...s.on, ...s.off].reduce((t, x) => t + x.load.non2xx + x.load.errors, 0);
     lines.push(
       `| ${w} | ${f(
