@@ -38,14 +38,23 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 
 /**
  * Starts `node <args>` (tsx loaded) and resolves once a stdout line matches `ready`; rejects
- * when the child exits first or `timeoutMs` passes (its stderr in the message).
+ * when the child exits first or `timeoutMs` passes (its stderr in the message). `wrapper`: a
+ * command that runs node as its own child in the same process (`valgrind --tool=callgrind`),
+ * so the child's pid is node's.
  */
 export async function startNode(
   args: readonly string[],
   ready: RegExp,
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: readonly string[] } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    nodeArgs?: readonly string[];
+    wrapper?: readonly string[];
+  } = {},
 ): Promise<StartedChild> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', ...args], {
+  const argv = [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', ...args];
+  const [command = process.execPath, ...rest] = [...(opts.wrapper ?? []), ...argv];
+  const child = spawn(command, rest, {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

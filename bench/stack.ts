@@ -45,7 +45,13 @@ export interface BenchStack {
    * started before (they only need the upstream's address), but not asked anything.
    */
   readonly ready: Promise<void>;
-  startVariant(config: VariantConfig, nodeArgs?: string[]): Promise<Variant>;
+  /** `wrapper`: see `startNode` (the variant runs inside it, e.g. under valgrind). */
+  startVariant(
+    config: VariantConfig,
+    nodeArgs?: string[],
+    wrapper?: string[],
+    timeoutMs?: number,
+  ): Promise<Variant>;
   /** Runs the jobs one after the other in one load-worker process. */
   runJobs(jobs: LoadJob[], tag: string): Promise<LoadResult[]>;
 }
@@ -120,14 +126,14 @@ export async function startStack(
     issuer,
     token,
     ready,
-    async startVariant(config, nodeArgs = []) {
+    async startVariant(config, nodeArgs = [], wrapper = [], timeoutMs = 60_000) {
       const path = join(work, `variant-${configs++}.json`);
       writeFileSync(path, JSON.stringify(config));
       const started = await startNode(
         ['bench/variant-server.ts', path],
         /listening on (http:\/\/\S+)(?: gc (http:\/\/\S+))?/,
         // As `scopegate serve` and the Docker image run (graphql-js's development checks off).
-        { nodeArgs, timeoutMs: 60_000, env: { NODE_ENV: 'production' } },
+        { nodeArgs, wrapper, timeoutMs, env: { NODE_ENV: 'production' } },
       );
       return {
         url: started.match[1] ?? '',

@@ -1,0 +1,359 @@
+/**
+ * Instructions per request, counted: each gateway variant runs under valgrind's callgrind, which
+ * counts the instructions a process executes (its own code, V8's generated code, the GC, libuv
+ * and OpenSSL alike) whatever else the machine is doing. A time measured on this shared
+ * two-CPU machine moves by more than the gaps the targets judge (bench/NOTES.md, rounds 14-17:
+ * two identical processes 17% apart); a count of the same requests through the same process
+ * does not, so the ratios here say what authorization costs the gateway itself, to a few tenths
+ * of a percent, with the noise out.
+ *
+ * `npx tsx bench/instructions.ts [--quick] [--rows W1,W2,...] [--write]`
+ *
+ * - Every variant process starts under `valgrind --tool=callgrind --instr-atstart=no` with
+ *   `node --single-threaded` (V8 compiles and collects on the main thread, so a count does not
+ *   depend on how threads were scheduled: two runs of the same script agree to 0.003%, against
+ *   1.4% with helper threads). Uninstrumented, a process runs a few times slower than natively;
+ *   it is warmed up so, then instrumentation is switched on (`callgrind_control -i on`) for
+ *   the measured requests only.
+ * - A row's measured requests are sent one at a time (no concurrency, so no two requests share
+ *   a batch or a forge call that they would not share the next time); the counters are zeroed,
+ *   `perRepeat` requests sent and the counters dumped, `repeats` times per process. The table
+ *   gives the median of the repeats and their spread.
+ * - Variants: scopegate (sg), A (authorization off), A2 (a second A process: the control; as
+ *   the processes are the same code, A2÷A is the method's own error) and B (graphql-shield).
+ *   Cold rows use processes whose process cache is off (sg and B).
+ * - Timers fire by the clock, and instrumented requests take 50-100 times as long as natively:
+ *   the authorization log's 1 s flush runs once every few requests here instead of once every
+ *   few hundred, so scopegate's figure includes more flush overhead than it pays natively.
+ *
+ * `--write` replaces the "Instructions per request" section of `bench/RESULTS.md` (or adds it
+ * before the notes); `npm run bench` (full) keeps that section as it is.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, stopAll, stopOnSignals } from './processes.js';
+import { post, startStack, type Variant } from './stack.js';
+import type { VariantConfig } from './variant-server.js';
+import { workloadBody, type WorkloadId } from './world.js';
+
+const run = promisify(execFile);
+
+/** A measured row. */
+interface Row {
+  readonly id: string;
+  readonly w: WorkloadId;
+  readonly cache: 'warm' | 'cold';
+  /** Uninstrumented requests before the first count. */
+  readonly warmup: number;
+  /** Requests per count. */
+  readonly perRepeat: number;
+}
+
+const ROWS: readonly Row[] = [
+  { id: 'W1 warm', w: 'W1', cache: 'warm', warmup: 3000, perRepeat: 60 },
+  { id: 'W1 cold', w: 'W1', cache: 'cold', warmup: 3000, perRepeat: 60 },
+  { id: 'W2 warm', w: 'W2', cache: 'warm', warmup: 400, perRepeat: 20 },
+  { id: 'W2 cold', w: 'W2', cache: 'cold', warmup: 400, perRepeat: 20 },
+  { id: 'W3', w: 'W3', cache: 'warm', warmup: 600, perRepeat: 30 },
+  { id: 'W4', w: 'W4', cache: 'warm', warmup: 1000, perRepeat: 40 },
+];
+
+type Name = 'sg' | 'A' | 'A2' | 'B';
+
+const args = process.argv.slice(2);
+const SECTION = '## Instructions per request (callgrind)';
+const NAMES_ALL: readonly Name[] = ['sg', 'A', 'A2', 'B'];
+const namesArg = args[args.indexOf('--variants') + 1];
+const NAMES: readonly Name[] =
+  args.includes('--variants') && namesArg
+    ? (namesArg.split(',') as Name[])
+    : ['sg', 'A', 'A2', 'B'];
+
+const quick = args.includes('--quick');
+const write = args.includes('--write');
+const rowsArg = args[args.indexOf('--rows') + 1];
+const wanted = args.includes('--rows') && rowsArg ? rowsArg.split(',') : undefined;
+const numberArg = (flag: string): number | undefined =>
+  args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : undefined;
+const keepDir = args.includes('--keep-dumps') ? args[args.indexOf('--keep-dumps') + 1] : undefined;
+if (keepDir) mkdirSync(keepDir, { recursive: true });
+const repeats = numberArg('--repeats') ?? (quick ? 2 : 3);
+const scale = numberArg('--scale') ?? (quick ? 0.25 : 1);
+const rows = ROWS.filter((r) =>
+  wanted
+    ? wanted.some((w) => r.id === w || r.id.startsWith(`${w} `) || r.id === `${w} warm`)
+    : true,
+).filter((r) => !quick || r.cache === 'warm');
+
+const t0 = performance.now();
+const log = (line: string): void =>
+  void process.stderr.write(
+    `[instructions ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`,
+  );
+
+/** One process under callgrind, with its dump counter. */
+interface Counted {
+  readonly variant: Variant;
+  readonly out: string;
+  dumps: number;
+}
+
+async function control(p: Counted, ...flags: string[]): Promise<void> {
+  await run('callgrind_control', [...flags, String(p.variant.pid)], { timeout: 120_000 });
+}
+
+/** What a count holds: all instructions, and the parts spent compiling and in major GCs. */
+interface Count {
+  readonly total: number;
+  readonly compile: number;
+  readonly major: number;
+}
+
+// V8's compilers (the parser, Ignition, Sparkplug, Maglev, TurboFan, Liftoff) by the names
+// of their C++ functions: a server compiles a function once, or again after a deoptimization,
+// so what they cost per request tends to zero natively; under callgrind a window of 15
+// requests still saw a TurboFan job now and then, which alone moved a count by 2x.
+const COMPILE =
+  /v8::internal::(compiler|maglev|interpreter|baseline|wasm)::|v8::internal::(Parser|PreParser|ParserBase|Scanner|Compiler|AstValueFactory|AstNode|Rewriter|DeclarationScope|Scope|ScopeInfo|Zone|CodeGenerator|Assembler|Pipeline|OptimizedCompilationInfo|TurbofanCompilationJob)\b|Builtins_CompileLazy/;
+// The young generation's collector runs every few requests: it stays in the count.
+const YOUNG_GC = /Scavenge/;
+// A major GC (mark-compact, with its incremental marking) costs about 120 M instructions in
+// W1 and comes once in a few hundred requests: a window of 60 holds none or one, which moved
+// a count by 40%. It gets its own column; the main table's GC ms/req measures it natively.
+const MAJOR_GC =
+  /MarkCompact|Marking|Evacuat|Sweeper|RecordMigratedSlot|PointersUpdating|LiveObjectRange|RememberedSetUpdating|InternalizedStringTableCleaner|ClearWeak|ShouldFlushCode|NeedsResetDueToFlushedBytecode|GCTracer|RelocIterator/;
+
+/**
+ * Self cost by function of a callgrind dump (its text format: `fn=` opens a function, a cost
+ * line is `<position> <Ir>`, and the line after `calls=` is a callee's inclusive cost, not
+ * the caller's own). Names are compressed: `(id) name` the first time, `(id)` after.
+ */
+export function selfCosts(text: string): Map<string, number> {
+  const names = new Map<string, string>();
+  const costs = new Map<string, number>();
+  const nameOf = (spec: string): string => {
+    const m = /^\((\d+)\)(?: (.*))?$/.exec(spec);
+    if (!m) return spec;
+    if (m[2] !== undefined) names.set(m[1] ?? '', m[2]);
+    return names.get(m[1] ?? '') ?? spec;
+  };
+  let fn = '';
+  let callCost = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('fn=')) fn = nameOf(line.slice(3));
+    else if (line.startsWith('cfn=')) nameOf(line.slice(4));
+    else if (line.startsWith('calls=')) callCost = true;
+    else if (/^[-+*\d]/.test(line)) {
+      if (callCost) {
+        callCost = false;
+        continue;
+      }
+      const ir = Number(line.split(' ')[1] ?? 0);
+      costs.set(fn, (costs.get(fn) ?? 0) + ir);
+    }
+  }
+  return costs;
+}
+
+/** Dumps the counters (which zeroes them) and returns what was counted since. */
+async function dump(p: Counted): Promise<Count> {
+  await control(p, '-d');
+  p.dumps += 1;
+  const file = `${p.out}.${p.dumps}`;
+  for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  if (keepDir) copyFileSync(file, join(keepDir, basename(file)));
+  const text = readFileSync(file, 'utf8');
+  const m = /^totals:\s+(\d+)/m.exec(text);
+  if (!m?.[1]) throw new Error(`no totals in ${file}`);
+  let compile = 0;
+  let major = 0;
+  for (const [name, ir] of selfCosts(text)) {
+    if (COMPILE.test(name)) compile += ir;
+    else if (!YOUNG_GC.test(name) && MAJOR_GC.test(name)) major += ir;
+  }
+  return { total: Number(m[1]), compile, major };
+}
+
+async function main(): Promise<void> {
+  stopOnSignals();
+  await run('valgrind', ['--version']).catch(() => {
+    throw new Error('valgrind is not installed (apt-get install -y valgrind)');
+  });
+  const stack = await startStack(log);
+  const { base, issuer, token, work } = stack;
+  await stack.ready;
+  const procs = new Map<string, Counted>();
+  const configs: [string, VariantConfig][] = [
+    ['sg:warm', { ...base, kind: 'scopegate' }],
+    ['sg:cold', { ...base, kind: 'scopegate', cache: 'cold' }],
+    ['A:warm', { ...base, kind: 'baseline-a' }],
+    ['A2:warm', { ...base, kind: 'baseline-a' }],
+    ['B:warm', { ...base, kind: 'shield' }],
+    ['B:cold', { ...base, kind: 'shield', cache: 'cold' }],
+  ];
+  const needed = configs.filter(
+    ([key]) => key.endsWith(':warm') || rows.some((r) => r.cache === 'cold'),
+  );
+  log(`starting ${needed.length} variant processes under callgrind`);
+  await Promise.all(
+    needed.map(async ([key, config]) => {
+      const out = join(work, `callgrind-${key.replace(':', '-')}.out`);
+      const variant = await stack.startVariant(
+        config,
+        ['--single-threaded'],
+        ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
+        600_000,
+      );
+      procs.set(key, { variant, out, dumps: 0 });
+    }),
+  );
+  let jobId = 1000;
+  const results: Result[] = [];
+  for (const row of rows) {
+    const counts: Record<Name, Count[]> = { sg: [], A: [], A2: [], B: [] };
+    const warmup = Math.max(20, Math.round(row.warmup * scale));
+    const perRepeat = Math.max(5, Math.round(row.perRepeat * scale));
+    for (const name of NAMES) {
+      const key = `${name}:${name === 'sg' || name === 'B' ? row.cache : 'warm'}`;
+      const p = procs.get(key);
+      if (!p) throw new Error(`no process ${key}`);
+      let sent = 0;
+      const send = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          const body = workloadBody(row.w).replace('__UNIQUE__', `i-${name}-${row.id}-${sent}`);
+          const tk = row.w === 'W4' ? await issuer.mint(jobId++) : token;
+          sent += 1;
+          await post(p.variant.url, body, tk, false);
+        }
+      };
+      const started = performance.now();
+      await send(warmup);
+      await control(p, '-i', 'on');
+      // Instrumentation starts with new translations of the code: not counted, but slow.
+      await send(3);
+      // Not a full collection before each count: one made every count start from a heap whose
+      // inline caches and compiled code were thrown away (compilation 10 times as high, the
+      // rest 15% higher than without it).
+      await control(p, '-z');
+      for (let r = 0; r < repeats; r++) {
+        await send(perRepeat);
+        counts[name].push(await dump(p));
+      }
+      await control(p, '-i', 'off');
+      const cell = summarize(counts[name], perRepeat);
+      log(
+        `${row.id} ${name}: ${cell.windows.map((c) => (c / 1e6).toFixed(3)).join(', ')} M instructions/request ` +
+          `without compilation and major GCs (compilation ${(cell.compile / 1e6).toFixed(3)} M, major GC ${(cell.major / 1e6).toFixed(3)} M; ${((performance.now() - started) / 1000).toFixed(0)} s)`,
+      );
+    }
+    results.push({
+      row,
+      cells: Object.fromEntries(NAMES.map((n) => [n, summarize(counts[n], perRepeat)])),
+    });
+  }
+  await stopAll();
+  const section = report(results, repeats);
+  process.stdout.write(`${section}\n`);
+  if (write) writeSection(section);
+}
+
+/** A variant's counts in one row, per request. */
+interface Cell {
+  /** All windows pooled: instructions without compilation and major GCs ÷ requests. */
+  readonly work: number;
+  /** Compilation ÷ requests (pooled). */
+  readonly compile: number;
+  /** Major GCs ÷ requests (pooled). */
+  readonly major: number;
+  /** Each window's `work` alone. */
+  readonly windows: number[];
+}
+
+interface Result {
+  readonly row: Row;
+  readonly cells: Partial<Record<Name, Cell>>;
+}
+
+function summarize(counts: readonly Count[], perWindow: number): Cell {
+  const sum = (f: (c: Count) => number): number => counts.reduce((a, c) => a + f(c), 0);
+  const requests = counts.length * perWindow;
+  const work = (c: Count): number => c.total - c.compile - c.major;
+  return {
+    work: sum(work) / requests,
+    compile: sum((c) => c.compile) / requests,
+    major: sum((c) => c.major) / requests,
+    windows: counts.map((c) => work(c) / perWindow),
+  };
+}
+
+/** The spread of a cell's windows: largest÷smallest − 1, in percent. */
+function spread(cell: Cell | undefined): string {
+  if (!cell) return '-';
+  return `${((Math.max(...cell.windows) / Math.min(...cell.windows) - 1) * 100).toFixed(1)}%`;
+}
+
+function report(results: readonly Result[], reps: number): string {
+  const f = (x: number | undefined): string =>
+    x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(3);
+  const lines = [
+    SECTION,
+    '',
+    `Written by \`npx tsx bench/instructions.ts${args.length ? ` ${args.join(' ')}` : ''}\` on ${new Date().toISOString()}; ` +
+      `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. ` +
+      'Millions of instructions each gateway process executed per request, counted by callgrind ' +
+      `(${reps} windows of requests sent one at a time to a warm process, pooled). V8's compilers (a cost ` +
+      'paid once per function, not per request) and major GCs (one in a few hundred requests, so a ' +
+      "window holds none or one) are left out and shown in their own columns; the young generation's " +
+      'GC stays in. "A÷sg" is the throughput a CPU-bound scopegate would reach against A (the ≥ 0.95× ' +
+      'target), "B÷sg" the same against B (the ≥ 2× target), and "A2÷A" the control: two processes ' +
+      'of the same code, so its distance from 1.000 is the method\'s own error. "spread" is the largest ' +
+      'window÷the smallest − 1. How it is measured: the header of `bench/instructions.ts`.',
+    '',
+    '| row | sg | A | A2 | B | A÷sg | A2÷A (control) | B÷sg | major GC (sg, A, A2, B) | compilation (sg, A, A2, B) | spread (sg, A, A2, B) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const { row, cells } of results) {
+    const w = (n: Name): number | undefined => cells[n]?.work;
+    const ratio = (a: Name, b: Name): number | undefined => {
+      const x = w(a);
+      const y = w(b);
+      return x === undefined || y === undefined ? undefined : x / y;
+    };
+    lines.push(
+      `| ${row.id} | ${NAMES_ALL.map((n) => f((w(n) ?? NaN) / 1e6)).join(' | ')} | ${f(ratio('A', 'sg'))} | ` +
+        `${f(ratio('A2', 'A'))} | ${f(ratio('B', 'sg'))} | ${NAMES_ALL.map((n) => f((cells[n]?.major ?? NaN) / 1e6)).join(', ')} | ` +
+        `${NAMES_ALL.map((n) => f((cells[n]?.compile ?? NaN) / 1e6)).join(', ')} | ${NAMES_ALL.map((n) => spread(cells[n])).join(', ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const NOTES_HEADING = '## Notes (hand-written, kept across runs)';
+
+function writeSection(section: string): void {
+  const path = join(ROOT, 'bench', 'RESULTS.md');
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(SECTION);
+  let next: string;
+  if (start >= 0) {
+    const after = text.indexOf('\n## ', start + SECTION.length);
+    next = `${text.slice(0, start)}${section}\n${after >= 0 ? text.slice(after) : ''}`;
+  } else {
+    const notes = text.indexOf(NOTES_HEADING);
+    next =
+      notes >= 0
+        ? `${text.slice(0, notes)}${section}\n\n${text.slice(notes)}`
+        : `${text}\n${section}\n`;
+  }
+  writeFileSync(path, next);
+  log(`wrote the section into ${path}`);
+}
+
+main().catch(async (e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  await stopAll();
+  process.exit(1);
+});
