@@ -7,7 +7,8 @@
  * does not, so the ratios here say what authorization costs the gateway itself, to a few tenths
  * of a percent, with the noise out.
  *
- * `npx tsx bench/instructions.ts [--quick] [--rows W1,W2,...] [--write]`
+ * `npx tsx bench/instructions.ts [--quick | --smoke] [--rows 'W1 warm,W2'] [--variants sg,A]
+ *   [--repeats N] [--scale X] [--keep-dumps DIR] [--write]`
  *
  * - Every variant process starts under `valgrind --tool=callgrind --instr-atstart=no` with
  *   `node --single-threaded` (V8 compiles and collects on the main thread, so a count does not
@@ -34,6 +35,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { cpus, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { countOf, SECTION, summarize, withSection, type Cell, type Count } from './callgrind.js';
 import { ROOT, stopAll, stopOnSignals } from './processes.js';
 import { post, startStack, type Variant } from './stack.js';
 import type { VariantConfig } from './variant-server.js';
@@ -64,24 +66,24 @@ const ROWS: readonly Row[] = [
 type Name = 'sg' | 'A' | 'A2' | 'B';
 
 const args = process.argv.slice(2);
-const SECTION = '## Instructions per request (callgrind)';
 const NAMES_ALL: readonly Name[] = ['sg', 'A', 'A2', 'B'];
-const namesArg = args[args.indexOf('--variants') + 1];
-const NAMES: readonly Name[] =
-  args.includes('--variants') && namesArg
-    ? (namesArg.split(',') as Name[])
-    : ['sg', 'A', 'A2', 'B'];
-
+// `--smoke` (test/bench/instructions-smoke.test.ts): W1 warm, sg and A, one count of 5 requests
+// after 30, to keep the harness working; its figures mean nothing.
+const smoke = args.includes('--smoke');
 const quick = args.includes('--quick');
 const write = args.includes('--write');
-const rowsArg = args[args.indexOf('--rows') + 1];
-const wanted = args.includes('--rows') && rowsArg ? rowsArg.split(',') : undefined;
+const listArg = (flag: string): string[] | undefined => {
+  const value = args[args.indexOf(flag) + 1];
+  return args.includes(flag) && value ? value.split(',') : undefined;
+};
+const NAMES = (listArg('--variants') as Name[] | undefined) ?? (smoke ? ['sg', 'A'] : NAMES_ALL);
+const wanted = listArg('--rows') ?? (smoke ? ['W1 warm'] : undefined);
 const numberArg = (flag: string): number | undefined =>
   args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : undefined;
 const keepDir = args.includes('--keep-dumps') ? args[args.indexOf('--keep-dumps') + 1] : undefined;
 if (keepDir) mkdirSync(keepDir, { recursive: true });
-const repeats = numberArg('--repeats') ?? (quick ? 2 : 3);
-const scale = numberArg('--scale') ?? (quick ? 0.25 : 1);
+const repeats = numberArg('--repeats') ?? (smoke ? 1 : quick ? 2 : 3);
+const scale = numberArg('--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1);
 const rows = ROWS.filter((r) =>
   wanted
     ? wanted.some((w) => r.id === w || r.id.startsWith(`${w} `) || r.id === `${w} warm`)
@@ -105,59 +107,6 @@ async function control(p: Counted, ...flags: string[]): Promise<void> {
   await run('callgrind_control', [...flags, String(p.variant.pid)], { timeout: 120_000 });
 }
 
-/** What a count holds: all instructions, and the parts spent compiling and in major GCs. */
-interface Count {
-  readonly total: number;
-  readonly compile: number;
-  readonly major: number;
-}
-
-// V8's compilers (the parser, Ignition, Sparkplug, Maglev, TurboFan, Liftoff) by the names
-// of their C++ functions: a server compiles a function once, or again after a deoptimization,
-// so what they cost per request tends to zero natively; under callgrind a window of 15
-// requests still saw a TurboFan job now and then, which alone moved a count by 2x.
-const COMPILE =
-  /v8::internal::(compiler|maglev|interpreter|baseline|wasm)::|v8::internal::(Parser|PreParser|ParserBase|Scanner|Compiler|AstValueFactory|AstNode|Rewriter|DeclarationScope|Scope|ScopeInfo|Zone|CodeGenerator|Assembler|Pipeline|OptimizedCompilationInfo|TurbofanCompilationJob)\b|Builtins_CompileLazy/;
-// The young generation's collector runs every few requests: it stays in the count.
-const YOUNG_GC = /Scavenge/;
-// A major GC (mark-compact, with its incremental marking) costs about 120 M instructions in
-// W1 and comes once in a few hundred requests: a window of 60 holds none or one, which moved
-// a count by 40%. It gets its own column; the main table's GC ms/req measures it natively.
-const MAJOR_GC =
-  /MarkCompact|Marking|Evacuat|Sweeper|RecordMigratedSlot|PointersUpdating|LiveObjectRange|RememberedSetUpdating|InternalizedStringTableCleaner|ClearWeak|ShouldFlushCode|NeedsResetDueToFlushedBytecode|GCTracer|RelocIterator/;
-
-/**
- * Self cost by function of a callgrind dump (its text format: `fn=` opens a function, a cost
- * line is `<position> <Ir>`, and the line after `calls=` is a callee's inclusive cost, not
- * the caller's own). Names are compressed: `(id) name` the first time, `(id)` after.
- */
-export function selfCosts(text: string): Map<string, number> {
-  const names = new Map<string, string>();
-  const costs = new Map<string, number>();
-  const nameOf = (spec: string): string => {
-    const m = /^\((\d+)\)(?: (.*))?$/.exec(spec);
-    if (!m) return spec;
-    if (m[2] !== undefined) names.set(m[1] ?? '', m[2]);
-    return names.get(m[1] ?? '') ?? spec;
-  };
-  let fn = '';
-  let callCost = false;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('fn=')) fn = nameOf(line.slice(3));
-    else if (line.startsWith('cfn=')) nameOf(line.slice(4));
-    else if (line.startsWith('calls=')) callCost = true;
-    else if (/^[-+*\d]/.test(line)) {
-      if (callCost) {
-        callCost = false;
-        continue;
-      }
-      const ir = Number(line.split(' ')[1] ?? 0);
-      costs.set(fn, (costs.get(fn) ?? 0) + ir);
-    }
-  }
-  return costs;
-}
-
 /** Dumps the counters (which zeroes them) and returns what was counted since. */
 async function dump(p: Counted): Promise<Count> {
   await control(p, '-d');
@@ -165,16 +114,7 @@ async function dump(p: Counted): Promise<Count> {
   const file = `${p.out}.${p.dumps}`;
   for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
   if (keepDir) copyFileSync(file, join(keepDir, basename(file)));
-  const text = readFileSync(file, 'utf8');
-  const m = /^totals:\s+(\d+)/m.exec(text);
-  if (!m?.[1]) throw new Error(`no totals in ${file}`);
-  let compile = 0;
-  let major = 0;
-  for (const [name, ir] of selfCosts(text)) {
-    if (COMPILE.test(name)) compile += ir;
-    else if (!YOUNG_GC.test(name) && MAJOR_GC.test(name)) major += ir;
-  }
-  return { total: Number(m[1]), compile, major };
+  return countOf(readFileSync(file, 'utf8'), file);
 }
 
 async function main(): Promise<void> {
@@ -214,7 +154,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const row of rows) {
     const counts: Record<Name, Count[]> = { sg: [], A: [], A2: [], B: [] };
-    const warmup = Math.max(20, Math.round(row.warmup * scale));
+    const warmup = Math.max(30, Math.round(row.warmup * scale));
     const perRepeat = Math.max(5, Math.round(row.perRepeat * scale));
     for (const name of NAMES) {
       const key = `${name}:${name === 'sg' || name === 'B' ? row.cache : 'warm'}`;
@@ -260,33 +200,9 @@ async function main(): Promise<void> {
   if (write) writeSection(section);
 }
 
-/** A variant's counts in one row, per request. */
-interface Cell {
-  /** All windows pooled: instructions without compilation and major GCs ÷ requests. */
-  readonly work: number;
-  /** Compilation ÷ requests (pooled). */
-  readonly compile: number;
-  /** Major GCs ÷ requests (pooled). */
-  readonly major: number;
-  /** Each window's `work` alone. */
-  readonly windows: number[];
-}
-
 interface Result {
   readonly row: Row;
   readonly cells: Partial<Record<Name, Cell>>;
-}
-
-function summarize(counts: readonly Count[], perWindow: number): Cell {
-  const sum = (f: (c: Count) => number): number => counts.reduce((a, c) => a + f(c), 0);
-  const requests = counts.length * perWindow;
-  const work = (c: Count): number => c.total - c.compile - c.major;
-  return {
-    work: sum(work) / requests,
-    compile: sum((c) => c.compile) / requests,
-    major: sum((c) => c.major) / requests,
-    windows: counts.map((c) => work(c) / perWindow),
-  };
 }
 
 /** The spread of a cell's windows: largest÷smallest − 1, in percent. */
@@ -331,24 +247,9 @@ function report(results: readonly Result[], reps: number): string {
   return lines.join('\n');
 }
 
-const NOTES_HEADING = '## Notes (hand-written, kept across runs)';
-
 function writeSection(section: string): void {
   const path = join(ROOT, 'bench', 'RESULTS.md');
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(SECTION);
-  let next: string;
-  if (start >= 0) {
-    const after = text.indexOf('\n## ', start + SECTION.length);
-    next = `${text.slice(0, start)}${section}\n${after >= 0 ? text.slice(after) : ''}`;
-  } else {
-    const notes = text.indexOf(NOTES_HEADING);
-    next =
-      notes >= 0
-        ? `${text.slice(0, notes)}${section}\n\n${text.slice(notes)}`
-        : `${text}\n${section}\n`;
-  }
-  writeFileSync(path, next);
+  writeFileSync(path, withSection(readFileSync(path, 'utf8'), section));
   log(`wrote the section into ${path}`);
 }
 

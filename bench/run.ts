@@ -17,6 +17,7 @@ import {
 import { join } from 'node:path';
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { runPolicyMicroBench } from './micro.js';
+import { sectionOf, withSection } from './callgrind.js';
 import { ROOT, runNode, stopAll, stopOnSignals } from './processes.js';
 import { summarizeProfile } from './profile-summary.js';
 import {
@@ -440,10 +441,20 @@ async function main(): Promise<void> {
   if (resultsPath) {
     const notesPath = join(ROOT, 'bench', 'NOTES.md');
     const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;
-    writeFileSync(
-      resultsPath,
-      formatResults({ mode, settings: settingsLine, rows, micro, scale, profile, notes }),
-    );
+    // The section `bench/instructions.ts --write` put there is kept: this run did not count.
+    const counted = existsSync(resultsPath)
+      ? sectionOf(readFileSync(resultsPath, 'utf8'))
+      : undefined;
+    const text = formatResults({
+      mode,
+      settings: settingsLine,
+      rows,
+      micro,
+      scale,
+      profile,
+      notes,
+    });
+    writeFileSync(resultsPath, counted ? withSection(text, counted) : text);
     log(`wrote ${resultsPath}`);
   }
 }
