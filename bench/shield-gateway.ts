@@ -56,6 +56,8 @@ export interface ShieldGatewayOptions {
   readonly store: ProfileStore;
   readonly decisions: DecisionCache;
   readonly instance: InstanceSettings;
+  /** The project cache (default `PROJECT_CACHE_DEFAULTS`, as `startGateway`). */
+  readonly projectCache?: { readonly size: number; readonly ttlMs: number };
 }
 
 /** A running shield gateway. */
@@ -139,7 +141,7 @@ export async function startShieldGateway(options: ShieldGatewayOptions): Promise
   const metrics = createGatewayMetrics();
   const upstream = createUpstreamClient(options.upstream);
   // The same process-wide project records as `startGateway` (its default settings).
-  const projects = createProjectCache(PROJECT_CACHE_DEFAULTS);
+  const projects = createProjectCache(options.projectCache ?? PROJECT_CACHE_DEFAULTS);
   const limits = resolveRequestLimits();
   const apollo = new ApolloServer<GatewayContext>({
     schema,

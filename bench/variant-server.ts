@@ -22,12 +22,17 @@ import { pathToFileURL } from 'node:url';
 import { createAuthenticator } from '../src/auth/authenticate.js';
 import type { IssuerOptions } from '../src/auth/issuers.js';
 import { createRedisRevocationList } from '../src/auth/revocation-redis.js';
-import { createJwtVerifier } from '../src/auth/verifier.js';
-import { createDecisionCache, type DecisionCache } from '../src/cache/decision-cache.js';
+import { createJwtVerifier, VERIFIER_DEFAULTS } from '../src/auth/verifier.js';
+import {
+  createDecisionCache,
+  DECISION_CACHE_DEFAULTS,
+  type DecisionCache,
+} from '../src/cache/decision-cache.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../src/policy/engine.js';
 import { startGateway } from '../src/server/gateway.js';
 import { createRedisConnection, waitUntilReady } from '../src/store/redis-client.js';
 import { createRedisProfileStore } from '../src/store/redis-profile-store.js';
+import { PROJECT_CACHE_DEFAULTS } from '../src/upstream/project-cache.js';
 import { startShieldGateway } from './shield-gateway.js';
 import { WORKLOAD_HEADER } from './world.js';
 
@@ -51,6 +56,15 @@ export interface VariantConfig {
    * on its own (bench/NOTES.md, round 17).
    */
   readonly shareReads?: boolean;
+  /**
+   * Multiplies every clock-driven setting: the project, decision, role and verified-token
+   * caches' lifetimes, the authorization log's flush interval and the revocation resync.
+   * Default 1. `bench/instructions.ts` runs the gateways under callgrind, 50-100 times slower
+   * than natively, and scales them by as much, so that a cache expires after as many requests
+   * as it does natively (with 5 s, W2's 20 project records were fetched again every 5 requests
+   * instead of every 1,000).
+   */
+  readonly timeScale?: number;
   /** `bare-http`: response bytes by workload id. */
   readonly answers?: Readonly<Record<string, string>>;
 }
@@ -88,16 +102,28 @@ export async function startVariant(
   await waitUntilReady(redis);
   const newSubscriber = () => createRedisConnection({ url: config.redisUrl, subscriber: true });
   const store = createRedisProfileStore({ redis });
+  const scaled = (ms: number): number => Math.round(ms * (config.timeScale ?? 1));
   const shared = createDecisionCache({
     redis,
     createSubscriber: newSubscriber,
     localChanges: store,
+    processTtlMs: scaled(DECISION_CACHE_DEFAULTS.processTtlMs),
+    decisionTtlMs: scaled(DECISION_CACHE_DEFAULTS.decisionTtlMs),
+    roleTtlMs: scaled(DECISION_CACHE_DEFAULTS.roleTtlMs),
   });
   await shared.start();
   const decisions = config.cache === 'cold' ? withoutProcessCache(shared) : shared;
-  const revocations = createRedisRevocationList({ redis, createSubscriber: newSubscriber });
+  const revocations = createRedisRevocationList({
+    redis,
+    createSubscriber: newSubscriber,
+    resyncIntervalMs: scaled(60_000),
+  });
   await revocations.start();
-  const verifier = createJwtVerifier({ issuers: [config.issuer], adminUserIds: [] });
+  const verifier = createJwtVerifier({
+    issuers: [config.issuer],
+    adminUserIds: [],
+    tokenCacheTtlMs: scaled(VERIFIER_DEFAULTS.tokenCacheTtlMs),
+  });
   const authenticator = createAuthenticator({ verifier, revocations });
   const upstream = {
     baseUrl: config.upstreamUrl,
@@ -106,6 +132,10 @@ export async function startVariant(
     shareReads: config.shareReads ?? false,
   };
   const instance = DEFAULT_INSTANCE_SETTINGS;
+  const projectCache = {
+    size: PROJECT_CACHE_DEFAULTS.size,
+    ttlMs: scaled(PROJECT_CACHE_DEFAULTS.ttlMs),
+  };
   const closeShared = async (): Promise<void> => {
     await revocations.close();
     await shared.close();
@@ -119,6 +149,7 @@ export async function startVariant(
       store,
       decisions,
       instance,
+      projectCache,
     });
     return { url: g.url, close: async () => (await g.close(), await closeShared()) };
   }
@@ -134,8 +165,9 @@ export async function startVariant(
     authorization: config.kind === 'scopegate',
     // The harness reads each variant's Redis round trips per request.
     debugExtensions: true,
+    projectCache,
     // As `serve` runs it: the authorization log and change log are written to Redis.
-    management: { redis },
+    management: { redis, authLogFlushIntervalMs: scaled(1_000) },
   });
   return { url: g.url, close: async () => (await g.close(), await closeShared()) };
 }
