@@ -37,7 +37,7 @@
  * `--write` replaces the "Instructions per request" section of `bench/RESULTS.md` (or adds it
  * before the notes); `npm run bench` (full) keeps that section as it is.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
@@ -158,7 +158,9 @@ async function main(): Promise<void> {
       const out = join(work, `callgrind-${key.replace(':', '-')}.out`);
       const variant = await stack.startVariant(
         config,
-        ['--single-threaded'],
+        // `--keep-dumps` also keeps V8's map of its generated code (`/tmp/perf-<pid>.map`), so
+        // that a dump's anonymous addresses can be named (JavaScript functions) afterwards.
+        keepDir ? ['--single-threaded', '--perf-basic-prof'] : ['--single-threaded'],
         ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
         600_000,
       );
@@ -209,6 +211,11 @@ async function main(): Promise<void> {
       cells: Object.fromEntries(NAMES.map((n) => [n, summarize(counts[n], perRepeat)])),
     });
   }
+  if (keepDir)
+    for (const [key, p] of procs) {
+      const map = `/tmp/perf-${String(p.variant.pid)}.map`;
+      if (existsSync(map)) copyFileSync(map, join(keepDir, `perf-${key.replace(':', '-')}.map`));
+    }
   await stopAll();
   const section = report(results, repeats);
   process.stdout.write(`${section}\n`);
@@ -232,7 +239,7 @@ function report(results: readonly Result[], reps: number): string {
   const lines = [
     SECTION,
     '',
-    `Written by \`npx tsx bench/instructions.ts${args.length ? ` ${args.join(' ')}` : ''}\` on ${new Date().toISOString()}; ` +
+    `Written by \`npx tsx bench/instructions.ts${args.length ? ` ${args.join(' ')}` : ''}\` at ${commit()} on ${new Date().toISOString()}; ` +
       `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. ` +
       'Millions of instructions each gateway process executed per request, counted by callgrind ' +
       `(${reps} windows of requests sent one at a time to a warm process, pooled). V8's compilers (a cost ` +
@@ -260,6 +267,23 @@ function report(results: readonly Result[], reps: number): string {
     );
   }
   return lines.join('\n');
+}
+
+/** The commit measured, marked when the work tree had changes. */
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head} (with uncommitted changes)` : head;
+  } catch {
+    return 'an unknown commit';
+  }
 }
 
 function writeSection(section: string): void {
