@@ -160,7 +160,15 @@ async function main(): Promise<void> {
         config,
         // `--keep-dumps` also keeps V8's map of its generated code (`/tmp/perf-<pid>.map`), so
         // that a dump's anonymous addresses can be named (JavaScript functions) afterwards.
-        keepDir ? ['--single-threaded', '--perf-basic-prof'] : ['--single-threaded'],
+        // (It also makes V8 write a log, kept there too instead of in the repository.)
+        keepDir
+          ? [
+              '--single-threaded',
+              '--perf-basic-prof',
+              '--no-logfile-per-isolate',
+              `--logfile=${join(keepDir, `v8-${key.replace(':', '-')}.log`)}`,
+            ]
+          : ['--single-threaded'],
         ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
         600_000,
       );
