@@ -76,6 +76,9 @@ export interface DecisionCacheOptions {
   readonly now?: () => number;
 }
 
+/** The most targets one script call reads (Redis runs a call alone: this bounds its time). */
+export const READ_BATCH = 64;
+
 /** Defaults of {@link DecisionCacheOptions}. */
 export const DECISION_CACHE_DEFAULTS = Object.freeze({
   processMaxEntries: 10_000,
@@ -195,27 +198,23 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   let subscriber: RedisConnection | undefined;
   let stopLocal: (() => void) | undefined;
 
+  /** Queues one script call reading `reqs` (targets of one slot on a Cluster). */
   function queue(
     pipe: ReturnType<RedisConnection['pipeline']>,
-    r: ReadRequest,
+    reqs: readonly ReadRequest[],
     useSha: boolean,
     at: number,
   ) {
-    const keys = projectKeys(r.projectId, prefix);
     const bucket = bucketOf(at, decisionTtlMs);
-    const args = [
-      keys.version,
-      keys.profile,
-      keys.decisionPrefix,
-      `${keys.rolePrefix}${r.roleUserId ?? 0}`,
-      r.principalKey,
-      r.roleUserId === undefined ? '0' : '1',
-      String(bucket),
-      String(bucket - 1),
-      String(Math.floor(at)),
-    ];
-    if (useSha) pipe.evalsha(READ_SHA, 4, ...args);
-    else pipe.eval(READ_SCRIPT, 4, ...args);
+    const keys: string[] = [];
+    const args = [String(bucket), String(bucket - 1), String(Math.floor(at))];
+    for (const r of reqs) {
+      const k = projectKeys(r.projectId, prefix);
+      keys.push(k.version, k.profile, k.decisionPrefix, `${k.rolePrefix}${r.roleUserId ?? 0}`);
+      args.push(r.principalKey, r.roleUserId === undefined ? '0' : '1');
+    }
+    if (useSha) pipe.evalsha(READ_SHA, keys.length, ...keys, ...args);
+    else pipe.eval(READ_SCRIPT, keys.length, ...keys, ...args);
   }
 
   // Reads of every request that reach `readMany` in one event-loop turn share one pipeline:
@@ -228,14 +227,15 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     const batch = pending;
     pending = [];
     const all = batch.flatMap((p) => p.reqs);
+    const owners = batch.flatMap((p, j) => p.reqs.map(() => j));
     const at = now();
     let res: [Error | null, unknown][];
     try {
-      res = await run(all, true, at);
+      res = await run(all, owners, true, at);
       if (res.some(([err]) => isNoScript(err))) {
         // Redis restarted and lost its script cache: send the body once more.
         for (const p of batch) p.counter.roundTrips += 1;
-        res = await run(all, false, at);
+        res = await run(all, owners, false, at);
       }
     } catch (err) {
       for (const p of batch) p.reject(err);
@@ -258,23 +258,62 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     }
   }
 
-  /** Runs the reads as pipelines (one, or one per project on a Cluster), in parallel. */
+  /**
+   * Runs the reads as one pipeline (on a Cluster, one per project, in parallel) of one script
+   * call per request (`owners[i]`: the request of `reqs[i]`), split at {@link READ_BATCH}
+   * targets, and gives each target its own entry, in the order of `reqs`. A call's error (or a
+   * reply that is not a list) is each of its targets' error, so a target that fails fails only
+   * its own request, as before calls were shared.
+   */
   async function run(
     reqs: readonly ReadRequest[],
+    owners: readonly number[],
     useSha: boolean,
     at: number,
   ): Promise<[Error | null, unknown][]> {
-    const groups = isCluster(redis) ? reqs.map((r) => [r]) : [reqs];
-    const results = await Promise.all(
-      groups.map(async (group) => {
+    const out = new Array<[Error | null, unknown]>(reqs.length);
+    const pipelines = new Map<number, Map<number, number[]>>();
+    reqs.forEach((r, i) => {
+      const slot = isCluster(redis) ? r.projectId : 0;
+      const calls = pipelines.get(slot) ?? new Map<number, number[]>();
+      pipelines.set(slot, calls);
+      const owner = owners[i] ?? 0;
+      const call = calls.get(owner);
+      if (call) call.push(i);
+      else calls.set(owner, [i]);
+    });
+    await Promise.all(
+      [...pipelines.values()].map(async (byOwner) => {
+        const calls = [...byOwner.values()].flatMap((targets) => {
+          const split: number[][] = [];
+          for (let i = 0; i < targets.length; i += READ_BATCH)
+            split.push(targets.slice(i, i + READ_BATCH));
+          return split;
+        });
         const pipe = redis.pipeline();
-        for (const r of group) queue(pipe, r, useSha, at);
+        for (const call of calls)
+          queue(
+            pipe,
+            call.map((i) => reqs[i] as ReadRequest),
+            useSha,
+            at,
+          );
         const res = await pipe.exec();
         if (!res) throw new Error('the decision read was aborted');
-        return res;
+        calls.forEach((call, c) => {
+          const [err, reply] = res[c] ?? [new Error('no reply'), null];
+          const list = Array.isArray(reply) ? (reply as unknown[]) : undefined;
+          call.forEach((i, t) => {
+            out[i] = err
+              ? [err, null]
+              : list && t < list.length
+                ? [null, list[t]]
+                : [new Error('the decision read answered short'), null];
+          });
+        });
       }),
     );
-    return results.flat();
+    return out;
   }
 
   return {

@@ -2,6 +2,7 @@ import { storedDecisionExpiry } from '../../src/cache/redis-decisions.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobTokenPrincipal } from '../../src/auth/principal.js';
 import {
+  READ_BATCH,
   createDecisionCache,
   type DecisionCache,
   type RoundTripCounter,
@@ -201,6 +202,41 @@ describe('decision cache on a real Redis', () => {
     });
     // A usable decision with its role: the profile is not read at all.
     expect(reads[0]).toMatchObject({ profile: undefined, profileRead: false });
+  });
+
+  it("reads a request's targets in one script call, at most READ_BATCH to a call, answers in order", async () => {
+    const cache = await make();
+    cache.writeBack(
+      [{ projectId: 1, version: 0, principalKey: key, set, ttlMs: 10_000 }],
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 1);
+    // Redis's own count of script calls (cached or sent with their body).
+    const calls = async (): Promise<number> => {
+      const info = await redis.info('commandstats');
+      return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
+    const ids = Array.from({ length: READ_BATCH + 6 }, (_, i) => i + 1);
+    const before = await calls();
+    const c = counter();
+    const reads = await cache.readMany(
+      ids.map((projectId) => ({ projectId, principalKey: key, roleUserId: undefined })),
+      c,
+    );
+    // Two calls in one round trip, not one per target.
+    expect((await calls()) - before).toBe(2);
+    expect(c.roundTrips).toBe(1);
+    expect(reads).toHaveLength(ids.length);
+    // Each answer is its own target's: only project 1 holds a decision.
+    ids.forEach((id, i) =>
+      expect(reads[i]?.set, `project ${id}`).toEqual(id === 1 ? set : undefined),
+    );
+    const one = await calls();
+    await cache.readMany([{ projectId: 1, principalKey: key, roleUserId: undefined }], counter());
+    expect((await calls()) - one).toBe(1);
   });
 
   it('reads the profile with a decision past its own expiry, but not with a usable one', async () => {
