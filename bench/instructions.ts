@@ -64,8 +64,8 @@ interface Row {
 const ROWS: readonly Row[] = [
   { id: 'W1 warm', w: 'W1', cache: 'warm', warmup: 3000, perRepeat: 60 },
   { id: 'W1 cold', w: 'W1', cache: 'cold', warmup: 3000, perRepeat: 60 },
-  { id: 'W2 warm', w: 'W2', cache: 'warm', warmup: 400, perRepeat: 20 },
-  { id: 'W2 cold', w: 'W2', cache: 'cold', warmup: 400, perRepeat: 20 },
+  { id: 'W2 warm', w: 'W2', cache: 'warm', warmup: 1000, perRepeat: 20 },
+  { id: 'W2 cold', w: 'W2', cache: 'cold', warmup: 1000, perRepeat: 20 },
   { id: 'W3', w: 'W3', cache: 'warm', warmup: 600, perRepeat: 30 },
   { id: 'W4', w: 'W4', cache: 'warm', warmup: 1000, perRepeat: 40 },
 ];
