@@ -262,7 +262,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
    * Runs the reads as one pipeline (on a Cluster, one per project, in parallel) of one script
    * call per request (`owners[i]`: the request of `reqs[i]`), split at {@link READ_BATCH}
    * targets, and gives each target its own entry, in the order of `reqs`. A call's error (or a
-   * reply that is not a list) is each of its targets' error, so a target that fails fails only
+   * reply that is not a list of one answer per target) is each of its targets' error, so a target that fails fails only
    * its own request, as before calls were shared.
    */
   async function run(
@@ -306,9 +306,9 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
           call.forEach((i, t) => {
             out[i] = err
               ? [err, null]
-              : list && t < list.length
+              : list?.length === call.length
                 ? [null, list[t]]
-                : [new Error('the decision read answered short'), null];
+                : [new Error('the decision read answered another number of targets'), null];
           });
         });
       }),

@@ -1,7 +1,7 @@
 /**
  * How the decision cache's Redis layer stores and reads a decision (see `decision-cache.ts`):
  * the value format of a hash field, the time bucket of the hash, and the read script that
- * fetches version, decision, role and (when needed) profile of one target in one call.
+ * fetches version, decision, role and (when needed) profile of a list of targets in one call.
  */
 import { decodePermissionSet, encodePermissionSet } from '../policy/codec.js';
 import type { JobTokenProfile, PermissionSet } from '../policy/types.js';
@@ -112,7 +112,7 @@ export function bucketOf(nowMs: number, ttlMs: number): number {
   return Math.floor(nowMs / ttlMs);
 }
 
-/** What one call of the read script answered for target `projectId`, read at `nowMs`. */
+/** What the read script answered for target `projectId` (its element of a call's list), read at `nowMs`. */
 export function parseReply(projectId: number, reply: ReadReply, nowMs: number): ReadResult {
   const [v, d, role, pttl, flat] = reply;
   const set = d === null ? undefined : decodeStoredDecision(d, projectId, nowMs);

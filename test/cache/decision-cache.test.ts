@@ -239,6 +239,80 @@ describe('decision cache on a real Redis', () => {
     expect((await calls()) - one).toBe(1);
   });
 
+  it('answers every target of requests read together as reading each alone would', async () => {
+    const cache = await make();
+    const key2 = principalCacheKey({ ...job, userId: 9 }, target, DEFAULT_INSTANCE_SETTINGS);
+    // Projects with their own versions (and so profiles), decisions, roles and role expiries.
+    for (const p of [2, 40, 70]) await store.setEnforcement(p, 'ENFORCED');
+    await store.setEnforcement(40, 'DISABLED');
+    const version = (p: number): number => (p === 40 ? 2 : [2, 70].includes(p) ? 1 : 0);
+    const setFor = (p: number): PermissionSet => ({ ...set, targetProjectId: p });
+    const written: [number, string][] = [
+      ...[1, 2, 39, 40, 64, 65, 66, 70].map((p): [number, string] => [p, key]),
+      ...[3, 40].map((p): [number, string] => [p, key2]),
+    ];
+    cache.writeBack(
+      written.map(([projectId, principalKey]) => ({
+        projectId,
+        version: version(projectId),
+        principalKey,
+        set: setFor(projectId),
+        ttlMs: 10_000,
+        ...([1, 39, 65, 66].includes(projectId) && principalKey === key
+          ? { role: { userId: 5, level: projectId % 50 } }
+          : {}),
+      })),
+      counter(),
+    );
+    await until(async () => (await redis.keys('*:d:*')).length === 9);
+    await redis.pexpire(`${projectKeys(39).rolePrefix}5`, 30_000);
+    // One request of 74 targets (two calls) and one of 5, read in one turn.
+    // Within a request, targets differ in principal key and in whether a role is read.
+    const first = Array.from({ length: READ_BATCH + 10 }, (_, i) => ({
+      projectId: i + 1,
+      principalKey: i + 1 === 3 ? key2 : key,
+      roleUserId: i + 1 === 65 || i + 1 > 66 ? undefined : 5,
+    }));
+    const second = [3, 40, 70, 1, 64].map((projectId) => ({
+      projectId,
+      principalKey: key2,
+      roleUserId: undefined,
+    }));
+    const together = await Promise.all([
+      cache.readMany(first, counter()),
+      cache.readMany(second, counter()),
+    ]);
+    const alone = [];
+    for (const reqs of [first, second]) {
+      const answers = [];
+      for (const r of reqs) answers.push(...(await cache.readMany([r], counter())));
+      alone.push(answers);
+    }
+    // A role's remaining lifetime moves between the reads; whether it has one does not.
+    const comparable = (rs: Awaited<ReturnType<DecisionCache['readMany']>>) =>
+      rs.map((r) => ({ ...r, roleTtlMs: r.roleTtlMs === undefined ? undefined : r.roleTtlMs > 0 }));
+    expect(comparable(together[0])).toEqual(comparable(alone[0] ?? []));
+    expect(comparable(together[1])).toEqual(comparable(alone[1] ?? []));
+    // And what they hold is each target's own.
+    expect(together[0][38]).toMatchObject({ version: 0, set: setFor(39), role: 39 });
+    expect(together[0][38]?.roleTtlMs).toBeLessThanOrEqual(30_000);
+    expect(together[0][39]).toMatchObject({ version: 2, set: setFor(40), role: undefined });
+    expect(together[0][69]).toMatchObject({ version: 1, set: setFor(70), profileRead: false });
+    expect(together[0][73]).toMatchObject({ version: 0, set: undefined, profileRead: true });
+    expect(together[0][2]).toMatchObject({ version: 0, set: setFor(3), profileRead: true });
+    // Project 65's role is stored, but that target asked for none; 66, in the same call, did.
+    expect(together[0][64]).toMatchObject({ set: setFor(65), role: undefined, profileRead: false });
+    expect(together[0][65]).toMatchObject({ set: setFor(66), role: 16 });
+    expect(together[1].map((r) => r.set?.targetProjectId)).toEqual([
+      3,
+      40,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(together[1][1]).toMatchObject({ version: 2, profileRead: false });
+  });
+
   it('reads the profile with a decision past its own expiry, but not with a usable one', async () => {
     let clock = Date.now();
     const cache = await make(5_000, { now: () => clock });
