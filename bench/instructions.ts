@@ -104,6 +104,8 @@ const rows = ROWS.filter((r) =>
 ).filter((r) => !quick || r.cache === 'warm');
 
 const t0 = performance.now();
+// The code counted: read when the run starts (files edited while it runs were not counted).
+const measured = commit();
 const log = (line: string): void =>
   void process.stderr.write(
     `[instructions ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`,
@@ -247,7 +249,7 @@ function report(results: readonly Result[], reps: number): string {
   const lines = [
     SECTION,
     '',
-    `Written by \`npx tsx bench/instructions.ts${args.length ? ` ${args.join(' ')}` : ''}\` at ${commit()} on ${new Date().toISOString()}; ` +
+    `Written by \`npx tsx bench/instructions.ts${args.length ? ` ${args.join(' ')}` : ''}\` at ${measured} on ${new Date().toISOString()}; ` +
       `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. ` +
       'Millions of instructions each gateway process executed per request, counted by callgrind ' +
       `(${reps} windows of requests sent one at a time to a warm process, pooled). V8's compilers (a cost ` +
