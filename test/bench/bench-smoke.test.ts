@@ -5,26 +5,8 @@
  * Benchmarks are not tests, so no figure is asserted; only that the table is printed, every
  * response succeeded, and nothing the harness started is still running afterwards.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-
-interface RunOutput {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runSmoke(): Promise<RunOutput> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
+import { expectNothingLeftBehind, runBenchScript } from '../helpers/bench-script.js';
 
 describe('bench --smoke', () => {
   // About 50 s on an idle 2-core machine (two sets of six gateways start); the bound leaves room
@@ -33,7 +15,7 @@ describe('bench --smoke', () => {
     'prints the table for every workload and leaves no process or Redis behind',
     { timeout: 240_000 },
     async () => {
-      const { code, stdout, stderr } = await runSmoke();
+      const { code, stdout, stderr } = await runBenchScript('run.ts', ['--smoke']);
       expect(code, stderr).toBe(0);
       // Six rows of scopegate, A and B, and the four rows A2 (the control) serves.
       expect(stderr).toContain('round 3/3: 22 runs on process set 2');
@@ -63,15 +45,7 @@ describe('bench --smoke', () => {
       );
       expect(stdout).toMatch(/Redis: 5000 decisions/);
 
-      const m = /work dir (\S+); redis port (\d+)/.exec(stderr);
-      expect(m, stderr).not.toBeNull();
-      const [, workDir = '', port = ''] = m ?? [];
-      expect(existsSync(workDir)).toBe(false);
-      const running = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-      const leftovers = running
-        .split('\n')
-        .filter((l) => l.includes(workDir) || l.includes(`redis-server 127.0.0.1:${port}`));
-      expect(leftovers).toEqual([]);
+      expectNothingLeftBehind(stderr);
     },
   );
 });

@@ -5,25 +5,13 @@
  * dump's functions add up to its total, or the run fails), and that nothing it started is still
  * running afterwards. CI installs valgrind (`.ci/run`).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-
-function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/instructions.ts', '--smoke'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
+import { expectNothingLeftBehind, runBenchScript } from '../helpers/bench-script.js';
 
 describe('bench/instructions.ts --smoke', () => {
   // About 60 s on an idle 2-core machine (two gateways start under valgrind).
   it('counts W1 in scopegate and A and leaves nothing behind', { timeout: 300_000 }, async () => {
-    const { code, stdout, stderr } = await runSmoke();
+    const { code, stdout, stderr } = await runBenchScript('instructions.ts', ['--smoke']);
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('## Instructions per request (callgrind)');
     const row = stdout.split('\n').find((l) => l.startsWith('| W1 warm |'));
@@ -36,14 +24,6 @@ describe('bench/instructions.ts --smoke', () => {
     expect(cells[5]).toBe('-');
     expect(Number(cells[6])).toBeGreaterThan(0);
 
-    const m = /work dir (\S+); redis port (\d+)/.exec(stderr);
-    expect(m, stderr).not.toBeNull();
-    const [, workDir = '', port = ''] = m ?? [];
-    expect(existsSync(workDir)).toBe(false);
-    const running = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-    const leftovers = running
-      .split('\n')
-      .filter((l) => l.includes(workDir) || l.includes(`redis-server 127.0.0.1:${port}`));
-    expect(leftovers).toEqual([]);
+    expectNothingLeftBehind(stderr);
   });
 });
