@@ -18,36 +18,24 @@
  *   and the read script are in `redis-decisions.ts`.
  *
  * {@link DecisionCache.readMany} fetches, for any number of targets, version + decision + role
- * (+ the profile when the decision is missing) in ONE pipelined round trip (one pipeline per
- * project in parallel on a Cluster, since a pipeline there must stay on one node). The reads
- * of all requests that miss in the same event-loop turn go out in that same pipeline.
+ * (+ the profile when the decision is missing) in ONE pipelined round trip: see
+ * `decision-reads.ts`.
  */
 import { LRUCache } from 'lru-cache';
 import type { PermissionSet } from '../policy/types.js';
-import {
-  isCluster,
-  isNoScript,
-  waitUntilReady,
-  type RedisConnection,
-} from '../store/redis-client.js';
+import { isCluster, waitUntilReady, type RedisConnection } from '../store/redis-client.js';
 import {
   DEFAULT_KEY_PREFIX,
   invalidationChannel,
   parseInvalidation,
   projectKeys,
 } from '../store/redis-keys.js';
-import {
-  bucketOf,
-  encodeStoredDecision,
-  parseReply,
-  READ_SCRIPT,
-  READ_SHA,
-  type ReadReply,
-  type ReadResult,
-} from './redis-decisions.js';
+import { bucketOf, encodeStoredDecision, READ_SCRIPT, type ReadResult } from './redis-decisions.js';
+import { createDecisionReads } from './decision-reads.js';
 import { createDecisionFlights, type DecisionFlights } from './in-flight.js';
 
 export type { ReadResult } from './redis-decisions.js';
+export { READ_BATCH } from './decision-reads.js';
 
 // The key moved to its own module; still importable from here (the benchmark does).
 export { principalCacheKey } from './decision-key.js';
@@ -75,9 +63,6 @@ export interface DecisionCacheOptions {
   /** Clock, ms since the epoch. Default `Date.now`. */
   readonly now?: () => number;
 }
-
-/** The most targets one script call reads (Redis runs a call alone: this bounds its time). */
-export const READ_BATCH = 64;
 
 /** Defaults of {@link DecisionCacheOptions}. */
 export const DECISION_CACHE_DEFAULTS = Object.freeze({
@@ -160,13 +145,6 @@ export interface DecisionCache {
 }
 
 /** One request's reads, waiting for the next shared pipeline. */
-interface PendingRead {
-  readonly reqs: readonly ReadRequest[];
-  readonly counter: RoundTripCounter;
-  resolve(results: ReadResult[]): void;
-  reject(err: unknown): void;
-}
-
 /** Creates the shared cache layers. Call `start()` before serving. */
 export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   const { redis } = opts;
@@ -198,123 +176,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   let subscriber: RedisConnection | undefined;
   let stopLocal: (() => void) | undefined;
 
-  /** Queues one script call reading `reqs` (targets of one slot on a Cluster). */
-  function queue(
-    pipe: ReturnType<RedisConnection['pipeline']>,
-    reqs: readonly ReadRequest[],
-    useSha: boolean,
-    at: number,
-  ) {
-    const bucket = bucketOf(at, decisionTtlMs);
-    const keys: string[] = [];
-    const args = [String(bucket), String(bucket - 1), String(Math.floor(at))];
-    for (const r of reqs) {
-      const k = projectKeys(r.projectId, prefix);
-      keys.push(k.version, k.profile, k.decisionPrefix, `${k.rolePrefix}${r.roleUserId ?? 0}`);
-      args.push(r.principalKey, r.roleUserId === undefined ? '0' : '1');
-    }
-    if (useSha) pipe.evalsha(READ_SHA, keys.length, ...keys, ...args);
-    else pipe.eval(READ_SCRIPT, keys.length, ...keys, ...args);
-  }
-
-  // Reads of every request that reach `readMany` in one event-loop turn share one pipeline:
-  // under load several requests miss the process cache at once, and one write and one reply
-  // for all of them cost Redis and this process far fewer system calls than one each.
-  // Non-empty exactly while a flush is scheduled.
-  let pending: PendingRead[] = [];
-
-  async function flushReads(): Promise<void> {
-    const batch = pending;
-    pending = [];
-    const all = batch.flatMap((p) => p.reqs);
-    const owners = batch.flatMap((p, j) => p.reqs.map(() => j));
-    const at = now();
-    let res: [Error | null, unknown][];
-    try {
-      res = await run(all, owners, true, at);
-      if (res.some(([err]) => isNoScript(err))) {
-        // Redis restarted and lost its script cache: send the body once more.
-        for (const p of batch) p.counter.roundTrips += 1;
-        res = await run(all, owners, false, at);
-      }
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      return;
-    }
-    let offset = 0;
-    for (const p of batch) {
-      const mine = res.slice(offset, offset + p.reqs.length);
-      offset += p.reqs.length;
-      try {
-        p.resolve(
-          mine.map(([err, reply], k) => {
-            if (err) throw err;
-            return parseReply((p.reqs[k] as ReadRequest).projectId, reply as ReadReply, at);
-          }),
-        );
-      } catch (err) {
-        p.reject(err); // only this request's targets fail (closed); the others are answered
-      }
-    }
-  }
-
-  /**
-   * Runs the reads as one pipeline (on a Cluster, one per project, in parallel) of one script
-   * call per request (`owners[i]`: the request of `reqs[i]`), split at {@link READ_BATCH}
-   * targets, and gives each target its own entry, in the order of `reqs`. A call's error (or a
-   * reply that is not a list of one answer per target) is each of its targets' error, so a target that fails fails only
-   * its own request, as before calls were shared.
-   */
-  async function run(
-    reqs: readonly ReadRequest[],
-    owners: readonly number[],
-    useSha: boolean,
-    at: number,
-  ): Promise<[Error | null, unknown][]> {
-    const out = new Array<[Error | null, unknown]>(reqs.length);
-    const pipelines = new Map<number, Map<number, number[]>>();
-    reqs.forEach((r, i) => {
-      const slot = isCluster(redis) ? r.projectId : 0;
-      const calls = pipelines.get(slot) ?? new Map<number, number[]>();
-      pipelines.set(slot, calls);
-      const owner = owners[i] ?? 0;
-      const call = calls.get(owner);
-      if (call) call.push(i);
-      else calls.set(owner, [i]);
-    });
-    await Promise.all(
-      [...pipelines.values()].map(async (byOwner) => {
-        const calls = [...byOwner.values()].flatMap((targets) => {
-          const split: number[][] = [];
-          for (let i = 0; i < targets.length; i += READ_BATCH)
-            split.push(targets.slice(i, i + READ_BATCH));
-          return split;
-        });
-        const pipe = redis.pipeline();
-        for (const call of calls)
-          queue(
-            pipe,
-            call.map((i) => reqs[i] as ReadRequest),
-            useSha,
-            at,
-          );
-        const res = await pipe.exec();
-        if (!res) throw new Error('the decision read was aborted');
-        calls.forEach((call, c) => {
-          const [err, reply] = res[c] ?? [new Error('no reply'), null];
-          const list = Array.isArray(reply) ? (reply as unknown[]) : undefined;
-          call.forEach((i, t) => {
-            out[i] = err
-              ? [err, null]
-              : list?.length === call.length
-                ? [null, list[t]]
-                : [new Error('the decision read answered another number of targets'), null];
-          });
-        });
-      }),
-    );
-    return out;
-  }
+  const reads = createDecisionReads({ redis, prefix, decisionTtlMs, now });
 
   return {
     roleTtlMs,
@@ -333,14 +195,7 @@ export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
     },
     generation,
     inFlight: createDecisionFlights(),
-    readMany(reqs, counter) {
-      if (reqs.length === 0) return Promise.resolve([]);
-      counter.roundTrips += 1;
-      return new Promise<ReadResult[]>((resolve, reject) => {
-        if (pending.push({ reqs, counter, resolve, reject }) === 1)
-          setImmediate(() => void flushReads());
-      });
-    },
+    readMany: reads.readMany,
     writeBack(items, counter) {
       if (items.length === 0) return;
       const groups = isCluster(redis) ? items.map((w) => [w]) : [items];
