@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { expectNothingLeftBehind, runBenchScript } from '../helpers/bench-script.js';
 
 describe('bench/instructions.ts --smoke', () => {
-  // About 60 s on an idle 2-core machine (two gateways start under valgrind).
+  // About 40 s within the CI run (two gateways start under valgrind).
   it('counts W1 in scopegate and A and leaves nothing behind', { timeout: 300_000 }, async () => {
     const { code, stdout, stderr } = await runBenchScript('instructions.ts', ['--smoke']);
     expect(code, stderr).toBe(0);
