@@ -65,28 +65,24 @@ export function createDecisionReads(opts: {
   async function flushReads(): Promise<void> {
     const batch = pending;
     pending = [];
-    const all = batch.flatMap((p) => p.reqs);
-    const owners = batch.flatMap((p, j) => p.reqs.map(() => j));
+    const requests = batch.map((p) => p.reqs);
     const at = now();
-    let res: [Error | null, unknown][];
+    let res: [Error | null, unknown][][];
     try {
-      res = await run(all, owners, true, at);
-      if (res.some(([err]) => isNoScript(err))) {
+      res = await run(requests, true, at);
+      if (res.some((mine) => mine.some(([err]) => isNoScript(err)))) {
         // Redis restarted and lost its script cache: send the body once more.
         for (const p of batch) p.counter.roundTrips += 1;
-        res = await run(all, owners, false, at);
+        res = await run(requests, false, at);
       }
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
     }
-    let offset = 0;
-    for (const p of batch) {
-      const mine = res.slice(offset, offset + p.reqs.length);
-      offset += p.reqs.length;
+    batch.forEach((p, j) => {
       try {
         p.resolve(
-          mine.map(([err, reply], k) => {
+          (res[j] ?? []).map(([err, reply], k) => {
             if (err) throw err;
             return parseReply((p.reqs[k] as ReadRequest).projectId, reply as ReadReply, at);
           }),
@@ -94,58 +90,62 @@ export function createDecisionReads(opts: {
       } catch (err) {
         p.reject(err); // only this request's targets fail (closed); the others are answered
       }
-    }
+    });
   }
 
   /**
-   * Runs the reads as one pipeline (on a Cluster, one per project, in parallel) of one script
-   * call per request (`owners[i]`: the request of `reqs[i]`), split at {@link READ_BATCH}
-   * targets, and gives each target its own entry, in the order of `reqs`. A call's error (or a
-   * reply that is not a list of one answer per target) is each of its targets' error, so a target that fails fails only
+   * Runs the reads of `requests` as one pipeline (on a Cluster, one per project, in parallel)
+   * of one script call per request, split at {@link READ_BATCH} targets, and gives each target
+   * its own entry, in the order of its request. A call's error (or a reply that is not a list
+   * of one answer per target) is each of its targets' error, so a target that fails fails only
    * its own request, as before calls were shared.
    */
   async function run(
-    reqs: readonly ReadRequest[],
-    owners: readonly number[],
+    requests: readonly (readonly ReadRequest[])[],
     useSha: boolean,
     at: number,
-  ): Promise<[Error | null, unknown][]> {
-    const out = new Array<[Error | null, unknown]>(reqs.length);
-    const pipelines = new Map<number, Map<number, number[]>>();
-    reqs.forEach((r, i) => {
-      const slot = isCluster(redis) ? r.projectId : 0;
-      const calls = pipelines.get(slot) ?? new Map<number, number[]>();
-      pipelines.set(slot, calls);
-      const owner = owners[i] ?? 0;
-      const call = calls.get(owner);
-      if (call) call.push(i);
-      else calls.set(owner, [i]);
+  ): Promise<[Error | null, unknown][][]> {
+    const out = requests.map((reqs) => new Array<[Error | null, unknown]>(reqs.length));
+    // The calls of each pipeline: a request and the indexes of its targets in that call.
+    const pipelines = new Map<number, { request: number; targets: number[] }[]>();
+    const cluster = isCluster(redis);
+    requests.forEach((reqs, request) => {
+      const bySlot = new Map<number, number[]>();
+      reqs.forEach((r, i) => {
+        const slot = cluster ? r.projectId : 0;
+        const targets = bySlot.get(slot);
+        if (targets) targets.push(i);
+        else bySlot.set(slot, [i]);
+      });
+      for (const [slot, targets] of bySlot) {
+        const calls = pipelines.get(slot) ?? [];
+        pipelines.set(slot, calls);
+        for (let i = 0; i < targets.length; i += READ_BATCH)
+          calls.push({ request, targets: targets.slice(i, i + READ_BATCH) });
+      }
     });
     await Promise.all(
-      [...pipelines.values()].map(async (byOwner) => {
-        const calls = [...byOwner.values()].flatMap((targets) => {
-          const split: number[][] = [];
-          for (let i = 0; i < targets.length; i += READ_BATCH)
-            split.push(targets.slice(i, i + READ_BATCH));
-          return split;
-        });
+      [...pipelines.values()].map(async (calls) => {
         const pipe = redis.pipeline();
-        for (const call of calls)
+        for (const { request, targets } of calls) {
+          const reqs = requests[request] ?? [];
           queue(
             pipe,
-            call.map((i) => reqs[i] as ReadRequest),
+            targets.map((i) => reqs[i] as ReadRequest),
             useSha,
             at,
           );
+        }
         const res = await pipe.exec();
         if (!res) throw new Error('the decision read was aborted');
-        calls.forEach((call, c) => {
+        calls.forEach(({ request, targets }, c) => {
           const [err, reply] = res[c] ?? [new Error('no reply'), null];
           const list = Array.isArray(reply) ? (reply as unknown[]) : undefined;
-          call.forEach((i, t) => {
-            out[i] = err
+          const mine = out[request] ?? [];
+          targets.forEach((i, t) => {
+            mine[i] = err
               ? [err, null]
-              : list?.length === call.length
+              : list?.length === targets.length
                 ? [null, list[t]]
                 : [new Error('the decision read answered another number of targets'), null];
           });

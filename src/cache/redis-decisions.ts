@@ -112,7 +112,10 @@ export function bucketOf(nowMs: number, ttlMs: number): number {
   return Math.floor(nowMs / ttlMs);
 }
 
-/** What the read script answered for target `projectId` (its element of a call's list), read at `nowMs`. */
+/**
+ * What the read script answered for target `projectId` (its element of a call's list), read
+ * at `nowMs`.
+ */
 export function parseReply(projectId: number, reply: ReadReply, nowMs: number): ReadResult {
   const [v, d, role, pttl, flat] = reply;
   const set = d === null ? undefined : decodeStoredDecision(d, projectId, nowMs);
