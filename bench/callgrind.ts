@@ -108,17 +108,22 @@ export function summarize(counts: readonly Count[], perWindow: number): Cell {
 export const SECTION = '## Instructions per request (callgrind)';
 const NOTES_HEADING = '## Notes (hand-written, kept across runs)';
 
+/** Where the instructions section of `results` starts and ends (the next `## `), if it has one. */
+function sectionBounds(results: string): { start: number; end: number } | undefined {
+  const start = results.indexOf(SECTION);
+  if (start < 0) return undefined;
+  const after = results.indexOf('\n## ', start + SECTION.length);
+  return { start, end: after >= 0 ? after : results.length };
+}
+
 /**
  * `results` with its instructions section replaced by `section` (which starts with
  * {@link SECTION}), or with `section` added before the notes (or at the end) when it has none.
  */
 export function withSection(results: string, section: string): string {
   const body = section.replace(/\n+$/, '');
-  const start = results.indexOf(SECTION);
-  if (start >= 0) {
-    const after = results.indexOf('\n## ', start + SECTION.length);
-    return `${results.slice(0, start)}${body}\n${after >= 0 ? results.slice(after) : ''}`;
-  }
+  const bounds = sectionBounds(results);
+  if (bounds) return `${results.slice(0, bounds.start)}${body}\n${results.slice(bounds.end)}`;
   const notes = results.indexOf(NOTES_HEADING);
   return notes >= 0
     ? `${results.slice(0, notes)}${body}\n\n${results.slice(notes)}`
@@ -127,8 +132,6 @@ export function withSection(results: string, section: string): string {
 
 /** The instructions section of `results` (without its trailing blank lines), if it has one. */
 export function sectionOf(results: string): string | undefined {
-  const start = results.indexOf(SECTION);
-  if (start < 0) return undefined;
-  const after = results.indexOf('\n## ', start + SECTION.length);
-  return results.slice(start, after >= 0 ? after : undefined).replace(/\n+$/, '');
+  const bounds = sectionBounds(results);
+  return bounds && results.slice(bounds.start, bounds.end).replace(/\n+$/, '');
 }

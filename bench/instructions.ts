@@ -115,6 +115,8 @@ const log = (line: string): void =>
 interface Counted {
   readonly variant: Variant;
   readonly out: string;
+  /** The process's key as part of a file name (`sg-warm`). */
+  readonly file: string;
   dumps: number;
 }
 
@@ -157,24 +159,29 @@ async function main(): Promise<void> {
   log(`starting ${needed.length} variant processes under callgrind`);
   await Promise.all(
     needed.map(async ([key, config]) => {
-      const out = join(work, `callgrind-${key.replace(':', '-')}.out`);
-      const variant = await stack.startVariant(
-        config,
-        // `--keep-dumps` also keeps V8's map of its generated code (`/tmp/perf-<pid>.map`), so
-        // that a dump's anonymous addresses can be named (JavaScript functions) afterwards.
-        // (It also makes V8 write a log, kept there too instead of in the repository.)
-        keepDir
-          ? [
-              '--single-threaded',
-              '--perf-basic-prof',
-              '--no-logfile-per-isolate',
-              `--logfile=${join(keepDir, `v8-${key.replace(':', '-')}.log`)}`,
-            ]
-          : ['--single-threaded'],
-        ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
-        600_000,
-      );
-      procs.set(key, { variant, out, dumps: 0 });
+      const file = key.replace(':', '-');
+      const out = join(work, `callgrind-${file}.out`);
+      // `--keep-dumps` also keeps V8's map of its generated code (`/tmp/perf-<pid>.map`), so
+      // that a dump's anonymous addresses can be named (JavaScript functions) afterwards.
+      // (It also makes V8 write a log, kept there too instead of in the repository.)
+      const naming = keepDir
+        ? [
+            '--perf-basic-prof',
+            '--no-logfile-per-isolate',
+            `--logfile=${join(keepDir, `v8-${file}.log`)}`,
+          ]
+        : [];
+      const variant = await stack.startVariant(config, {
+        nodeArgs: ['--single-threaded', ...naming],
+        wrapper: [
+          'valgrind',
+          '--tool=callgrind',
+          '--instr-atstart=no',
+          `--callgrind-out-file=${out}`,
+        ],
+        timeoutMs: 600_000,
+      });
+      procs.set(key, { variant, out, file, dumps: 0 });
     }),
   );
   let jobId = 1000;
@@ -222,9 +229,9 @@ async function main(): Promise<void> {
     });
   }
   if (keepDir)
-    for (const [key, p] of procs) {
+    for (const p of procs.values()) {
       const map = `/tmp/perf-${String(p.variant.pid)}.map`;
-      if (existsSync(map)) copyFileSync(map, join(keepDir, `perf-${key.replace(':', '-')}.map`));
+      if (existsSync(map)) copyFileSync(map, join(keepDir, `perf-${p.file}.map`));
     }
   await stopAll();
   const section = report(results, repeats);

@@ -29,7 +29,7 @@ import {
   type Row,
 } from './report.js';
 import type { ScaleResult } from './scale.js';
-import { post, startStack, type Variant } from './stack.js';
+import { post, startStack, type BenchStack } from './stack.js';
 import type { VariantConfig } from './variant-server.js';
 import { WORKLOAD_HEADER, workloadBody, type WorkloadId } from './world.js';
 
@@ -503,7 +503,7 @@ async function runProfiles(
   base: Omit<VariantConfig, 'kind'>,
   job: (name: ProcessName, w: WorkloadId, prefix: string) => LoadJob,
   runJobs: (jobs: LoadJob[], tag: string) => Promise<LoadResult[]>,
-  startVariant: (config: VariantConfig, nodeArgs: string[]) => Promise<Variant>,
+  startVariant: BenchStack['startVariant'],
   work: string,
 ): Promise<string> {
   const out: string[] = [];
@@ -514,11 +514,10 @@ async function runProfiles(
     const dir = join(work, `prof-${name}`);
     mkdirSync(dir);
     log(`profiling ${kind} under ${w} ${cache}`);
-    const variant = await startVariant({ ...base, kind, cache }, [
-      '--cpu-prof',
-      '--cpu-prof-dir',
-      dir,
-    ]);
+    const variant = await startVariant(
+      { ...base, kind, cache },
+      { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] },
+    );
     const j = {
       ...job('sg', w, `prof-${name}`),
       url: `${variant.url}/graphql`,

@@ -30,6 +30,13 @@ export interface Variant {
   stop(): Promise<void>;
 }
 
+/** How a variant process is started (default: plain node, 60 s to start). */
+export interface VariantStart {
+  readonly nodeArgs?: readonly string[];
+  readonly wrapper?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
 /** The started pieces. */
 export interface BenchStack {
   /** A private directory, removed at the end. */
@@ -45,13 +52,8 @@ export interface BenchStack {
    * started before (they only need the upstream's address), but not asked anything.
    */
   readonly ready: Promise<void>;
-  /** `wrapper`: see `startNode` (the variant runs inside it, e.g. under valgrind). */
-  startVariant(
-    config: VariantConfig,
-    nodeArgs?: string[],
-    wrapper?: string[],
-    timeoutMs?: number,
-  ): Promise<Variant>;
+  /** `how`: see `startNode` (`wrapper`: the variant runs inside it, e.g. under valgrind). */
+  startVariant(config: VariantConfig, how?: VariantStart): Promise<Variant>;
   /** Runs the jobs one after the other in one load-worker process. */
   runJobs(jobs: LoadJob[], tag: string): Promise<LoadResult[]>;
 }
@@ -126,7 +128,7 @@ export async function startStack(
     issuer,
     token,
     ready,
-    async startVariant(config, nodeArgs = [], wrapper = [], timeoutMs = 60_000) {
+    async startVariant(config, { nodeArgs = [], wrapper = [], timeoutMs = 60_000 } = {}) {
       const path = join(work, `variant-${configs++}.json`);
       writeFileSync(path, JSON.stringify(config));
       const started = await startNode(
