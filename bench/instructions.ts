@@ -143,8 +143,9 @@ async function main(): Promise<void> {
   const { issuer, token, work } = stack;
   await stack.ready;
   const procs = new Map<string, Counted>();
-  // Clock-driven settings scaled as the processes are slowed (see `VariantConfig.timeScale`).
-  const base = { ...stack.base, timeScale: TIME_SCALE };
+  // Clock-driven settings scaled as the processes are slowed, and a GET retried after a closed
+  // connection (see `VariantConfig.timeScale` and `upstreamRetries`).
+  const base = { ...stack.base, timeScale: TIME_SCALE, upstreamRetries: true };
   const configs: [string, VariantConfig][] = [
     ['sg:warm', { ...base, kind: 'scopegate' }],
     ['sg:cold', { ...base, kind: 'scopegate', cache: 'cold' }],
