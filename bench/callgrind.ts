@@ -104,25 +104,78 @@ export function summarize(counts: readonly Count[], perWindow: number): Cell {
   };
 }
 
-/** The heading of the section `bench/instructions.ts --write` keeps in `bench/RESULTS.md`. */
+/** A variant's requests counted one by one: quantiles of what each request cost. */
+export interface Tail {
+  readonly requests: number;
+  /** Nearest-rank quantiles of each request's whole count (everything the thread ran). */
+  readonly total: Quantiles;
+  /** The same without compilation and major GCs (the request's own work, scavenges included). */
+  readonly work: Quantiles;
+  /** Requests whose count held more than {@link MAJOR_BURST} instructions of major GC. */
+  readonly withMajor: number;
+}
+
+export interface Quantiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** A major GC's share of a request above which the request "held" one (a full one is ~120 M). */
+export const MAJOR_BURST = 5_000_000;
+
+/** Nearest-rank quantile `q` (0-1) of `values` (sorted ascending). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+}
+
+/** The quantiles of per-request counts (one {@link Count} per request). */
+export function tailOf(counts: readonly Count[]): Tail {
+  const of = (f: (c: Count) => number): Quantiles => {
+    const sorted = counts.map(f).sort((a, b) => a - b);
+    return {
+      p50: quantile(sorted, 0.5),
+      p90: quantile(sorted, 0.9),
+      p99: quantile(sorted, 0.99),
+      max: sorted[sorted.length - 1] ?? NaN,
+    };
+  };
+  return {
+    requests: counts.length,
+    total: of((c) => c.total),
+    work: of((c) => c.total - c.compile - c.major),
+    withMajor: counts.filter((c) => c.major > MAJOR_BURST).length,
+  };
+}
+
+/** The headings of the sections `bench/instructions.ts --write` keeps in `bench/RESULTS.md`. */
 export const SECTION = '## Instructions per request (callgrind)';
+export const TAIL_SECTION = '## Latency tail, counted (callgrind, per request)';
+/** Both, in the order they are kept in. */
+export const COUNTED_SECTIONS = [SECTION, TAIL_SECTION] as const;
 const NOTES_HEADING = '## Notes (hand-written, kept across runs)';
 
-/** Where the instructions section of `results` starts and ends (the next `## `), if it has one. */
-function sectionBounds(results: string): { start: number; end: number } | undefined {
-  const start = results.indexOf(SECTION);
+/** Where the section `heading` of `results` starts and ends (the next `## `), if it has one. */
+function sectionBounds(
+  results: string,
+  heading: string,
+): { start: number; end: number } | undefined {
+  const start = results.indexOf(`${heading}\n`);
   if (start < 0) return undefined;
-  const after = results.indexOf('\n## ', start + SECTION.length);
+  const after = results.indexOf('\n## ', start + heading.length);
   return { start, end: after >= 0 ? after : results.length };
 }
 
 /**
- * `results` with its instructions section replaced by `section` (which starts with
- * {@link SECTION}), or with `section` added before the notes (or at the end) when it has none.
+ * `results` with the section that `section` replaces (the one with the same first line) replaced
+ * by it, or with `section` added before the notes (or at the end) when it has none.
  */
 export function withSection(results: string, section: string): string {
   const body = section.replace(/\n+$/, '');
-  const bounds = sectionBounds(results);
+  const heading = body.split('\n', 1)[0] ?? '';
+  const bounds = sectionBounds(results, heading);
   if (bounds) return `${results.slice(0, bounds.start)}${body}\n${results.slice(bounds.end)}`;
   const notes = results.indexOf(NOTES_HEADING);
   return notes >= 0
@@ -130,8 +183,35 @@ export function withSection(results: string, section: string): string {
     : `${results}\n${body}\n`;
 }
 
-/** The instructions section of `results` (without its trailing blank lines), if it has one. */
-export function sectionOf(results: string): string | undefined {
-  const bounds = sectionBounds(results);
+/** The section `heading` of `results` (without its trailing blank lines), if it has one. */
+export function sectionOf(results: string, heading: string = SECTION): string | undefined {
+  const bounds = sectionBounds(results, heading);
   return bounds && results.slice(bounds.start, bounds.end).replace(/\n+$/, '');
+}
+
+/**
+ * `section` (a fresh table) with the rows of `previous` (the same section as RESULTS.md had it)
+ * that `section` does not have, every row in the order of `rowIds` (a row is a table line
+ * `| <id> | ...`): a run that counted some rows replaces those and keeps the others.
+ */
+export function mergeRows(
+  section: string,
+  previous: string | undefined,
+  rowIds: readonly string[],
+): string {
+  const idOf = (line: string): string | undefined => {
+    const id = line.split('|')[1]?.trim();
+    return line.startsWith('| ') && id !== undefined && rowIds.includes(id) ? id : undefined;
+  };
+  const rowsOf = (text: string | undefined): [string, string][] =>
+    (text ?? '').split('\n').flatMap((l) => {
+      const id = idOf(l);
+      return id === undefined ? [] : [[id, l] as [string, string]];
+    });
+  const merged = new Map([...rowsOf(previous), ...rowsOf(section)]);
+  const rest = section
+    .replace(/\n+$/, '')
+    .split('\n')
+    .filter((l) => idOf(l) === undefined);
+  return [...rest, ...rowIds.flatMap((id) => merged.get(id) ?? [])].join('\n');
 }

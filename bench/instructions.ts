@@ -42,7 +42,19 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { cpus, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { countOf, SECTION, summarize, withSection, type Cell, type Count } from './callgrind.js';
+import {
+  countOf,
+  mergeRows,
+  SECTION,
+  sectionOf,
+  summarize,
+  TAIL_SECTION,
+  tailOf,
+  withSection,
+  type Cell,
+  type Count,
+  type Tail,
+} from './callgrind.js';
 import { ROOT, stopAll, stopOnSignals } from './processes.js';
 import { post, startStack, type Variant } from './stack.js';
 import type { VariantConfig } from './variant-server.js';
@@ -80,6 +92,8 @@ const TIME_SCALE = 100;
 
 const args = process.argv.slice(2);
 const NAMES_ALL: readonly Name[] = ['sg', 'A', 'A2', 'B'];
+/** The variants of the tail table, in its order. */
+const TAIL_NAMES: readonly Name[] = ['sg', 'A', 'A2'];
 // `--smoke` (test/bench/instructions-smoke.test.ts): W1 warm, sg and A, one count of 5 requests
 // after 30, to keep the harness working; its figures mean nothing.
 const smoke = args.includes('--smoke');
@@ -89,7 +103,14 @@ const listArg = (flag: string): string[] | undefined => {
   const value = args[args.indexOf(flag) + 1];
   return args.includes(flag) && value ? value.split(',') : undefined;
 };
-const NAMES = (listArg('--variants') as Name[] | undefined) ?? (smoke ? ['sg', 'A'] : NAMES_ALL);
+// `--tail N`: N requests counted one by one (a dump after each) instead of windows, for the
+// distribution of what a request costs; its p99 is the latency target's counted measure.
+const tailArg = args.includes('--tail') ? Number(args[args.indexOf('--tail') + 1]) : undefined;
+if (tailArg !== undefined && !(Number.isInteger(tailArg) && tailArg > 0))
+  throw new Error('--tail takes a number of requests');
+const NAMES =
+  (listArg('--variants') as Name[] | undefined) ??
+  (smoke ? ['sg', 'A'] : tailArg ? TAIL_NAMES : NAMES_ALL);
 const wanted = listArg('--rows') ?? (smoke ? ['W1 warm'] : undefined);
 const numberArg = (flag: string): number | undefined =>
   args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : undefined;
@@ -154,9 +175,12 @@ async function main(): Promise<void> {
     ['B:warm', { ...base, kind: 'shield' }],
     ['B:cold', { ...base, kind: 'shield', cache: 'cold' }],
   ];
-  const needed = configs.filter(
-    ([key]) => key.endsWith(':warm') || rows.some((r) => r.cache === 'cold'),
-  );
+  // Only the processes a row asks for: the named variants, cold ones for cold rows.
+  const needed = configs.filter(([key]) => {
+    const [name, cache] = key.split(':');
+    const used = (r: Row): boolean => cache === (name === 'sg' || name === 'B' ? r.cache : 'warm');
+    return NAMES.includes(name as Name) && rows.some(used);
+  });
   log(`starting ${needed.length} variant processes under callgrind`);
   await Promise.all(
     needed.map(async ([key, config]) => {
@@ -213,12 +237,18 @@ async function main(): Promise<void> {
       // inline caches and compiled code were thrown away (compilation 10 times as high, the
       // rest 15% higher than without it).
       await control(p, '-z');
-      for (let r = 0; r < repeats; r++) {
-        await send(perRepeat);
-        counts[name].push(await dump(p));
-      }
+      if (tailArg)
+        for (let r = 0; r < tailArg; r++) {
+          await send(1);
+          counts[name].push(await dump(p));
+        }
+      else
+        for (let r = 0; r < repeats; r++) {
+          await send(perRepeat);
+          counts[name].push(await dump(p));
+        }
       await control(p, '-i', 'off');
-      const cell = summarize(counts[name], perRepeat);
+      const cell = summarize(counts[name], tailArg ? 1 : perRepeat);
       log(
         `${row.id} ${name}: ${cell.windows.map((c) => (c / 1e6).toFixed(3)).join(', ')} M instructions/request ` +
           `without compilation and major GCs (compilation ${(cell.compile / 1e6).toFixed(3)} M, major GC ${(cell.major / 1e6).toFixed(3)} M; ${((performance.now() - started) / 1000).toFixed(0)} s)`,
@@ -226,7 +256,10 @@ async function main(): Promise<void> {
     }
     results.push({
       row,
-      cells: Object.fromEntries(NAMES.map((n) => [n, summarize(counts[n], perRepeat)])),
+      cells: Object.fromEntries(
+        NAMES.map((n) => [n, summarize(counts[n], tailArg ? 1 : perRepeat)]),
+      ),
+      tails: tailArg ? Object.fromEntries(NAMES.map((n) => [n, tailOf(counts[n])])) : {},
     });
   }
   if (keepDir)
@@ -235,7 +268,7 @@ async function main(): Promise<void> {
       if (existsSync(map)) copyFileSync(map, join(keepDir, `perf-${p.file}.map`));
     }
   await stopAll();
-  const section = report(results, repeats);
+  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats);
   process.stdout.write(`${section}\n`);
   if (write) writeSection(section);
 }
@@ -243,6 +276,8 @@ async function main(): Promise<void> {
 interface Result {
   readonly row: Row;
   readonly cells: Partial<Record<Name, Cell>>;
+  /** With `--tail`: each variant's per-request quantiles. */
+  readonly tails: Partial<Record<Name, Tail>>;
 }
 
 /** The spread of a cell's windows: largest÷smallest − 1, in percent. */
@@ -287,6 +322,57 @@ function report(results: readonly Result[], reps: number): string {
   return lines.join('\n');
 }
 
+/**
+ * The `--tail` table: the quantiles of what single requests cost, and scopegate's p99 against A's
+ * (the latency target, p99 ≤ 1.1× A), with the control A2÷A beside it. Each row names the
+ * requests it counted and the commit, so that rows of separate runs can share the table.
+ */
+function tailReport(results: readonly Result[], n: number): string {
+  const m = (x: number | undefined): string =>
+    x === undefined || !Number.isFinite(x) ? '-' : (x / 1e6).toFixed(2);
+  const r = (x: number | undefined, y: number | undefined): string =>
+    x === undefined || y === undefined ? '-' : (x / y).toFixed(3);
+  const lines = [
+    TAIL_SECTION,
+    '',
+    'Written by `npx tsx bench/instructions.ts --tail N [--rows ...] --write`: each row was counted ' +
+      'in the run its last columns name (a run replaces only its own rows). N requests per variant ' +
+      'and row, sent one at a time to a warm process under callgrind, each counted alone (the ' +
+      'counters are dumped after every request), so that the distribution of what one request costs ' +
+      "is read without the machine's noise. A request's latency is its work on the CPU plus its " +
+      'waits for the forge and Redis; a warm row waits the same in every variant (no Redis read, ' +
+      'the same forge calls), so there the quantiles of the count are those of the latency the ' +
+      "gateway adds, and a cold row's scopegate also waits for one Redis read per request, which " +
+      'is not counted. "whole" is everything the thread ran during the request: with ' +
+      '`--single-threaded` that includes compilation and major GCs, which natively run mostly on ' +
+      'helper threads, so "work" (without them; scavenges stay in) is the closer measure of a ' +
+      'native request. Millions of instructions, variants in the order sg, A, A2; quantiles are ' +
+      'nearest-rank (p99 of 500 is the 6th largest, of 300 the 4th). "A2÷A" is the control: two ' +
+      'processes of the same code, so its distance from 1.000 is the method\'s own error. "major" ' +
+      'counts the requests that held more than 5 M instructions of major GC.',
+    '',
+    '| row | work p50 | work p90 | work p99 | work max | work p99 sg÷A | control A2÷A | whole p99 | whole p99 sg÷A | control A2÷A | mean work sg÷A | major | requests | counted |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const when = `${measured}, ${new Date().toISOString().slice(0, 10)}`;
+  for (const { row, cells, tails } of results) {
+    const q = (pick: (t: Tail) => number): string =>
+      TAIL_NAMES.map((x) => m(tails[x] && pick(tails[x]))).join(', ');
+    const ratio = (a: Name, b: Name, pick: (t: Tail) => number): string => {
+      const ta = tails[a];
+      const tb = tails[b];
+      return r(ta && pick(ta), tb && pick(tb));
+    };
+    lines.push(
+      `| ${row.id} | ${q((t) => t.work.p50)} | ${q((t) => t.work.p90)} | ${q((t) => t.work.p99)} | ` +
+        `${q((t) => t.work.max)} | ${ratio('sg', 'A', (t) => t.work.p99)} | ${ratio('A2', 'A', (t) => t.work.p99)} | ` +
+        `${q((t) => t.total.p99)} | ${ratio('sg', 'A', (t) => t.total.p99)} | ${ratio('A2', 'A', (t) => t.total.p99)} | ` +
+        `${r(cells.sg?.work, cells.A?.work)} | ${TAIL_NAMES.map((x) => String(tails[x]?.withMajor ?? '-')).join(', ')} | ${n} | ${when} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /** The commit measured, marked when the work tree had changes. */
 function commit(): string {
   try {
@@ -306,7 +392,15 @@ function commit(): string {
 
 function writeSection(section: string): void {
   const path = join(ROOT, 'bench', 'RESULTS.md');
-  writeFileSync(path, withSection(readFileSync(path, 'utf8'), section));
+  const results = readFileSync(path, 'utf8');
+  const merged = tailArg
+    ? mergeRows(
+        section,
+        sectionOf(results, TAIL_SECTION),
+        ROWS.map((r) => r.id),
+      )
+    : section;
+  writeFileSync(path, withSection(results, merged));
   log(`wrote the section into ${path}`);
 }
 

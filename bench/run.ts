@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { runPolicyMicroBench } from './micro.js';
-import { sectionOf, withSection } from './callgrind.js';
+import { COUNTED_SECTIONS, sectionOf, withSection } from './callgrind.js';
 import { ROOT, runNode, stopAll, stopOnSignals } from './processes.js';
 import { summarizeProfile } from './profile-summary.js';
 import {
@@ -441,10 +441,8 @@ async function main(): Promise<void> {
   if (resultsPath) {
     const notesPath = join(ROOT, 'bench', 'NOTES.md');
     const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;
-    // The section `bench/instructions.ts --write` put there is kept: this run did not count.
-    const counted = existsSync(resultsPath)
-      ? sectionOf(readFileSync(resultsPath, 'utf8'))
-      : undefined;
+    // The sections `bench/instructions.ts --write` put there are kept: this run did not count.
+    const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
     const text = formatResults({
       mode,
       settings: settingsLine,
@@ -454,7 +452,10 @@ async function main(): Promise<void> {
       profile,
       notes,
     });
-    writeFileSync(resultsPath, counted ? withSection(text, counted) : text);
+    const kept = COUNTED_SECTIONS.map((h) => sectionOf(previous, h)).filter(
+      (x): x is string => x !== undefined,
+    );
+    writeFileSync(resultsPath, kept.reduce(withSection, text));
     log(`wrote ${resultsPath}`);
   }
 }

@@ -17,8 +17,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createAuthenticator } from '../src/auth/authenticate.js';
 import type { IssuerOptions } from '../src/auth/issuers.js';
 import { createRedisRevocationList } from '../src/auth/revocation-redis.js';
@@ -186,13 +187,38 @@ export async function startVariant(
  * Sums the duration of every garbage collection of this process (pauses of the main thread,
  * from `perf_hooks`) and serves the total in ms on its own port, so the load generator can
  * read how much of a variant's time went to GC during a run. Every variant runs it alike.
+ * `/detail` serves, as JSON, the same by kind (count and ms of minor, major and incremental
+ * collections) with the heap's spaces, for looking into what a variant keeps alive.
  */
 async function startGcCounter(): Promise<string> {
   let gcMs = 0;
+  const byKind: Record<string, { count: number; ms: number }> = {};
+  const KINDS: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+  };
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcMs += entry.duration;
+    for (const entry of list.getEntries()) {
+      gcMs += entry.duration;
+      const kind = KINDS[(entry.detail as { kind?: number } | undefined)?.kind ?? -1] ?? 'other';
+      const k = (byKind[kind] ??= { count: 0, ms: 0 });
+      k.count += 1;
+      k.ms += entry.duration;
+    }
   }).observe({ entryTypes: ['gc'] });
-  const server = createServer((_req, res) => res.end(String(gcMs)));
+  const server = createServer((req, res) => {
+    if (req.url !== '/detail') {
+      res.end(String(gcMs));
+      return;
+    }
+    const spaces = Object.fromEntries(
+      getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size]),
+    );
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ ms: gcMs, byKind, spaces }));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   server.unref();
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
