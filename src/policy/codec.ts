@@ -12,7 +12,6 @@ import {
   RESOURCES,
   type JobTokenAccessLevel,
   type JobTokenEnforcement,
-  type JobTokenResource,
   type MatchedEntry,
   type PermissionSet,
   type ReasonCode,
@@ -91,12 +90,22 @@ function lookup<V>(map: ReadonlyMap<string, V>, letter: string | undefined, what
   return value === undefined ? fail(`bad ${what}`) : value;
 }
 
+/** Whether `flags` is exactly three `0`/`1` characters. */
+function isFlags(flags: unknown): flags is string {
+  if (typeof flags !== 'string' || flags.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = flags.charCodeAt(i);
+    if (c !== 48 && c !== 49) return false;
+  }
+  return true;
+}
+
 function decodeEntry(raw: unknown): MatchedEntry {
   if (!Array.isArray(raw) || raw.length !== 4) fail('bad entry');
   const [kind, sourceId, flags, sourcePath] = raw as unknown[];
   if (kind !== 'P' && kind !== 'G') fail('bad entry kind');
   if (!Number.isSafeInteger(sourceId) || typeof sourcePath !== 'string') fail('bad entry source');
-  if (typeof flags !== 'string' || !/^[01]{3}$/.test(flags)) fail('bad entry flags');
+  if (!isFlags(flags)) fail('bad entry flags');
   return {
     sourceId: sourceId as number,
     sourceKind: kind === 'P' ? 'PROJECT' : 'GROUP',
@@ -107,8 +116,23 @@ function decodeEntry(raw: unknown): MatchedEntry {
   };
 }
 
+/** Resource `i`'s three letters of `letters` (level, reason, would-deny flag). */
+function decodeResource(letters: string, i: number): ResourceDecision {
+  const flag = letters[i * 3 + 2];
+  if (flag !== '0' && flag !== '1') fail('bad would-deny flag');
+  return {
+    level: lookup(LEVEL_OF, letters[i * 3], 'level'),
+    reason: lookup(REASON_OF, letters[i * 3 + 1], 'reason'),
+    auditWouldDeny: flag === '1',
+  };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
- * Decodes what {@link encodePermissionSet} wrote.
+ * Decodes what {@link encodePermissionSet} wrote. A cold request decodes one set per target it
+ * reads from Redis, so this builds each object once, with no closure, spread or regular
+ * expression (3.5 µs a set before, bench/NOTES.md round 19).
  * @throws Error when the string is not a permission set of this format (treat as a miss).
  */
 export function decodePermissionSet(encoded: string): PermissionSet {
@@ -124,30 +148,26 @@ export function decodePermissionSet(encoded: string): PermissionSet {
   if (!Number.isSafeInteger(targetProjectId)) fail('bad target id');
   if (typeof letters !== 'string' || letters.length !== RESOURCES.length * 3) fail('bad levels');
   if (typeof kind !== 'string' || typeof mode !== 'string') fail('bad kind or mode');
-  const decodeResource = (i: number): ResourceDecision => {
-    const flag = letters[i * 3 + 2];
-    if (flag !== '0' && flag !== '1') fail('bad would-deny flag');
-    return {
-      level: lookup(LEVEL_OF, letters[i * 3], 'level'),
-      reason: lookup(REASON_OF, letters[i * 3 + 1], 'reason'),
-      auditWouldDeny: flag === '1',
-    };
-  };
-  const resources: Record<JobTokenResource, ResourceDecision> = {
-    RELEASES: decodeResource(0),
-    TAGS: decodeResource(1),
-    CONTAINERS: decodeResource(2),
-    MERGE_REQUEST_NOTES: decodeResource(3),
-  };
-  let set: PermissionSet = {
+  const releases = decodeResource(letters, 0);
+  const tags = decodeResource(letters, 1);
+  const containers = decodeResource(letters, 2);
+  const notes = decodeResource(letters, 3);
+  const set: Mutable<PermissionSet> = {
     targetProjectId: targetProjectId as number,
-    resources,
-    auditWouldDeny: RESOURCES.some((r) => resources[r].auditWouldDeny),
+    resources: {
+      RELEASES: releases,
+      TAGS: tags,
+      CONTAINERS: containers,
+      MERGE_REQUEST_NOTES: notes,
+    },
+    auditWouldDeny:
+      releases.auditWouldDeny ||
+      tags.auditWouldDeny ||
+      containers.auditWouldDeny ||
+      notes.auditWouldDeny,
   };
-  if (kind !== '') set = { ...set, principalKind: lookup(KIND_OF, kind, 'principal kind') };
-  if (mode !== '') {
-    set = { ...set, enforcement: lookup(MODE_OF, mode, 'enforcement') };
-  }
-  if (entry !== undefined) set = { ...set, matchedEntry: decodeEntry(entry) };
+  if (kind !== '') set.principalKind = lookup(KIND_OF, kind, 'principal kind');
+  if (mode !== '') set.enforcement = lookup(MODE_OF, mode, 'enforcement');
+  if (entry !== undefined) set.matchedEntry = decodeEntry(entry);
   return set;
 }
