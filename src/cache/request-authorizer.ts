@@ -34,6 +34,7 @@ import {
   type LocalDecision,
   type WriteBack,
 } from './decision-cache.js';
+import type { ReadResult } from './redis-decisions.js';
 
 /** What the authorizer knows about one target project after its first sight. */
 export interface TargetDecision {
@@ -61,9 +62,7 @@ export interface AuthorizerDeps {
   readonly now?: () => number;
   /** Told why a check failed closed (the client only sees `POLICY_UNAVAILABLE`). */
   readonly onPolicyError?: (err: unknown) => void;
-  /**
-   * Uniform in [0, 1), for the spread of cache lifetimes (see `spread`). Default `Math.random`.
-   */
+  /** Uniform in [0, 1), for the spread of cache lifetimes (`spread`). Default `Math.random`. */
   readonly random?: () => number;
   /** Told of each decision cache look-up in fleet mode (metrics); must not throw. */
   readonly onCacheLookup?: (layer: DecisionCacheLayer, hit: boolean) => void;
@@ -237,50 +236,73 @@ export function createRequestAuthorizer(
       return items.map(() => policyUnavailableError());
     }
     const writes: WriteBack[] = [];
+    // Target k decided (`set` for `role`): written back if new, remembered, handed on, held.
+    // `fetchedTtl`: the role came from the forge just now, to be cached that long.
+    const settle = (
+      it: BatchItem,
+      k: number,
+      r: ReadResult,
+      set: PermissionSet,
+      role: number,
+      fetchedTtl?: number,
+    ): TargetDecision => {
+      const fetched = fetchedTtl !== undefined;
+      const roleTtl = fetchedTtl ?? (fixed !== undefined ? Infinity : (r.roleTtlMs ?? 0));
+      const ttlMs = Math.min(spread(cache.decisionTtlMs), roleTtl, tokenTtlMs());
+      if (set !== r.set || fetched) {
+        writes.push({
+          projectId: it.project.id,
+          version: r.version,
+          principalKey: it.key,
+          set,
+          ttlMs,
+          notAfterMs: principal.kind === 'anonymous' ? undefined : principal.expiresAt * 1000,
+          role:
+            fetched && roleUserId !== undefined
+              ? { userId: roleUserId, level: role, ttlMs: roleTtl }
+              : undefined,
+        });
+      }
+      cache.rememberLocal(it.project.id, it.key, { set, roleAccessLevel: role }, it.gen, ttlMs);
+      settles[k]?.({ set, roleAccessLevel: role });
+      return hold(it.project, set, role);
+    };
+    const failed = (k: number, err: unknown): Error => {
+      settles[k]?.(undefined);
+      if (err instanceof Error && 'extensions' in err) return err; // upstream errors keep their code
+      onPolicyError(err);
+      return policyUnavailableError();
+    };
+    /** Decides target k again: Redis had no usable decision for it, or no role. */
+    const recompute = async (it: BatchItem, k: number, r: ReadResult, cached?: number) => {
+      const role = cached ?? (await upstreamRole(it.project.id));
+      // A stored decision Redis could not rule out (malformed, another project's) left the
+      // profile unread: read it now rather than decide as if there were none.
+      const profile = r.profileRead ? r.profile : await readProfile(it.project.id);
+      const set = await computeSet(it.target, profile, role);
+      return settle(
+        it,
+        k,
+        r,
+        set,
+        role,
+        cached === undefined ? spread(cache.roleTtlMs) : undefined,
+      );
+    };
+    // A target Redis answered in full is settled at once, with no async function and promise of
+    // its own (a cold W2 request reads 20; bench/NOTES.md round 19). The rest wait for the forge.
     const out = await Promise.all(
-      items.map(async (it, k): Promise<TargetDecision | Error> => {
+      items.map((it, k): TargetDecision | Error | Promise<TargetDecision | Error> => {
         try {
           const r = reads[k];
           if (!r) throw new Error('missing read result');
-          let role = fixed ?? r.role;
-          let roleTtl = fixed !== undefined ? Infinity : (r.roleTtlMs ?? 0);
-          let fetched = false;
-          let set = r.set;
-          deps.onCacheLookup?.('redis', set !== undefined && role !== undefined);
-          if (set === undefined || role === undefined) {
-            if (role === undefined) {
-              role = await upstreamRole(it.project.id);
-              roleTtl = spread(cache.roleTtlMs);
-              fetched = true;
-            }
-            // A stored decision Redis could not rule out (malformed, another project's) left
-            // the profile unread: read it now rather than decide as if there were none.
-            const profile = r.profileRead ? r.profile : await readProfile(it.project.id);
-            set = await computeSet(it.target, profile, role);
-          }
-          const ttlMs = Math.min(spread(cache.decisionTtlMs), roleTtl, tokenTtlMs());
-          if (set !== r.set || fetched) {
-            writes.push({
-              projectId: it.project.id,
-              version: r.version,
-              principalKey: it.key,
-              set,
-              ttlMs,
-              notAfterMs: principal.kind === 'anonymous' ? undefined : principal.expiresAt * 1000,
-              role:
-                fetched && roleUserId !== undefined
-                  ? { userId: roleUserId, level: role, ttlMs: roleTtl }
-                  : undefined,
-            });
-          }
-          cache.rememberLocal(it.project.id, it.key, { set, roleAccessLevel: role }, it.gen, ttlMs);
-          settles[k]?.({ set, roleAccessLevel: role });
-          return hold(it.project, set, role);
+          const role = fixed ?? r.role;
+          deps.onCacheLookup?.('redis', r.set !== undefined && role !== undefined);
+          if (r.set === undefined || role === undefined)
+            return recompute(it, k, r, role).catch((err: unknown) => failed(k, err));
+          return settle(it, k, r, r.set, role);
         } catch (err) {
-          settles[k]?.(undefined);
-          if (err instanceof Error && 'extensions' in err) return err; // upstream errors keep their code
-          onPolicyError(err);
-          return policyUnavailableError();
+          return failed(k, err);
         }
       }),
     );

@@ -157,6 +157,42 @@ describe('decisions in flight in one process', () => {
     for (const d of decided) expect(d.value.set.resources.RELEASES.level).toBe('READ');
   });
 
+  it('fails only the target whose role the forge would not give, not the others read with it', async () => {
+    const cache = await instanceCache();
+    const OTHER = 'acme/apps/api'; // id 105
+    upstream.injectFault({
+      path: `/projects/${TARGET_ID}/members/all/${BOB}`,
+      kind: 'status',
+      status: 500,
+      times: 1,
+    });
+    const loaders = createUpstreamLoaders(client);
+    const [web, api] = await Promise.all([
+      loaders.project.load(TARGET),
+      loaders.project.load(OTHER),
+    ]);
+    const errors: unknown[] = [];
+    const authorizer = createRequestAuthorizer(principal(), createUpstreamLoaders(client), {
+      store,
+      instance,
+      decisions: cache,
+      onPolicyError: (err) => errors.push(err),
+    });
+    // Both first sights in one tick: one batch, one Redis read for the two.
+    const [failed, decided] = await Promise.allSettled([
+      authorizer.forProject(web!),
+      authorizer.forProject(api!),
+    ]);
+    expect(authorizer.redis.roundTrips).toBe(1);
+    expect(failed).toMatchObject({
+      status: 'rejected',
+      reason: { extensions: { code: expect.stringMatching(/^UPSTREAM_/) } },
+    });
+    expect(decided).toMatchObject({ status: 'fulfilled', value: { project: { id: 105 } } });
+    // The forge's own error keeps its code: it is not a policy failure.
+    expect(errors).toEqual([]);
+  });
+
   it('does not hand a decision made before an invalidation to a request that came after it', async () => {
     const cache = await instanceCache();
     const settle = cache.inFlight.lead(TARGET_ID, 'k', cache.generation(TARGET_ID));
