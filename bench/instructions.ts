@@ -8,7 +8,7 @@
  * with the machine's noise out (what is left, the control A2÷A measures).
  *
  * `npx tsx bench/instructions.ts [--quick | --smoke] [--rows 'W1 warm,W2'] [--variants sg,A]
- *   [--repeats N] [--scale X] [--keep-dumps DIR] [--write]`
+ *   [--repeats N] [--scale X] [--tail N] [--keep-dumps DIR] [--raw FILE] [--write]`
  *
  * - Every variant process starts under `valgrind --tool=callgrind --instr-atstart=no` with
  *   `node --single-threaded` (V8 compiles and collects on the main thread, so a count does not
@@ -34,8 +34,14 @@
  *   What is left, the request's own work and the young generation's GC, is what the ratios
  *   compare; the main table's "GC ms/req" measures the major GCs natively.
  *
+ * - `--tail N` counts N requests one by one instead of in windows (a dump after every request,
+ *   sg, A and A2 by default) for the distribution of what one request costs: its p99 against A's
+ *   is the latency target counted (bench/NOTES.md, round 19). W1's p99 is the size of one
+ *   scavenge, which differs between processes of the same code; the control shows by how much.
+ *
  * `--write` replaces the "Instructions per request" section of `bench/RESULTS.md` (or adds it
- * before the notes); `npm run bench` (full) keeps that section as it is.
+ * before the notes); with `--tail`, the rows it counted of the "Latency tail" section.
+ * `npm run bench` (full) keeps both sections as they are. `--raw FILE` writes every count.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
