@@ -1,10 +1,17 @@
 /**
  * The cache key of a decision: everything a `PermissionSet` depends on besides the target's
- * profile (whose version is part of the Redis key) and the user's role (cached beside it).
+ * profile (whose version is part of the Redis key) and the user's role (cached beside it); and
+ * the engine's view of the forge's project that it is made from.
  */
 import type { Principal } from '../auth/principal.js';
-import type { InstanceSettings, TargetProject } from '../policy/types.js';
-import { LEVELS, RESOURCES } from '../policy/types.js';
+import type {
+  FeatureAccessLevel,
+  InstanceSettings,
+  JobTokenResource,
+  TargetProject,
+} from '../policy/types.js';
+import { FEATURE_OF, LEVELS, RESOURCES } from '../policy/types.js';
+import type { RestProject } from '../upstream/types.js';
 
 const VIS = { public: 'p', internal: 'i', private: 'v' } as const;
 const FEAT = { enabled: 'e', private: 'p', disabled: 'd' } as const;
@@ -35,4 +42,18 @@ export function principalCacheKey(
       return `j:${principal.projectId}:${principal.namespaceId}:${principal.userId}:${principal.refProtected ? 1 : 0}:${scope}:${t}${i}`;
     }
   }
+}
+
+/**
+ * Turns the upstream's project into the engine's target. A feature level the forge did not
+ * send, or one this gateway does not know, counts as `private` (members only): it never opens
+ * the public floor, and it does not lock out members and allowlisted jobs either.
+ */
+export function toTargetProject(p: RestProject): TargetProject {
+  const features = {} as Record<JobTokenResource, FeatureAccessLevel>;
+  for (const r of RESOURCES) {
+    const v = (p as unknown as Record<string, unknown>)[FEATURE_OF[r]];
+    features[r] = v === 'enabled' || v === 'disabled' ? v : 'private';
+  }
+  return { id: p.id, fullPath: p.path_with_namespace, visibility: p.visibility, features };
 }

@@ -15,19 +15,17 @@ import { decide, needsSourceAncestors } from '../policy/engine.js';
 import type { ExplainContext } from '../policy/explain.js';
 import { isProjectFullPath } from '../policy/project-path.js';
 import type {
-  FeatureAccessLevel,
   InstanceSettings,
   JobTokenProfile,
-  JobTokenResource,
   PermissionSet,
   SourceProject,
   TargetProject,
 } from '../policy/types.js';
-import { FEATURE_OF, LEVEL_RANK, RESOURCES, ROLES } from '../policy/types.js';
+import { LEVEL_RANK, RESOURCES, ROLES } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { groupAncestors, type UpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject } from '../upstream/types.js';
-import { principalCacheKey } from './decision-key.js';
+import { principalCacheKey, toTargetProject } from './decision-key.js';
 import {
   type DecisionCache,
   type RoundTripCounter,
@@ -35,6 +33,8 @@ import {
   type WriteBack,
 } from './decision-cache.js';
 import type { ReadResult } from './redis-decisions.js';
+
+export { toTargetProject } from './decision-key.js';
 
 /** What the authorizer knows about one target project after its first sight. */
 export interface TargetDecision {
@@ -60,7 +60,7 @@ export interface AuthorizerDeps {
   readonly decisions?: DecisionCache | undefined;
   /** Clock, ms since the epoch (decision TTLs against token expiry). Default `Date.now`. */
   readonly now?: () => number;
-  /** Told why a check failed closed (the client only sees `POLICY_UNAVAILABLE`). */
+  /** Told why a check failed closed (clients see `POLICY_UNAVAILABLE`); a throw is ignored. */
   readonly onPolicyError?: (err: unknown) => void;
   /** Uniform in [0, 1), for the spread of cache lifetimes (`spread`). Default `Math.random`. */
   readonly random?: () => number;
@@ -101,20 +101,6 @@ export interface RequestAuthorizer {
   explainContext(decision: TargetDecision): ExplainContext;
 }
 
-/**
- * Turns the upstream's project into the engine's target. A feature level the forge did not
- * send, or one this gateway does not know, counts as `private` (members only): it never opens
- * the public floor, and it does not lock out members and allowlisted jobs either.
- */
-export function toTargetProject(p: RestProject): TargetProject {
-  const features = {} as Record<JobTokenResource, FeatureAccessLevel>;
-  for (const r of RESOURCES) {
-    const v = (p as unknown as Record<string, unknown>)[FEATURE_OF[r]];
-    features[r] = v === 'enabled' || v === 'disabled' ? v : 'private';
-  }
-  return { id: p.id, fullPath: p.path_with_namespace, visibility: p.visibility, features };
-}
-
 /** Creates the authorizer of one request. */
 export function createRequestAuthorizer(
   principal: Principal,
@@ -125,7 +111,14 @@ export function createRequestAuthorizer(
   const inFlight = new Map<number, Promise<TargetDecision>>();
   const counter: RoundTripCounter = { roundTrips: 0, writes: 0 };
   const now = deps.now ?? Date.now;
-  const onPolicyError = deps.onPolicyError ?? (() => undefined);
+  // A hook that throws must not turn a denial into a crash or fail the rest of a batch.
+  const onPolicyError = (err: unknown): void => {
+    try {
+      deps.onPolicyError?.(err);
+    } catch {
+      // the denial stands: the caller still answers POLICY_UNAVAILABLE
+    }
+  };
   const random = deps.random ?? Math.random;
   /** A lifetime shortened by up to {@link LIFETIME_SPREAD}, never lengthened. */
   const spread = (ms: number): number => ms - Math.floor(random() * LIFETIME_SPREAD * ms);

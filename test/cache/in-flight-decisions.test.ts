@@ -193,6 +193,38 @@ describe('decisions in flight in one process', () => {
     expect(errors).toEqual([]);
   });
 
+  it('answers POLICY_UNAVAILABLE for every target when Redis fails, even if the error hook throws', async () => {
+    const cache = await instanceCache();
+    // The same cache, with its Redis read failing (as when Redis goes away mid-request).
+    const failing: DecisionCache = Object.create(cache) as DecisionCache;
+    failing.readMany = () => Promise.reject(new Error('connection is closed'));
+    const loaders = createUpstreamLoaders(client);
+    const [web, api] = await Promise.all([
+      loaders.project.load(TARGET),
+      loaders.project.load('acme/apps/api'),
+    ]);
+    let told = 0;
+    const authorizer = createRequestAuthorizer(principal(), createUpstreamLoaders(client), {
+      store,
+      instance,
+      decisions: failing,
+      onPolicyError: () => {
+        told += 1;
+        throw new Error('the log is gone too');
+      },
+    });
+    const results = await Promise.allSettled([
+      authorizer.forProject(web!),
+      authorizer.forProject(api!),
+    ]);
+    for (const r of results)
+      expect(r).toMatchObject({
+        status: 'rejected',
+        reason: { extensions: { code: 'POLICY_UNAVAILABLE' } },
+      });
+    expect(told).toBe(1);
+  });
+
   it('does not hand a decision made before an invalidation to a request that came after it', async () => {
     const cache = await instanceCache();
     const settle = cache.inFlight.lead(TARGET_ID, 'k', cache.generation(TARGET_ID));
