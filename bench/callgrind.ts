@@ -3,6 +3,7 @@
  * parts of a count that are compilation and major GCs, a variant's counts pooled, and the
  * section of `bench/RESULTS.md` the counts go to. No process is started here.
  */
+import { quantile } from './report.js';
 
 /** What a count holds: all instructions, and the parts spent compiling and in major GCs. */
 export interface Count {
@@ -124,12 +125,6 @@ export interface Quantiles {
 
 /** A major GC's share of a request above which the request "held" one (a full one is ~120 M). */
 export const MAJOR_BURST = 5_000_000;
-
-/** Nearest-rank quantile `q` (0-1) of `values` (sorted ascending). */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
-}
 
 /** The quantiles of per-request counts (one {@link Count} per request). */
 export function tailOf(counts: readonly Count[]): Tail {

@@ -105,24 +105,29 @@ const TAIL_NAMES: readonly Name[] = ['sg', 'A', 'A2'];
 const smoke = args.includes('--smoke');
 const quick = args.includes('--quick');
 const write = args.includes('--write');
+/** The value after `flag` (`--rows 'W1 warm'`), if it was given. */
+const valueArg = (flag: string): string | undefined =>
+  args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined;
 const listArg = (flag: string): string[] | undefined => {
-  const value = args[args.indexOf(flag) + 1];
-  return args.includes(flag) && value ? value.split(',') : undefined;
+  const value = valueArg(flag);
+  return value ? value.split(',') : undefined;
+};
+const numberArg = (flag: string): number | undefined => {
+  const value = valueArg(flag);
+  return value === undefined ? undefined : Number(value);
 };
 // `--tail N`: N requests counted one by one (a dump after each) instead of windows, for the
 // distribution of what a request costs; its p99 is the latency target's counted measure.
-const tailArg = args.includes('--tail') ? Number(args[args.indexOf('--tail') + 1]) : undefined;
+const tailArg = numberArg('--tail');
 if (tailArg !== undefined && !(Number.isInteger(tailArg) && tailArg > 0))
   throw new Error('--tail takes a number of requests');
 const NAMES =
   (listArg('--variants') as Name[] | undefined) ??
   (smoke ? ['sg', 'A'] : tailArg ? TAIL_NAMES : NAMES_ALL);
 const wanted = listArg('--rows') ?? (smoke ? ['W1 warm'] : undefined);
-const numberArg = (flag: string): number | undefined =>
-  args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : undefined;
 // `--raw FILE`: every count (total, compilation, major GC) of every row and variant, as JSON.
-const rawPath = args.includes('--raw') ? args[args.indexOf('--raw') + 1] : undefined;
-const keepDir = args.includes('--keep-dumps') ? args[args.indexOf('--keep-dumps') + 1] : undefined;
+const rawPath = valueArg('--raw');
+const keepDir = valueArg('--keep-dumps');
 if (keepDir) mkdirSync(keepDir, { recursive: true });
 const repeats = numberArg('--repeats') ?? (smoke ? 1 : quick ? 2 : 3);
 const scale = numberArg('--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1);

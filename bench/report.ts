@@ -49,8 +49,16 @@ export function pooledP99(samples: readonly LoadResult[]): number {
   if (samples.length === 0) return NaN;
   if (samples.some((s) => s.latenciesMs === undefined))
     return medianOf(samples.map((s) => s.p99Ms));
-  const all = samples.flatMap((s) => s.latenciesMs ?? []).sort((a, b) => a - b);
-  return all.length === 0 ? NaN : (all[Math.ceil(all.length * 0.99) - 1] ?? NaN);
+  return quantile(
+    samples.flatMap((s) => s.latenciesMs ?? []).sort((a, b) => a - b),
+    0.99,
+  );
+}
+
+/** Nearest-rank quantile `q` (0-1) of `sorted` (ascending); NaN when it is empty. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
 }
 
 /** Summarises one cell. */

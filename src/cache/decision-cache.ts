@@ -144,7 +144,6 @@ export interface DecisionCache {
   close(): Promise<void>;
 }
 
-/** One request's reads, waiting for the next shared pipeline. */
 /** Creates the shared cache layers. Call `start()` before serving. */
 export function createDecisionCache(opts: DecisionCacheOptions): DecisionCache {
   const { redis } = opts;

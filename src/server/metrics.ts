@@ -200,11 +200,9 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     registers,
     collect() {
       this.reset();
-      for (const layer of ['process', 'redis'] as const)
-        for (const result of ['hit', 'miss'] as const) {
-          const n = lookups[layer][result];
-          if (n > 0) this.inc({ layer, result }, n);
-        }
+      for (const [layer, counts] of Object.entries(lookups))
+        for (const result of ['hit', 'miss'] as const)
+          if (counts[result] > 0) this.inc({ layer, result }, counts[result]);
     },
   });
   const roundTrips = new Histogram({
@@ -278,8 +276,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
       rateLimited.inc({ limit });
     },
     observeCacheLookup(layer, hit) {
-      if (hit) lookups[layer].hit += 1;
-      else lookups[layer].miss += 1;
+      lookups[layer][hit ? 'hit' : 'miss'] += 1;
     },
     observeAuditDrop(count = 1) {
       auditDrops.inc(count);

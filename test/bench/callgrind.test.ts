@@ -10,13 +10,13 @@ import {
   TAIL_SECTION,
   countOf,
   mergeRows,
-  quantile,
   sectionOf,
   selfCosts,
   summarize,
   tailOf,
   withSection,
 } from '../../bench/callgrind.js';
+import { quantile } from '../../bench/report.js';
 
 // A dump in callgrind's text format (`--dump-instr=no`: positions are lines), with name
 // compression, relative positions and a call whose inclusive cost follows `calls=`.
