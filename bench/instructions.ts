@@ -8,7 +8,7 @@
  * with the machine's noise out (what is left, the control A2÷A measures).
  *
  * `npx tsx bench/instructions.ts [--quick | --smoke] [--rows 'W1 warm,W2'] [--variants sg,A]
- *   [--repeats N] [--scale X] [--tail N] [--keep-dumps DIR] [--raw FILE] [--write]`
+ *   [--repeats N] [--scale X] [--tail N] [--sets K] [--keep-dumps DIR] [--raw FILE] [--write]`
  *
  * - Every variant process starts under `valgrind --tool=callgrind --instr-atstart=no` with
  *   `node --single-threaded` (V8 compiles and collects on the main thread, so a count does not
@@ -38,6 +38,9 @@
  *   sg, A and A2 by default) for the distribution of what one request costs: its p99 against A's
  *   is the latency target counted (bench/NOTES.md, round 19). W1's p99 is the size of one
  *   scavenge, which differs between processes of the same code; the control shows by how much.
+ * - `--sets K` runs everything in K fresh sets of processes, one set after the other (each
+ *   counting N requests or `repeats` windows per variant), and pools their counts: the tail of K
+ *   processes of each variant, instead of one draw of each.
  *
  * `--write` replaces the "Instructions per request" section of `bench/RESULTS.md` (or adds it
  * before the notes); with `--tail`, the rows it counted of the "Latency tail" section.
@@ -131,11 +134,19 @@ const keepDir = valueArg('--keep-dumps');
 if (keepDir) mkdirSync(keepDir, { recursive: true });
 const repeats = numberArg('--repeats') ?? (smoke ? 1 : quick ? 2 : 3);
 const scale = numberArg('--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1);
+// `--sets K`: K fresh processes of each variant, one set after the other, their counts pooled. A
+// W1 p99 is the size of one scavenge, which is a property of the process (bench/NOTES.md, round
+// 19): more processes, not more requests from one, are what make it a property of the code.
+const sets = numberArg('--sets') ?? 1;
+if (!(Number.isInteger(sets) && sets > 0)) throw new Error('--sets takes a number of processes');
 const rows = ROWS.filter((r) =>
   wanted
     ? wanted.some((w) => r.id === w || r.id.startsWith(`${w} `) || r.id === `${w} warm`)
     : true,
 ).filter((r) => !quick || r.cache === 'warm');
+
+/** Requests per window of a row. */
+const perRepeatOf = (row: Row): number => Math.max(5, Math.round(row.perRepeat * scale));
 
 const t0 = performance.now();
 // The code counted: read when the run starts (files edited while it runs were not counted).
@@ -176,7 +187,6 @@ async function main(): Promise<void> {
   const stack = await startStack(log);
   const { issuer, token, work } = stack;
   await stack.ready;
-  const procs = new Map<string, Counted>();
   // Clock-driven settings scaled as the processes are slowed, and a GET retried after a closed
   // connection (see `VariantConfig.timeScale` and `upstreamRetries`).
   const base = { ...stack.base, timeScale: TIME_SCALE, upstreamRetries: true };
@@ -194,42 +204,89 @@ async function main(): Promise<void> {
     const used = (r: Row): boolean => cache === (name === 'sg' || name === 'B' ? r.cache : 'warm');
     return NAMES.includes(name as Name) && rows.some(used);
   });
-  log(`starting ${needed.length} variant processes under callgrind`);
-  await Promise.all(
-    needed.map(async ([key, config]) => {
-      const file = key.replace(':', '-');
-      const out = join(work, `callgrind-${file}.out`);
-      // `--keep-dumps` also keeps V8's map of its generated code (`/tmp/perf-<pid>.map`), so
-      // that a dump's anonymous addresses can be named (JavaScript functions) afterwards.
-      // (It also makes V8 write a log, kept there too instead of in the repository.)
-      const naming = keepDir
-        ? [
-            '--perf-basic-prof',
-            '--no-logfile-per-isolate',
-            `--logfile=${join(keepDir, `v8-${file}.log`)}`,
-          ]
-        : [];
-      const variant = await stack.startVariant(config, {
-        nodeArgs: ['--single-threaded', ...naming],
-        wrapper: [
-          'valgrind',
-          '--tool=callgrind',
-          '--instr-atstart=no',
-          `--callgrind-out-file=${out}`,
-        ],
-        timeoutMs: 600_000,
-      });
-      procs.set(key, { variant, out, file, dumps: 0 });
-    }),
-  );
+  /** Starts a fresh process of every needed variant under callgrind (set `set`). */
+  const startProcesses = async (set: number): Promise<Map<string, Counted>> => {
+    const procs = new Map<string, Counted>();
+    log(`starting ${needed.length} variant processes under callgrind (set ${set + 1} of ${sets})`);
+    await Promise.all(
+      needed.map(async ([key, config]) => {
+        const file = `${key.replace(':', '-')}${sets > 1 ? `-${set + 1}` : ''}`;
+        const out = join(work, `callgrind-${file}.out`);
+        // `--keep-dumps` also keeps V8's map of its generated code (`/tmp/perf-<pid>.map`), so
+        // that a dump's anonymous addresses can be named (JavaScript functions) afterwards.
+        // (It also makes V8 write a log, kept there too instead of in the repository.)
+        const naming = keepDir
+          ? [
+              '--perf-basic-prof',
+              '--no-logfile-per-isolate',
+              `--logfile=${join(keepDir, `v8-${file}.log`)}`,
+            ]
+          : [];
+        const variant = await stack.startVariant(config, {
+          nodeArgs: ['--single-threaded', ...naming],
+          wrapper: [
+            'valgrind',
+            '--tool=callgrind',
+            '--instr-atstart=no',
+            `--callgrind-out-file=${out}`,
+          ],
+          timeoutMs: 600_000,
+        });
+        procs.set(key, { variant, out, file, dumps: 0 });
+      }),
+    );
+    return procs;
+  };
   let jobId = 1000;
-  const results: Result[] = [];
-  // Every count of the run by row and variant, for `--raw`.
-  const raw: Record<string, Record<Name, Count[]>> = {};
-  for (const row of rows) {
-    const counts: Record<Name, Count[]> = { sg: [], A: [], A2: [], B: [] };
+  // Every count of the run by row and variant (all sets pooled), for the table and `--raw`.
+  const raw: Record<string, Record<Name, Count[]>> = Object.fromEntries(
+    rows.map((row) => [row.id, { sg: [], A: [], A2: [], B: [] }]),
+  );
+  for (let set = 0; set < sets; set++) {
+    const procs = await startProcesses(set);
+    for (const row of rows) {
+      const counts = raw[row.id];
+      if (counts) await countRow(procs, row, counts);
+    }
+    if (keepDir)
+      for (const p of procs.values()) {
+        const map = `/tmp/perf-${String(p.variant.pid)}.map`;
+        if (existsSync(map)) copyFileSync(map, join(keepDir, `perf-${p.file}.map`));
+      }
+    await Promise.all([...procs.values()].map((p) => p.variant.stop()));
+  }
+  const results: Result[] = rows.map((row) => {
+    const counts = raw[row.id] ?? { sg: [], A: [], A2: [], B: [] };
+    return {
+      row,
+      cells: Object.fromEntries(
+        NAMES.map((n) => [n, summarize(counts[n], tailArg ? 1 : perRepeatOf(row))]),
+      ),
+      tails: tailArg ? Object.fromEntries(NAMES.map((n) => [n, tailOf(counts[n])])) : {},
+      // A and A2 are the same code: their requests pooled are a larger sample of A.
+      pooledA:
+        tailArg && counts.A.length && counts.A2.length
+          ? tailOf([...counts.A, ...counts.A2])
+          : undefined,
+    };
+  });
+  await stopAll();
+  if (rawPath) {
+    writeFileSync(rawPath, JSON.stringify({ commit: measured, args, raw }));
+    log(`wrote every count to ${rawPath}`);
+  }
+  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats);
+  process.stdout.write(`${section}\n`);
+  if (write) writeSection(section);
+
+  /** Counts one row in this set's processes, adding each variant's counts to `counts`. */
+  async function countRow(
+    procs: ReadonlyMap<string, Counted>,
+    row: Row,
+    counts: Record<Name, Count[]>,
+  ): Promise<void> {
     const warmup = Math.max(30, Math.round(row.warmup * scale));
-    const perRepeat = Math.max(5, Math.round(row.perRepeat * scale));
+    const perRepeat = perRepeatOf(row);
     for (const name of NAMES) {
       const key = `${name}:${name === 'sg' || name === 'B' ? row.cache : 'warm'}`;
       const p = procs.get(key);
@@ -252,50 +309,26 @@ async function main(): Promise<void> {
       // inline caches and compiled code were thrown away (compilation 10 times as high, the
       // rest 15% higher than without it).
       await control(p, '-z');
+      const mine: Count[] = [];
       if (tailArg)
         for (let r = 0; r < tailArg; r++) {
           await send(1);
-          counts[name].push(await dump(p));
+          mine.push(await dump(p));
         }
       else
         for (let r = 0; r < repeats; r++) {
           await send(perRepeat);
-          counts[name].push(await dump(p));
+          mine.push(await dump(p));
         }
       await control(p, '-i', 'off');
-      const cell = summarize(counts[name], tailArg ? 1 : perRepeat);
+      counts[name].push(...mine);
+      const cell = summarize(mine, tailArg ? 1 : perRepeat);
       log(
         `${row.id} ${name}: ${cell.windows.map((c) => (c / 1e6).toFixed(3)).join(', ')} M instructions/request ` +
           `without compilation and major GCs (compilation ${(cell.compile / 1e6).toFixed(3)} M, major GC ${(cell.major / 1e6).toFixed(3)} M; ${((performance.now() - started) / 1000).toFixed(0)} s)`,
       );
     }
-    raw[row.id] = counts;
-    results.push({
-      row,
-      cells: Object.fromEntries(
-        NAMES.map((n) => [n, summarize(counts[n], tailArg ? 1 : perRepeat)]),
-      ),
-      tails: tailArg ? Object.fromEntries(NAMES.map((n) => [n, tailOf(counts[n])])) : {},
-      // A and A2 are the same code: their requests pooled are a larger sample of A.
-      pooledA:
-        tailArg && counts.A.length && counts.A2.length
-          ? tailOf([...counts.A, ...counts.A2])
-          : undefined,
-    });
   }
-  if (keepDir)
-    for (const p of procs.values()) {
-      const map = `/tmp/perf-${String(p.variant.pid)}.map`;
-      if (existsSync(map)) copyFileSync(map, join(keepDir, `perf-${p.file}.map`));
-    }
-  await stopAll();
-  if (rawPath) {
-    writeFileSync(rawPath, JSON.stringify({ commit: measured, args, raw }));
-    log(`wrote every count to ${rawPath}`);
-  }
-  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats);
-  process.stdout.write(`${section}\n`);
-  if (write) writeSection(section);
 }
 
 interface Result {
@@ -362,9 +395,10 @@ function tailReport(results: readonly Result[], n: number): string {
   const lines = [
     TAIL_SECTION,
     '',
-    'Written by `npx tsx bench/instructions.ts --tail N [--rows ...] --write`: each row was counted ' +
-      'in the run its last columns name (a run replaces only its own rows). N requests per variant ' +
-      'and row, sent one at a time to a warm process under callgrind, each counted alone (the ' +
+    'Written by `npx tsx bench/instructions.ts --tail N [--sets K] [--rows ...] --write`: each row ' +
+      'was counted in the run its last columns name (a run replaces only its own rows). N requests ' +
+      'per variant and row ("K × N": in each of K fresh processes of every variant, pooled), sent ' +
+      'one at a time to a warm process under callgrind, each counted alone (the ' +
       'counters are dumped after every request), so that the distribution of what one request costs ' +
       "is read without the machine's noise. A request's latency is its work on the CPU plus its " +
       'waits for the forge and Redis; a warm row waits the same in every variant (no Redis read, ' +
@@ -398,7 +432,7 @@ function tailReport(results: readonly Result[], n: number): string {
         `${r(tails.sg?.work.p99, pooledA?.work.p99)} | ` +
         `${q((t) => t.total.p99)} | ${ratio('sg', 'A', (t) => t.total.p99)} | ${ratio('A2', 'A', (t) => t.total.p99)} | ` +
         `${r(tails.sg?.total.p99, pooledA?.total.p99)} | ` +
-        `${r(cells.sg?.work, cells.A?.work)} | ${TAIL_NAMES.map((x) => String(tails[x]?.withMajor ?? '-')).join(', ')} | ${n} | ${when} |`,
+        `${r(cells.sg?.work, cells.A?.work)} | ${TAIL_NAMES.map((x) => String(tails[x]?.withMajor ?? '-')).join(', ')} | ${sets > 1 ? `${sets} × ${n}` : n} | ${when} |`,
     );
   }
   return lines.join('\n');
