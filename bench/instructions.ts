@@ -8,7 +8,8 @@
  * with the machine's noise out (what is left, the control A2÷A measures).
  *
  * `npx tsx bench/instructions.ts [--quick | --smoke] [--rows 'W1 warm,W2'] [--variants sg,A]
- *   [--repeats N] [--scale X] [--tail N] [--sets K] [--keep-dumps DIR] [--raw FILE] [--write]`
+ *   [--repeats N] [--scale X] [--tail N] [--sets K] [--time-scale X] [--keep-dumps DIR]
+ *   [--raw FILE] [--write]`
  *
  * - Every variant process starts under `valgrind --tool=callgrind --instr-atstart=no` with
  *   `node --single-threaded` (V8 compiles and collects on the main thread, so a count does not
@@ -139,6 +140,10 @@ const scale = numberArg('--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1);
 // 19): more processes, not more requests from one, are what make it a property of the code.
 const sets = numberArg('--sets') ?? 1;
 if (!(Number.isInteger(sets) && sets > 0)) throw new Error('--sets takes a number of processes');
+// `--time-scale X` (default TIME_SCALE): a W1 request counted alone is about 370 times slower
+// than natively and a W2 request about 100 times, so a tail run can match the clock to its row.
+const timeScale = numberArg('--time-scale') ?? TIME_SCALE;
+if (!(timeScale >= 1)) throw new Error('--time-scale takes a factor of at least 1');
 const rows = ROWS.filter((r) =>
   wanted
     ? wanted.some((w) => r.id === w || r.id.startsWith(`${w} `) || r.id === `${w} warm`)
@@ -189,7 +194,7 @@ async function main(): Promise<void> {
   await stack.ready;
   // Clock-driven settings scaled as the processes are slowed, and a GET retried after a closed
   // connection (see `VariantConfig.timeScale` and `upstreamRetries`).
-  const base = { ...stack.base, timeScale: TIME_SCALE, upstreamRetries: true };
+  const base = { ...stack.base, timeScale, upstreamRetries: true };
   const configs: [string, VariantConfig][] = [
     ['sg:warm', { ...base, kind: 'scopegate' }],
     ['sg:cold', { ...base, kind: 'scopegate', cache: 'cold' }],
@@ -417,7 +422,7 @@ function tailReport(results: readonly Result[], n: number): string {
     '| row | work p50 | work p90 | work p99 | work max | work p99 sg÷A | control A2÷A | sg÷(A, A2) | whole p99 | whole p99 sg÷A | control A2÷A | sg÷(A, A2) | mean work sg÷A | major | requests | counted |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  const when = `${measured}, ${new Date().toISOString().slice(0, 10)}`;
+  const when = `${measured}, ${new Date().toISOString().slice(0, 10)}${timeScale === TIME_SCALE ? '' : `, clock ×${timeScale}`}`;
   for (const { row, cells, tails, pooledA } of results) {
     const q = (pick: (t: Tail) => number): string =>
       TAIL_NAMES.map((x) => m(tails[x] && pick(tails[x]))).join(', ');
