@@ -42,6 +42,8 @@
  * - `--sets K` runs everything in K fresh sets of processes, one set after the other (each
  *   counting N requests or `repeats` windows per variant), and pools their counts: the tail of K
  *   processes of each variant, instead of one draw of each.
+ * - `--time-scale X` multiplies the variants' clock-driven settings by X instead of
+ *   {@link TIME_SCALE}; a row counted so names its factor.
  *
  * `--write` replaces the "Instructions per request" section of `bench/RESULTS.md` (or adds it
  * before the notes); with `--tail`, the rows it counted of the "Latency tail" section.
@@ -95,8 +97,10 @@ const ROWS: readonly Row[] = [
 type Name = 'sg' | 'A' | 'A2' | 'B';
 
 /**
- * How much slower a process runs instrumented than natively (a W1 request: 1.2 ms natively,
- * 0.15-0.3 s counted), by which every cache lifetime and timer of the variants is multiplied.
+ * The default factor by which every cache lifetime and timer of the variants is multiplied, as
+ * the processes run slower instrumented than natively (`--time-scale` sets another: a W1
+ * request counted alone is about 370 times slower, a W2 request about 100; round 20 of
+ * bench/NOTES.md).
  */
 const TIME_SCALE = 100;
 
@@ -140,8 +144,7 @@ const scale = numberArg('--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1);
 // 19): more processes, not more requests from one, are what make it a property of the code.
 const sets = numberArg('--sets') ?? 1;
 if (!(Number.isInteger(sets) && sets > 0)) throw new Error('--sets takes a number of processes');
-// `--time-scale X` (default TIME_SCALE): a W1 request counted alone is about 370 times slower
-// than natively and a W2 request about 100 times, so a tail run can match the clock to its row.
+// `--time-scale X`: see TIME_SCALE.
 const timeScale = numberArg('--time-scale') ?? TIME_SCALE;
 if (!(timeScale >= 1)) throw new Error('--time-scale takes a factor of at least 1');
 const rows = ROWS.filter((r) =>
@@ -244,15 +247,17 @@ async function main(): Promise<void> {
   };
   let jobId = 1000;
   // Every count of the run by row and variant (all sets pooled), for the table and `--raw`.
-  const raw: Record<string, Record<Name, Count[]>> = Object.fromEntries(
+  const raw = new Map<string, Record<Name, Count[]>>(
     rows.map((row) => [row.id, { sg: [], A: [], A2: [], B: [] }]),
   );
+  const countsOf = (row: Row): Record<Name, Count[]> => {
+    const counts = raw.get(row.id);
+    if (!counts) throw new Error(`no counts for ${row.id}`);
+    return counts;
+  };
   for (let set = 0; set < sets; set++) {
     const procs = await startProcesses(set);
-    for (const row of rows) {
-      const counts = raw[row.id];
-      if (counts) await countRow(procs, row, counts);
-    }
+    for (const row of rows) await countRow(procs, row, countsOf(row));
     if (keepDir)
       for (const p of procs.values()) {
         const map = `/tmp/perf-${String(p.variant.pid)}.map`;
@@ -261,7 +266,7 @@ async function main(): Promise<void> {
     await Promise.all([...procs.values()].map((p) => p.variant.stop()));
   }
   const results: Result[] = rows.map((row) => {
-    const counts = raw[row.id] ?? { sg: [], A: [], A2: [], B: [] };
+    const counts = countsOf(row);
     return {
       row,
       cells: Object.fromEntries(
@@ -277,10 +282,13 @@ async function main(): Promise<void> {
   });
   await stopAll();
   if (rawPath) {
-    writeFileSync(rawPath, JSON.stringify({ commit: measured, args, raw }));
+    writeFileSync(
+      rawPath,
+      JSON.stringify({ commit: measured, args, raw: Object.fromEntries(raw) }),
+    );
     log(`wrote every count to ${rawPath}`);
   }
-  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats);
+  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats * sets);
   process.stdout.write(`${section}\n`);
   if (write) writeSection(section);
 
