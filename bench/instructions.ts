@@ -9,7 +9,7 @@
  *
  * `npx tsx bench/instructions.ts [--quick | --smoke] [--rows 'W1 warm,W2'] [--variants sg,A]
  *   [--repeats N] [--scale X] [--tail N] [--sets K] [--time-scale X] [--keep-dumps DIR]
- *   [--raw FILE] [--write]`
+ *   [--raw FILE] [--write]`, or `--merge-raw A.json,B.json [--raw FILE] [--write]`
  *
  * - Every variant process starts under `valgrind --tool=callgrind --instr-atstart=no` with
  *   `node --single-threaded` (V8 compiles and collects on the main thread, so a count does not
@@ -44,6 +44,10 @@
  *   processes of each variant, instead of one draw of each.
  * - `--time-scale X` multiplies the variants' clock-driven settings by X instead of
  *   {@link TIME_SCALE}; a row counted so names its factor.
+ * - `--merge-raw A.json,B.json` counts nothing: it pools the counts that earlier runs wrote with
+ *   `--raw` (two runs of `--sets 2` at once, say) into the table one run of all their sets would
+ *   have printed, and `--write`s it so. Runs of different commits, or counted with a different
+ *   `--tail`, `--time-scale` or window size, are refused.
  *
  * `--write` replaces the "Instructions per request" section of `bench/RESULTS.md` (or adds it
  * before the notes); with `--tail`, the rows it counted of the "Latency tail" section.
@@ -108,57 +112,137 @@ const args = process.argv.slice(2);
 const NAMES_ALL: readonly Name[] = ['sg', 'A', 'A2', 'B'];
 /** The variants of the tail table, in its order. */
 const TAIL_NAMES: readonly Name[] = ['sg', 'A', 'A2'];
-// `--smoke` (test/bench/instructions-smoke.test.ts): W1 warm, sg and A, one count of 5 requests
-// after 30, to keep the harness working; its figures mean nothing.
-const smoke = args.includes('--smoke');
-const quick = args.includes('--quick');
-const write = args.includes('--write');
-/** The value after `flag` (`--rows 'W1 warm'`), if it was given. */
-const valueArg = (flag: string): string | undefined =>
-  args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined;
+
+/** The value after `flag` in `argv` (`--rows 'W1 warm'`), if it was given. */
+const valueIn = (argv: readonly string[], flag: string): string | undefined =>
+  argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined;
+const numberIn = (argv: readonly string[], flag: string): number | undefined => {
+  const value = valueIn(argv, flag);
+  return value === undefined ? undefined : Number(value);
+};
+const valueArg = (flag: string): string | undefined => valueIn(args, flag);
 const listArg = (flag: string): string[] | undefined => {
   const value = valueArg(flag);
   return value ? value.split(',') : undefined;
 };
-const numberArg = (flag: string): number | undefined => {
-  const value = valueArg(flag);
-  return value === undefined ? undefined : Number(value);
-};
-// `--tail N`: N requests counted one by one (a dump after each) instead of windows, for the
-// distribution of what a request costs; its p99 is the latency target's counted measure.
-const tailArg = numberArg('--tail');
-if (tailArg !== undefined && !(Number.isInteger(tailArg) && tailArg > 0))
-  throw new Error('--tail takes a number of requests');
+
+/** What a run's arguments make it count (read again from a `--raw` file's arguments). */
+interface Settings {
+  readonly smoke: boolean;
+  readonly quick: boolean;
+  /** `--tail N`: requests counted one by one, or undefined for windows. */
+  readonly tail: number | undefined;
+  readonly repeats: number;
+  readonly scale: number;
+  readonly sets: number;
+  readonly timeScale: number;
+}
+
+function settingsOf(argv: readonly string[]): Settings {
+  // `--smoke` (test/bench/instructions-smoke.test.ts): W1 warm, sg and A, one count of 5
+  // requests after 30, to keep the harness working; its figures mean nothing.
+  const smoke = argv.includes('--smoke');
+  const quick = argv.includes('--quick');
+  // `--tail N`: N requests counted one by one (a dump after each) instead of windows, for the
+  // distribution of what a request costs; its p99 is the latency target's counted measure.
+  const tail = numberIn(argv, '--tail');
+  if (tail !== undefined && !(Number.isInteger(tail) && tail > 0))
+    throw new Error('--tail takes a number of requests');
+  // `--sets K`: K fresh processes of each variant, one set after the other, their counts pooled.
+  // A W1 p99 is the size of one scavenge, which is a property of the process (bench/NOTES.md,
+  // round 19): more processes, not more requests from one, are what make it a property of the
+  // code.
+  const sets = numberIn(argv, '--sets') ?? 1;
+  if (!(Number.isInteger(sets) && sets > 0)) throw new Error('--sets takes a number of processes');
+  // `--time-scale X`: see TIME_SCALE.
+  const timeScale = numberIn(argv, '--time-scale') ?? TIME_SCALE;
+  if (!(timeScale >= 1)) throw new Error('--time-scale takes a factor of at least 1');
+  return {
+    smoke,
+    quick,
+    tail,
+    repeats: numberIn(argv, '--repeats') ?? (smoke ? 1 : quick ? 2 : 3),
+    scale: numberIn(argv, '--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1),
+    sets,
+    timeScale,
+  };
+}
+
+/** A `--raw` file: the code counted, the run's arguments and every count by row and variant. */
+interface RawRun {
+  readonly commit: string;
+  readonly args: readonly string[];
+  readonly raw: Record<string, Partial<Record<Name, Count[]>>>;
+}
+
+// `--merge-raw A.json,B.json`: counts nothing; pools the counts of earlier runs' `--raw` files
+// into one table (and, with `--write`, into bench/RESULTS.md), as one run of their sets together
+// would have made it. The runs must have counted the same commit the same way.
+const mergeFiles = listArg('--merge-raw');
+const merged = mergeFiles?.map((file): RawRun => {
+  const run = JSON.parse(readFileSync(file, 'utf8')) as Partial<RawRun>;
+  if (typeof run.commit !== 'string' || !Array.isArray(run.args) || !run.raw)
+    throw new Error(`${file} is not a --raw file of bench/instructions.ts`);
+  return run as RawRun;
+});
+
+/** The settings the pooled runs share, with their sets added up. */
+function pooledSettings(runs: readonly RawRun[]): Settings {
+  const each = runs.map((r) => settingsOf(r.args));
+  const first = each[0];
+  if (!first) throw new Error('--merge-raw takes at least one file');
+  const differs = (f: (s: Settings) => unknown): boolean => each.some((s) => f(s) !== f(first));
+  if (new Set(runs.map((r) => r.commit)).size > 1)
+    throw new Error(`the runs counted different code (${runs.map((r) => r.commit).join(', ')})`);
+  if (differs((s) => s.tail) || differs((s) => s.timeScale))
+    throw new Error('the runs counted differently (--tail or --time-scale differ)');
+  if (first.tail === undefined && (differs((s) => s.scale) || differs((s) => s.smoke)))
+    throw new Error('the runs counted windows of different sizes (--scale or --smoke differ)');
+  return { ...first, sets: each.reduce((n, s) => n + s.sets, 0) };
+}
+
+const {
+  smoke,
+  quick,
+  tail: tailArg,
+  repeats,
+  scale,
+  sets,
+  timeScale,
+} = merged ? pooledSettings(merged) : settingsOf(args);
+const write = args.includes('--write');
 const NAMES =
   (listArg('--variants') as Name[] | undefined) ??
-  (smoke ? ['sg', 'A'] : tailArg ? TAIL_NAMES : NAMES_ALL);
+  (merged
+    ? (tailArg ? TAIL_NAMES : NAMES_ALL).filter((n) =>
+        merged.every((r) => Object.values(r.raw).every((counts) => counts[n]?.length)),
+      )
+    : smoke
+      ? ['sg', 'A']
+      : tailArg
+        ? TAIL_NAMES
+        : NAMES_ALL);
 const wanted = listArg('--rows') ?? (smoke ? ['W1 warm'] : undefined);
 // `--raw FILE`: every count (total, compilation, major GC) of every row and variant, as JSON.
 const rawPath = valueArg('--raw');
 const keepDir = valueArg('--keep-dumps');
 if (keepDir) mkdirSync(keepDir, { recursive: true });
-const repeats = numberArg('--repeats') ?? (smoke ? 1 : quick ? 2 : 3);
-const scale = numberArg('--scale') ?? (smoke ? 0.01 : quick ? 0.25 : 1);
-// `--sets K`: K fresh processes of each variant, one set after the other, their counts pooled. A
-// W1 p99 is the size of one scavenge, which is a property of the process (bench/NOTES.md, round
-// 19): more processes, not more requests from one, are what make it a property of the code.
-const sets = numberArg('--sets') ?? 1;
-if (!(Number.isInteger(sets) && sets > 0)) throw new Error('--sets takes a number of processes');
-// `--time-scale X`: see TIME_SCALE.
-const timeScale = numberArg('--time-scale') ?? TIME_SCALE;
-if (!(timeScale >= 1)) throw new Error('--time-scale takes a factor of at least 1');
 const rows = ROWS.filter((r) =>
   wanted
     ? wanted.some((w) => r.id === w || r.id.startsWith(`${w} `) || r.id === `${w} warm`)
     : true,
-).filter((r) => !quick || r.cache === 'warm');
+)
+  .filter((r) => !quick || r.cache === 'warm')
+  .filter((r) => !merged || merged.every((run) => run.raw[r.id]));
+if (merged && rows.length === 0) throw new Error('the --merge-raw runs have no row in common');
 
 /** Requests per window of a row. */
 const perRepeatOf = (row: Row): number => Math.max(5, Math.round(row.perRepeat * scale));
 
 const t0 = performance.now();
-// The code counted: read when the run starts (files edited while it runs were not counted).
-const measured = commit();
+// The code counted: read when the run starts (files edited while it runs were not counted), or
+// the pooled runs'.
+const measured = merged?.[0]?.commit ?? commit();
 const log = (line: string): void =>
   void process.stderr.write(
     `[instructions ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`,
@@ -188,6 +272,65 @@ async function dump(p: Counted): Promise<Count> {
 }
 
 async function main(): Promise<void> {
+  const raw = merged ? pooledCounts(merged) : await countAll();
+  const countsOf = (row: Row): Record<Name, Count[]> => {
+    const counts = raw.get(row.id);
+    if (!counts) throw new Error(`no counts for ${row.id}`);
+    return counts;
+  };
+  const results: Result[] = rows.map((row) => {
+    const counts = countsOf(row);
+    return {
+      row,
+      cells: Object.fromEntries(
+        NAMES.map((n) => [n, summarize(counts[n], tailArg ? 1 : perRepeatOf(row))]),
+      ),
+      tails: tailArg ? Object.fromEntries(NAMES.map((n) => [n, tailOf(counts[n])])) : {},
+      // A and A2 are the same code: their requests pooled are a larger sample of A.
+      pooledA:
+        tailArg && counts.A.length && counts.A2.length
+          ? tailOf([...counts.A, ...counts.A2])
+          : undefined,
+    };
+  });
+  if (rawPath) {
+    // Pooled runs are written as one run of all their sets (so they can be pooled again).
+    const as = merged ? withSets(merged[0]?.args ?? [], sets) : args;
+    writeFileSync(
+      rawPath,
+      JSON.stringify({ commit: measured, args: as, raw: Object.fromEntries(raw) }),
+    );
+    log(`wrote every count to ${rawPath}`);
+  }
+  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats * sets);
+  process.stdout.write(`${section}\n`);
+  if (write) writeSection(section);
+}
+
+/** `argv` with `--sets` set to `k` and without `--raw` (what a pooled run is written as). */
+function withSets(argv: readonly string[], k: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--sets' || argv[i] === '--raw') i += 1;
+    else out.push(argv[i] ?? '');
+  }
+  return [...out, '--sets', String(k)];
+}
+
+/** The counts of the `--merge-raw` runs, pooled by row and variant. */
+function pooledCounts(runs: readonly RawRun[]): Map<string, Record<Name, Count[]>> {
+  return new Map(
+    rows.map((row) => {
+      const counts: Record<Name, Count[]> = { sg: [], A: [], A2: [], B: [] };
+      for (const r of runs)
+        for (const n of NAMES_ALL) counts[n].push(...(r.raw[row.id]?.[n] ?? []));
+      return [row.id, counts];
+    }),
+  );
+}
+
+/** Starts the variants under callgrind, set after set, and counts every row in each. */
+async function countAll(): Promise<Map<string, Record<Name, Count[]>>> {
   stopOnSignals();
   await run('valgrind', ['--version']).catch(() => {
     throw new Error('valgrind is not installed (apt-get install -y valgrind)');
@@ -265,32 +408,8 @@ async function main(): Promise<void> {
       }
     await Promise.all([...procs.values()].map((p) => p.variant.stop()));
   }
-  const results: Result[] = rows.map((row) => {
-    const counts = countsOf(row);
-    return {
-      row,
-      cells: Object.fromEntries(
-        NAMES.map((n) => [n, summarize(counts[n], tailArg ? 1 : perRepeatOf(row))]),
-      ),
-      tails: tailArg ? Object.fromEntries(NAMES.map((n) => [n, tailOf(counts[n])])) : {},
-      // A and A2 are the same code: their requests pooled are a larger sample of A.
-      pooledA:
-        tailArg && counts.A.length && counts.A2.length
-          ? tailOf([...counts.A, ...counts.A2])
-          : undefined,
-    };
-  });
   await stopAll();
-  if (rawPath) {
-    writeFileSync(
-      rawPath,
-      JSON.stringify({ commit: measured, args, raw: Object.fromEntries(raw) }),
-    );
-    log(`wrote every count to ${rawPath}`);
-  }
-  const section = tailArg ? tailReport(results, tailArg) : report(results, repeats * sets);
-  process.stdout.write(`${section}\n`);
-  if (write) writeSection(section);
+  return raw;
 
   /** Counts one row in this set's processes, adding each variant's counts to `counts`. */
   async function countRow(
@@ -430,7 +549,7 @@ function tailReport(results: readonly Result[], n: number): string {
     '| row | work p50 | work p90 | work p99 | work max | work p99 sg÷A | control A2÷A | sg÷(A, A2) | whole p99 | whole p99 sg÷A | control A2÷A | sg÷(A, A2) | mean work sg÷A | major | requests | counted |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  const when = `${measured}, ${new Date().toISOString().slice(0, 10)}${timeScale === TIME_SCALE ? '' : `, clock ×${timeScale}`}`;
+  const when = `${measured}, ${new Date().toISOString().slice(0, 10)}${timeScale === TIME_SCALE ? '' : `, clock ×${timeScale}`}${merged && merged.length > 1 ? `, ${merged.length} runs pooled` : ''}`;
   for (const { row, cells, tails, pooledA } of results) {
     const q = (pick: (t: Tail) => number): string =>
       TAIL_NAMES.map((x) => m(tails[x] && pick(tails[x]))).join(', ');
