@@ -198,6 +198,13 @@ describe('gateways sharing one Redis', () => {
     } finally {
       await redis.restart();
       await g.close();
+      // The suite's own gateways lost their connection too: until they are back they fail
+      // closed (503), which the tests after this one are not about.
+      for (const fleet of [a, b])
+        await pollUntil(
+          async () => (await fetch(`${fleet.gateway.url}/readyz`)).status === 200,
+          10_000,
+        );
     }
   });
 
