@@ -149,7 +149,7 @@ export async function runScale(
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
   const redisBefore = await usedMemory(() => redis.info('memory'));
-  // Decisions already held (the bench's own, an earlier scale run's): not this run's to count.
+  // Decisions already held (an earlier scale run's in the same Redis): not this run's to count.
   const before = await decisionHashes(redis);
 
   const quarters: { pairs: number; heapMiB: number; rssMiB: number }[] = [];
