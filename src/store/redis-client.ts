@@ -22,6 +22,12 @@ export interface RedisConnectionOptions {
   /**
    * A pub/sub subscriber: keeps the offline queue, so `SUBSCRIBE` issued before the first
    * connect waits for it (a subscriber sends a handful of commands, never a growing stream).
+   * ioredis does not subscribe again after a reconnect: its own re-subscription is sent without
+   * a rejection handler (fixed upstream in redis/ioredis#2187, in no release yet), so a
+   * connection that closed again before Redis answered it (Redis flapping, or the gateway
+   * shutting down) was an unhandled rejection, which ends the process. Every subscriber of the
+   * gateway subscribes again on 'ready' itself, with the failure handled, and drops or reloads
+   * what it may have missed meanwhile.
    */
   readonly subscriber?: boolean;
 }
@@ -41,6 +47,7 @@ function nodeOptions(opts: RedisConnectionOptions): RedisOptions {
   return {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: opts.subscriber === true,
+    autoResubscribe: opts.subscriber !== true,
     commandTimeout: opts.commandTimeoutMs ?? REDIS_CONNECTION_DEFAULTS.commandTimeoutMs,
     connectTimeout: opts.connectTimeoutMs ?? REDIS_CONNECTION_DEFAULTS.connectTimeoutMs,
     // Never give up (null would stop reconnecting for good); the cap bounds recovery time.

@@ -8,6 +8,7 @@ import {
   revocationKeys,
 } from '../../src/auth/revocation-redis.js';
 import { handleJobEvent } from '../../src/auth/job-events-webhook.js';
+import { createRedisConnection } from '../../src/store/redis-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 function jobPrincipal(jti: string, jobId: number): JobTokenPrincipal {
@@ -137,12 +138,22 @@ describe('Redis revocation list', () => {
     clients.push(c);
     return c;
   }
+  /** A subscriber as the gateway opens it (`bootstrap-fleet.ts`). */
+  function subscriber(): Redis {
+    const c = createRedisConnection({
+      url: redisServer.url,
+      subscriber: true,
+      maxReconnectDelayMs: 100,
+    }) as Redis;
+    clients.push(c);
+    return c;
+  }
 
   /** A list on its own key prefix, so tests never see each other's revocations. */
   function list(prefix: string, now?: () => number): RevocationList {
     const l = createRedisRevocationList({
       redis: client(),
-      createSubscriber: client,
+      createSubscriber: subscriber,
       keyPrefix: prefix,
       ...(now ? { now } : {}),
     });

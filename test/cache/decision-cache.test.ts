@@ -20,7 +20,7 @@ import {
   createRedisProfileStore,
   type RedisProfileStore,
 } from '../../src/store/redis-profile-store.js';
-import { projectKeys } from '../../src/store/redis-keys.js';
+import { invalidationChannel, projectKeys } from '../../src/store/redis-keys.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const job: JobTokenPrincipal = {
@@ -489,6 +489,28 @@ describe('decision cache on a real Redis', () => {
     await store.setEnforcement(1, 'AUDIT');
     expect(writer.peekLocal(1, key)).toBeUndefined();
     await until(() => other.peekLocal(1, key) === undefined);
+  });
+
+  it('subscribes again itself after its subscriber reconnects, and receives invalidations again', async () => {
+    const writer = await make();
+    const other = await make();
+    const subscribers = async (): Promise<number> => {
+      const [, n] = (await redis.pubsub('NUMSUB', invalidationChannel())) as [string, number];
+      return Number(n);
+    };
+    // Every cache this suite opened is subscribed (they close after the suite).
+    const all = await subscribers();
+    expect(all).toBe(open.length);
+    // Both subscribers' connections closed: ioredis does not subscribe them again (see
+    // `RedisConnectionOptions.subscriber`), the caches do.
+    await redis.client('KILL', 'TYPE', 'pubsub');
+    expect(await subscribers()).toBeLessThan(all);
+    await until(async () => (await subscribers()) === all);
+    other.rememberLocal(1, key, { set, roleAccessLevel: 30 }, other.generation(1), 5_000);
+    expect(other.peekLocal(1, key)).toBeDefined();
+    await store.setEnforcement(1, 'AUDIT');
+    await until(() => other.peekLocal(1, key) === undefined);
+    expect(writer.peekLocal(1, key)).toBeUndefined();
   });
 
   it('forgets a local decision after the process TTL even when no invalidation arrives', async () => {

@@ -55,6 +55,37 @@ describe('Redis connections', () => {
     }
   });
 
+  it('leaves subscribing again after a reconnect to the subscriber, so a refused SUBSCRIBE is never an unhandled rejection', async () => {
+    const { server, conn: admin } = await connect();
+    await admin.call('ACL', 'SETUSER', 'sub', 'on', '>pw', '~*', '&ch', '+@all');
+    // ioredis's own re-subscription has no rejection handler: one refused or cut short (here
+    // refused: the channel is no longer the user's) ended the process with `unhandledRejection`.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    cleanup.push(() => void process.off('unhandledRejection', onUnhandled));
+    const sub = createRedisConnection({
+      url: server.url.replace('redis://', 'redis://sub:pw@'),
+      subscriber: true,
+      maxReconnectDelayMs: 50,
+    });
+    cleanup.push(() => sub.disconnect());
+    await sub.subscribe('ch');
+    let reconnected = 0;
+    sub.on('ready', () => void (reconnected += 1));
+    // Taking the channel away closes the subscriber's connection; it reconnects by itself.
+    await admin.call('ACL', 'SETUSER', 'sub', 'resetchannels');
+    const start = Date.now();
+    while (reconnected === 0) {
+      expect(Date.now() - start).toBeLessThan(2_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(unhandled).toEqual([]);
+    // The subscriber's own SUBSCRIBE gets the refusal, as a rejection it handles.
+    await expect(sub.subscribe('ch')).rejects.toThrow(/NOPERM/);
+  });
+
   it('refuses a configuration with neither a URL nor cluster nodes', () => {
     expect(() => createRedisConnection({})).toThrow(/exactly one/);
   });
