@@ -26,22 +26,34 @@ export function principalCacheKey(
   target: TargetProject,
   instance: InstanceSettings,
 ): string {
-  const t = `${VIS[target.visibility]}${RESOURCES.map((r) => FEAT[target.features[r]]).join('')}`;
-  const i = `${instance.enforceAllowlistEverywhere ? 'E' : 'e'}${instance.defaultEnforcement[0] ?? ''}`;
+  return `${principalKeyPrefix(principal)}${targetKeySuffix(target, instance)}`;
+}
+
+/**
+ * The principal's part of {@link principalCacheKey}, which all its targets share (a request
+ * makes it once, not once per target).
+ */
+export function principalKeyPrefix(principal: Principal): string {
   switch (principal.kind) {
     case 'anonymous':
-      return `a:${t}${i}`;
+      return 'a:';
     case 'user':
-      return `u:${principal.userId}:${principal.isAdmin ? 1 : 0}:${t}${i}`;
+      return `u:${principal.userId}:${principal.isAdmin ? 1 : 0}:`;
     case 'job': {
       const claim = principal.jobPermissions;
       const scope =
         claim === undefined
           ? '*'
           : RESOURCES.map((r) => LEVELS.indexOf(claim[r] ?? 'NONE')).join('');
-      return `j:${principal.projectId}:${principal.namespaceId}:${principal.userId}:${principal.refProtected ? 1 : 0}:${scope}:${t}${i}`;
+      return `j:${principal.projectId}:${principal.namespaceId}:${principal.userId}:${principal.refProtected ? 1 : 0}:${scope}:`;
     }
   }
+}
+
+/** The target's and the instance settings' part of {@link principalCacheKey}. */
+export function targetKeySuffix(target: TargetProject, instance: InstanceSettings): string {
+  const t = `${VIS[target.visibility]}${RESOURCES.map((r) => FEAT[target.features[r]]).join('')}`;
+  return `${t}${instance.enforceAllowlistEverywhere ? 'E' : 'e'}${instance.defaultEnforcement[0] ?? ''}`;
 }
 
 /**

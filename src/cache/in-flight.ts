@@ -6,6 +6,11 @@
  */
 import type { LocalDecision } from './decision-cache.js';
 
+/** What {@link DecisionFlights.claim} hands a request: the decision to wait for, or its own. */
+export type FlightClaim =
+  | { readonly joined: Promise<LocalDecision | undefined>; readonly settle?: undefined }
+  | { readonly joined?: undefined; readonly settle: (decided: LocalDecision | undefined) => void };
+
 /** The registry of one process, held by its {@link DecisionCache}. */
 export interface DecisionFlights {
   /**
@@ -28,27 +33,44 @@ export interface DecisionFlights {
     principalKey: string,
     generation: number,
   ): (decided: LocalDecision | undefined) => void;
+  /** {@link join} when another request leads this target, {@link lead} otherwise: one look-up. */
+  claim(projectId: number, principalKey: string, generation: number): FlightClaim;
+}
+
+/** A target being decided; its promise is made only when a second request joins. */
+interface Flight {
+  waiting?: Promise<LocalDecision | undefined>;
+  resolve?: (decided: LocalDecision | undefined) => void;
+  done: boolean;
 }
 
 export function createDecisionFlights(): DecisionFlights {
   // An entry lives only until its leader settles it.
-  const flights = new Map<string, Promise<LocalDecision | undefined>>();
+  const flights = new Map<string, Flight>();
   const keyOf = (projectId: number, principalKey: string, gen: number): string =>
     `${projectId}|${gen}|${principalKey}`;
+  const joinFlight = (f: Flight): Promise<LocalDecision | undefined> =>
+    (f.waiting ??= new Promise((resolve) => (f.resolve = resolve)));
+  const leadFlight = (key: string): ((decided: LocalDecision | undefined) => void) => {
+    const f: Flight = { done: false };
+    flights.set(key, f);
+    return (d) => {
+      if (f.done) return;
+      f.done = true;
+      if (flights.get(key) === f) flights.delete(key);
+      f.resolve?.(d);
+    };
+  };
   return {
-    join: (projectId, principalKey, gen) => flights.get(keyOf(projectId, principalKey, gen)),
-    lead(projectId, principalKey, gen) {
+    join(projectId, principalKey, gen) {
+      const f = flights.get(keyOf(projectId, principalKey, gen));
+      return f && joinFlight(f);
+    },
+    lead: (projectId, principalKey, gen) => leadFlight(keyOf(projectId, principalKey, gen)),
+    claim(projectId, principalKey, gen) {
       const key = keyOf(projectId, principalKey, gen);
-      let settle!: (decided: LocalDecision | undefined) => void;
-      const decided = new Promise<LocalDecision | undefined>((resolve) => (settle = resolve));
-      flights.set(key, decided);
-      let done = false;
-      return (d) => {
-        if (done) return;
-        done = true;
-        if (flights.get(key) === decided) flights.delete(key);
-        settle(d);
-      };
+      const f = flights.get(key);
+      return f ? { joined: joinFlight(f) } : { settle: leadFlight(key) };
     },
   };
 }

@@ -25,7 +25,7 @@ import { LEVEL_RANK, RESOURCES, ROLES } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { groupAncestors, type UpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject } from '../upstream/types.js';
-import { principalCacheKey, toTargetProject } from './decision-key.js';
+import { principalKeyPrefix, targetKeySuffix, toTargetProject } from './decision-key.js';
 import {
   type DecisionCache,
   type RoundTripCounter,
@@ -120,6 +120,20 @@ export function createRequestAuthorizer(
     }
   };
   const random = deps.random ?? Math.random;
+  // The principal's part of every decision key of the request, made once; a project record's
+  // target and key are made once per record (the process-cache look-up and a miss's batch use
+  // the same), keyed by the record itself, so a record the forge changed gets its own.
+  const keyPrefix = principalKeyPrefix(principal);
+  const keyed = new WeakMap<RestProject, { target: TargetProject; key: string }>();
+  const keyedTarget = (project: RestProject): { target: TargetProject; key: string } => {
+    let k = keyed.get(project);
+    if (!k) {
+      const target = toTargetProject(project);
+      k = { target, key: `${keyPrefix}${targetKeySuffix(target, deps.instance)}` };
+      keyed.set(project, k);
+    }
+    return k;
+  };
   /** A lifetime shortened by up to {@link LIFETIME_SPREAD}, never lengthened. */
   const spread = (ms: number): number => ms - Math.floor(random() * LIFETIME_SPREAD * ms);
 
@@ -308,28 +322,25 @@ export function createRequestAuthorizer(
     projects: readonly RestProject[],
   ): Promise<(TargetDecision | Error)[]> {
     const items: BatchItem[] = projects.map((project) => {
-      const target = toTargetProject(project);
-      return {
-        project,
-        target,
-        key: principalCacheKey(principal, target, deps.instance),
-        gen: cache.generation(project.id),
-      };
+      const { target, key } = keyedTarget(project);
+      return { project, target, key, gen: cache.generation(project.id) };
     });
     // A target another request of this process is deciding right now is waited for, not read
     // and decided once more: when a decision and its role expire, every request in flight
     // misses it at once (and asked the forge for the same role, each on its own).
-    const joined = items.map((it) => cache.inFlight.join(it.project.id, it.key, it.gen));
-    const mine = items.filter((_, k) => joined[k] === undefined);
-    const own = decideOwn(
-      cache,
-      mine,
-      mine.map((it) => cache.inFlight.lead(it.project.id, it.key, it.gen)),
-    );
+    const claims = items.map((it) => cache.inFlight.claim(it.project.id, it.key, it.gen));
+    const mine: BatchItem[] = [];
+    const settles: ((d: LocalDecision | undefined) => void)[] = [];
+    claims.forEach((c, k) => {
+      if (c.settle === undefined) return;
+      mine.push(items[k] as BatchItem);
+      settles.push(c.settle);
+    });
+    const own = decideOwn(cache, mine, settles);
     if (mine.length === items.length) return own;
     const waited = await Promise.all(
       items.map(async (it, k): Promise<TargetDecision | Error | undefined> => {
-        const waiting = joined[k];
+        const waiting = claims[k]?.joined;
         if (waiting === undefined) return undefined; // one of `mine`
         const d = await waiting;
         // The request it waited for failed: decide on its own, as if it had not waited.
@@ -353,7 +364,7 @@ export function createRequestAuthorizer(
     const known = held.get(project.id);
     if (known) return Promise.resolve(known);
     if (cached && loader) {
-      const key = principalCacheKey(principal, toTargetProject(project), deps.instance);
+      const { key } = keyedTarget(project);
       const hit = cached.peekLocal(project.id, key);
       deps.onCacheLookup?.('process', hit !== undefined);
       if (hit) return Promise.resolve(hold(project, hit.set, hit.roleAccessLevel));

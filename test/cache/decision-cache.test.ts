@@ -7,7 +7,11 @@ import {
   type DecisionCache,
   type RoundTripCounter,
 } from '../../src/cache/decision-cache.js';
-import { principalCacheKey } from '../../src/cache/decision-key.js';
+import {
+  principalCacheKey,
+  principalKeyPrefix,
+  targetKeySuffix,
+} from '../../src/cache/decision-key.js';
 import { encodePermissionSet } from '../../src/policy/codec.js';
 import { DEFAULT_INSTANCE_SETTINGS } from '../../src/policy/engine.js';
 import type { PermissionSet, TargetProject } from '../../src/policy/types.js';
@@ -117,6 +121,28 @@ describe('principalCacheKey', () => {
       principalCacheKey({ kind: 'anonymous' }, target, DEFAULT_INSTANCE_SETTINGS),
     ];
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('keeps the format decisions are stored under in Redis, principal part first', () => {
+    const t: TargetProject = {
+      ...target,
+      features: { ...target.features, TAGS: 'disabled', CONTAINERS: 'private' },
+    };
+    const audit = {
+      ...DEFAULT_INSTANCE_SETTINGS,
+      enforceAllowlistEverywhere: true,
+      defaultEnforcement: 'AUDIT' as const,
+    };
+    expect(principalCacheKey(job, t, DEFAULT_INSTANCE_SETTINGS)).toBe('j:2:13:1:1:*:vedpeeE');
+    expect(
+      principalCacheKey(
+        { ...job, refProtected: false, jobPermissions: { RELEASES: 'READ', TAGS: 'WRITE' } },
+        t,
+        audit,
+      ),
+    ).toBe('j:2:13:1:0:1200:vedpeEA');
+    expect(principalKeyPrefix(job)).toBe('j:2:13:1:1:*:');
+    expect(targetKeySuffix(t, audit)).toBe('vedpeEA');
   });
 
   it('ignores what never changes a decision: token id, job id, login', () => {
