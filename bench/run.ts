@@ -108,11 +108,11 @@ const SETTINGS: Record<typeof mode, Settings> = {
     processSets: 2,
     prerollSeconds: 0.2,
   },
-  // Under two minutes in all on a 2-CPU machine.
+  // Under two minutes in all on a 2-CPU machine, from a fresh clone (nothing compiled yet): with
+  // 1 s timed after a 0.25 s pre-roll it took 121.7 s there.
   quick: {
     rounds: 2,
-    // 1 s timed after a 0.25 s pre-roll: the 1.25 s a cell took before there was one.
-    durationSeconds: 1,
+    durationSeconds: 0.75,
     connections: 10,
     warmupAmount: 0,
     w4Tokens: 9_000,
@@ -123,7 +123,7 @@ const SETTINGS: Record<typeof mode, Settings> = {
     microIterations: 100_000,
     cRounds: 2,
     processSets: 1,
-    prerollSeconds: 0.25,
+    prerollSeconds: 0.2,
   },
   // 45-55 minutes (2766 s on a quiet day, with the control A2), a fifth to a half of it warming
   // up four sets (each just before its pair of rounds, 3-7 minutes each): eight rounds are four
