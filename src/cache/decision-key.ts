@@ -57,6 +57,28 @@ export function targetKeySuffix(target: TargetProject, instance: InstanceSetting
 }
 
 /**
+ * One request's decision keys: the principal's part made once, and each project record's target
+ * and key once (the process-cache look-up and a miss's batch ask for the same), kept by the
+ * record itself, so a record the forge changed gets its own.
+ */
+export function requestKeys(
+  principal: Principal,
+  instance: InstanceSettings,
+): (project: RestProject) => { readonly target: TargetProject; readonly key: string } {
+  const prefix = principalKeyPrefix(principal);
+  const keyed = new WeakMap<RestProject, { target: TargetProject; key: string }>();
+  return (project) => {
+    let k = keyed.get(project);
+    if (!k) {
+      const target = toTargetProject(project);
+      k = { target, key: `${prefix}${targetKeySuffix(target, instance)}` };
+      keyed.set(project, k);
+    }
+    return k;
+  };
+}
+
+/**
  * Turns the upstream's project into the engine's target. A feature level the forge did not
  * send, or one this gateway does not know, counts as `private` (members only): it never opens
  * the public floor, and it does not lock out members and allowlisted jobs either.

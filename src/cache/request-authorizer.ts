@@ -25,7 +25,7 @@ import { LEVEL_RANK, RESOURCES, ROLES } from '../policy/types.js';
 import type { ProfileStore } from '../store/profile-store.js';
 import { groupAncestors, type UpstreamLoaders } from '../upstream/loaders.js';
 import type { RestProject } from '../upstream/types.js';
-import { principalKeyPrefix, targetKeySuffix, toTargetProject } from './decision-key.js';
+import { requestKeys, toTargetProject } from './decision-key.js';
 import {
   type DecisionCache,
   type RoundTripCounter,
@@ -120,20 +120,7 @@ export function createRequestAuthorizer(
     }
   };
   const random = deps.random ?? Math.random;
-  // The principal's part of every decision key of the request, made once; a project record's
-  // target and key are made once per record (the process-cache look-up and a miss's batch use
-  // the same), keyed by the record itself, so a record the forge changed gets its own.
-  const keyPrefix = principalKeyPrefix(principal);
-  const keyed = new WeakMap<RestProject, { target: TargetProject; key: string }>();
-  const keyedTarget = (project: RestProject): { target: TargetProject; key: string } => {
-    let k = keyed.get(project);
-    if (!k) {
-      const target = toTargetProject(project);
-      k = { target, key: `${keyPrefix}${targetKeySuffix(target, deps.instance)}` };
-      keyed.set(project, k);
-    }
-    return k;
-  };
+  const keyedTarget = requestKeys(principal, deps.instance);
   /** A lifetime shortened by up to {@link LIFETIME_SPREAD}, never lengthened. */
   const spread = (ms: number): number => ms - Math.floor(random() * LIFETIME_SPREAD * ms);
 
